@@ -1,0 +1,123 @@
+"""`mssql-mcp` command line: serve | demo | users | doctor | config.
+
+With `cli.py` and the two top-level entrypoints, this is the only code that reads the environment.
+Each subcommand's work lives in its own module; this file only parses and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mssql_mcp.errors import MssqlMcpError
+from mssql_mcp.settings import Settings, effective_items, env_example, load_settings, markdown_table
+
+FACES = ("claude", "chatgpt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mssql-mcp", description="MCP server for SQL Server (and an embedded demo).")
+    p.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file read under the environment")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run an MCP server")
+    serve.add_argument("--face", choices=FACES, default="claude", help="claude (4 SQL tools) or chatgpt (search/fetch)")
+    serve.add_argument("--host", help="override HOST")
+    serve.add_argument("--port", type=int, help="override PORT")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo mode for `make run`: create a demo user if none exists and print its one-time password",
+    )
+
+    demo = sub.add_parser("demo", help="generate the demo SQLite database")
+    demo.add_argument("--scale", type=int, default=1, help="1 is about 100k order lines; up to 10")
+    demo.add_argument("--output", type=Path, help="file to write (default: SQLITE_PATH)")
+    demo.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    users = sub.add_parser("users", help="manage the people who may sign in")
+    from mssql_mcp.oauth.users_cli import add_arguments
+
+    add_arguments(users)
+
+    sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
+
+    config = sub.add_parser("config", help="print the effective settings (secrets masked)")
+    config.add_argument("--markdown-table", action="store_true", help="print the README configuration table")
+    config.add_argument("--env-example", action="store_true", help="print .env.example")
+    config.add_argument("--write", type=Path, help="with --markdown-table: replace the table in this file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "config" and (args.markdown_table or args.env_example):
+            return _print_docs(args)
+        overrides = {}
+        if getattr(args, "host", None):
+            overrides["host"] = args.host
+        if getattr(args, "port", None):
+            overrides["port"] = args.port
+        settings = load_settings(env_file=args.env_file, **overrides)
+        return _dispatch(args, settings)
+    except MssqlMcpError as exc:
+        print(f"mssql-mcp: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        from mssql_mcp.serve import serve
+
+        return serve(settings, face=args.face, demo=args.demo)
+    if args.command == "demo":
+        from mssql_mcp.demo import generate
+
+        out: Path = args.output or settings.sqlite_path
+        if out.exists() and not args.force:
+            print(f"mssql-mcp: {out} exists; pass --force to overwrite", file=sys.stderr)
+            return 2
+        stats = generate(out, scale=args.scale, overwrite=True)
+        print(f"wrote {out}: " + ", ".join(f"{t} {n:,}" for t, n in stats.items()))
+        return 0
+    if args.command == "users":
+        from mssql_mcp.oauth.users_cli import run
+
+        return run(args, settings)
+    if args.command == "doctor":
+        from mssql_mcp.doctor import run_doctor
+
+        return run_doctor(settings)
+    if args.command == "config":
+        width = max(len(k) for k, _ in effective_items(settings))
+        for key, value in effective_items(settings):
+            print(f"{key:<{width}}  {value}")
+        return 0
+    raise AssertionError(args.command)
+
+
+_TABLE_START = "<!-- settings-table:start -->"
+_TABLE_END = "<!-- settings-table:end -->"
+
+
+def _print_docs(args: argparse.Namespace) -> int:
+    if args.env_example:
+        sys.stdout.write(env_example())
+        return 0
+    table = markdown_table()
+    if args.write:
+        text = args.write.read_text(encoding="utf-8")
+        head, sep, rest = text.partition(_TABLE_START)
+        _, sep2, tail = rest.partition(_TABLE_END)
+        if not (sep and sep2):
+            print(f"mssql-mcp: {args.write} has no {_TABLE_START} … {_TABLE_END} markers", file=sys.stderr)
+            return 2
+        args.write.write_text(f"{head}{_TABLE_START}\n{table}{_TABLE_END}{tail}", encoding="utf-8")
+        return 0
+    sys.stdout.write(table)
+    return 0

@@ -1,0 +1,335 @@
+"""Every setting, declared once.
+
+Each field of `Settings` is one row of the table: its environment variable, type, default and help
+live together here, and everything else is derived from it: `load_settings()`, `mssql-mcp config`,
+`.env.example` and the README's configuration table (`make docs`; a test keeps them in step).
+
+Only the entrypoints and `cli.py` call `load_settings()`; the rest of the code is handed a `Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from dotenv import dotenv_values
+
+from mssql_mcp.errors import ConfigError
+
+
+class Secret:
+    """A value that must never reach a log or a repr. Use `.reveal()` where the value is really needed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def setting(env: str, default: Any, help: str, *, group: str, secret: bool = False) -> Any:
+    """One row of the table. `default` is a Python value of the field's type."""
+    meta = {"env": env, "help": help, "group": group, "secret": secret}
+    if isinstance(default, list | dict):
+        raise TypeError("use tuples for sequence defaults")  # frozen settings stay hashable
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- server ------------------------------------------------------------------------------
+    host: str = setting("HOST", "127.0.0.1", "Address to bind. Use 0.0.0.0 only behind a proxy.", group="server")
+    port: int | None = setting(
+        "PORT", None, "Port to bind. Unset: 8008 for the Claude face, 8009 for the ChatGPT face.", group="server"
+    )
+    public_url: str | None = setting(
+        "PUBLIC_URL",
+        None,
+        "Base URL clients see, e.g. https://mcp.example.com. Unset: http://HOST:PORT. "
+        "It is the OAuth issuer and the resource, and its host is allowed by the Host check.",
+        group="server",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting(
+        "LOG_LEVEL", "INFO", "Logging level. SQL text is logged only at DEBUG.", group="server"
+    )
+    forwarded_allow_ips: str = setting(
+        "FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "Proxies whose X-Forwarded-* headers are trusted (uvicorn's forwarded_allow_ips).",
+        group="server",
+    )
+    # --- database ----------------------------------------------------------------------------
+    mssql_host: str | None = setting(
+        "MSSQL_HOST",
+        None,
+        "SQL Server host: host, host,port or host\\instance. Unset: serve the embedded SQLite database.",
+        group="database",
+    )
+    mssql_user: str | None = setting("MSSQL_USER", None, "SQL Server login.", group="database")
+    mssql_password: Secret | None = setting(
+        "MSSQL_PASSWORD", None, "SQL Server password.", group="database", secret=True
+    )
+    mssql_database: str | None = setting("MSSQL_DATABASE", None, "Database to use.", group="database")
+    mssql_driver: str = setting(
+        "MSSQL_DRIVER",
+        "ODBC Driver 18 for SQL Server",
+        "ODBC driver name: 'ODBC Driver 18 for SQL Server' or 'FreeTDS'.",
+        group="database",
+    )
+    trust_server_certificate: bool = setting(
+        "TrustServerCertificate", False, "Accept the server's TLS certificate without validation.", group="database"
+    )
+    trusted_connection: bool = setting(
+        "Trusted_Connection", False, "Use integrated (Kerberos) authentication instead of a login.", group="database"
+    )
+    sqlite_path: Path = setting(
+        "SQLITE_PATH",
+        Path("data/demo.sqlite"),
+        "Embedded SQLite database. Served as-is if it exists; a missing file is generated as the demo.",
+        group="database",
+    )
+    # --- queries and safety ------------------------------------------------------------------
+    read_only_mode: bool = setting(
+        "READ_ONLY_MODE", True, "Only single SELECT statements run, and nothing is ever committed.", group="safety"
+    )
+    allow_ddl: bool = setting(
+        "ALLOW_DDL", False, "With READ_ONLY_MODE=false, also allow DDL (CREATE, ALTER, DROP).", group="safety"
+    )
+    max_rows: int = setting("MAX_ROWS", 1000, "Row cap per result; results past it say truncated.", group="safety")
+    query_timeout_seconds: float = setting(
+        "QUERY_TIMEOUT_SECONDS", 30.0, "Per-query timeout; the query is cancelled past it.", group="safety"
+    )
+    db_workers: int = setting(
+        "DB_WORKERS", 8, "Worker threads for database calls (the event loop never blocks on the database).",
+        group="safety",
+    )
+    # --- sign-in -----------------------------------------------------------------------------
+    allowed_redirect_hosts: tuple[str, ...] = setting(
+        "ALLOWED_REDIRECT_HOSTS",
+        ("claude.ai", "claude.com", "chatgpt.com"),
+        "Comma-separated hosts OAuth clients may register redirect URIs on (exact match).",
+        group="auth",
+    )
+    allow_unauth_methods: bool = setting(
+        "ALLOW_UNAUTH_METHODS", False, "DEV ONLY: allow initialize and tools/list without a token.", group="auth"
+    )
+    allow_unauth_tools_call: bool = setting(
+        "ALLOW_UNAUTH_TOOLS_CALL", False, "DEV ONLY: allow tool calls without a token.", group="auth"
+    )
+    # --- ChatGPT face ------------------------------------------------------------------------
+    max_search_results: int = setting(
+        "MAX_SEARCH_RESULTS", 20, "Most results one ChatGPT search returns.", group="chatgpt"
+    )
+    cache_ttl_seconds: int = setting(
+        "CACHE_TTL_SECONDS", 300, "How long ChatGPT query results stay cached.", group="chatgpt"
+    )
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+    # Derived values: computed here so every caller agrees.
+    def effective_port(self, face_default: int) -> int:
+        return self.port if self.port is not None else face_default
+
+    def effective_public_url(self, face_default_port: int) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.effective_port(face_default_port)}"
+
+    @property
+    def uses_mssql(self) -> bool:
+        return bool(self.mssql_host)
+
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "port": (1, 65535),
+    "max_rows": (1, 1_000_000),
+    "query_timeout_seconds": (0.1, 86_400),
+    "db_workers": (1, 256),
+    "max_search_results": (1, 1000),
+    "cache_ttl_seconds": (0, 7 * 86_400),
+}
+
+
+def _check_ranges(s: Settings) -> None:
+    for name, (lo, hi) in _RANGES.items():
+        value = getattr(s, name)
+        if value is not None and not lo <= value <= hi:
+            raise ConfigError(f"{env_name(name)}: {value} is out of range ({lo:g} to {hi:g}).")
+
+
+# --------------------------------------------------------------------------------------------
+# The table, as data
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    env: str
+    type_name: str
+    default: Any
+    help: str
+    group: str
+    secret: bool
+
+
+_HINTS = typing.get_type_hints(Settings)
+
+
+def rows() -> Iterator[Row]:
+    for f in dataclasses.fields(Settings):
+        yield Row(
+            name=f.name,
+            env=f.metadata["env"],
+            type_name=_type_name(_HINTS[f.name]),
+            default=f.default,
+            help=f.metadata["help"],
+            group=f.metadata["group"],
+            secret=f.metadata["secret"],
+        )
+
+
+def env_name(field_name: str) -> str:
+    return next(r.env for r in rows() if r.name == field_name)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any
+) -> Settings:
+    """Settings from `environ` (default: os.environ) over the `.env` file, over the defaults.
+
+    `overrides` are field values that win over both (the CLI's flags use them). A bad value raises
+    ConfigError naming the variable.
+    """
+    source: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        source.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    source.update(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for row in rows():
+        if row.name in overrides:
+            values[row.name] = overrides.pop(row.name)
+        elif row.env in source:
+            values[row.name] = _parse(row.env, source[row.env], _HINTS[row.name])
+    if overrides:
+        raise TypeError(f"unknown settings: {sorted(overrides)}")
+    return Settings(**values)
+
+
+def _parse(env: str, raw: str, hint: Any) -> Any:
+    raw = raw.strip()
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if raw == "":
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _parse(env, raw, inner)
+    try:
+        if hint is bool:
+            low = raw.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError("expected true/false (or yes/no, 1/0)")
+        if hint is int:
+            return int(raw)
+        if hint is float:
+            return float(raw)
+        if hint is str:
+            return raw
+        if hint is Path:
+            return Path(raw).expanduser()
+        if hint is Secret:
+            return Secret(raw)
+        if origin is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if origin is Literal:
+            for choice in args:
+                if raw.upper() == str(choice).upper():
+                    return choice
+            raise ValueError(f"expected one of {', '.join(map(str, args))}")
+    except ValueError as exc:
+        reason = str(exc) if "expected" in str(exc) else f"expected {_type_name(hint)}"
+        raise ConfigError(f"{env}: bad value {raw!r}: {reason}.") from None
+    raise TypeError(f"no parser for {hint!r}")  # a programming error in the table above
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args if a is not type(None)) + " (optional)"
+    if origin is tuple:
+        return "list"
+    if origin is Literal:
+        return " | ".join(map(str, args))
+    return {bool: "bool", int: "int", float: "float", str: "str", Path: "path", Secret: "secret"}.get(hint, str(hint))
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering (`mssql-mcp config`, README table, .env.example)
+
+
+def display_value(value: Any, secret: bool) -> str:
+    if value is None:
+        return ""
+    if secret:
+        return "********"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def effective_items(s: Settings) -> list[tuple[str, str]]:
+    """(variable, value) for every setting, secrets masked."""
+    return [(r.env, display_value(getattr(s, r.name), r.secret)) for r in rows()]
+
+
+def markdown_table() -> str:
+    lines = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
+    for r in rows():
+        default = display_value(r.default, False)
+        lines.append(f"| `{r.env}` | {r.type_name} | {f'`{default}`' if default else '—'} | {r.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def env_example() -> str:
+    out = ["# mssql-mcp settings. Generated from mssql_mcp/settings.py by `mssql-mcp config --env-example`.",
+           "# Every variable is optional; the values shown are the defaults.", ""]
+    group = None
+    for r in rows():
+        if r.group != group:
+            group = r.group
+            out.append(f"# --- {group} ---")
+        out.append(f"# {r.help}")
+        out.append(f"{'' if r.default is not None else '# '}{r.env}={display_value(r.default, False)}")
+    return "\n".join(out) + "\n"
