@@ -71,6 +71,27 @@ class Settings:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting(
         "LOG_LEVEL", "INFO", "Logging level. SQL text is logged only at DEBUG.", group="server"
     )
+    allowed_hosts: tuple[str, ...] = setting(
+        "ALLOWED_HOSTS",
+        (),
+        "Extra Host header values accepted (host or host:port; host:* for any port). PUBLIC_URL's host and "
+        "loopback are always accepted; anything else gets 421/403 (DNS-rebinding protection).",
+        group="server",
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        "ALLOWED_ORIGINS",
+        (),
+        "Extra browser Origins accepted (scheme://host[:port]). PUBLIC_URL's origin and loopback are always "
+        "accepted; a hostile Origin gets 403.",
+        group="server",
+    )
+    stateless_http: bool = setting(
+        "STATELESS_HTTP",
+        True,
+        "Streamable HTTP without server-side sessions, answering with JSON bodies (faster; survives restarts "
+        "and load-balancing). Set false for stateful sessions with SSE response streams.",
+        group="server",
+    )
     forwarded_allow_ips: str = setting(
         "FORWARDED_ALLOW_IPS",
         "127.0.0.1",
@@ -134,6 +155,12 @@ class Settings:
     )
     allow_unauth_tools_call: bool = setting(
         "ALLOW_UNAUTH_TOOLS_CALL", False, "DEV ONLY: allow tool calls without a token.", group="auth"
+    )
+    audit_sql: Literal["hash", "full"] = setting(
+        "AUDIT_SQL",
+        "hash",
+        "How SQL appears in the per-call audit line: its SHA-256 (hash) or the full text (full).",
+        group="auth",
     )
     # --- ChatGPT face ------------------------------------------------------------------------
     max_search_results: int = setting(

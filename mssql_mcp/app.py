@@ -1,0 +1,192 @@
+"""`create_app(settings, face)`: one Starlette app per face, built from arguments, never at import time.
+
+Routes of a face, all under its prefix ("" for Claude, "/chatgpt" for ChatGPT):
+
+    GET  /health                  liveness + database state (never blocks on a slow database)
+    *    /mcp                     streamable HTTP (the SDK's session manager)
+    POST /sse, DELETE /sse        streamable HTTP too: the original URL keeps working for new clients
+    GET  /sse + POST /messages/   legacy HTTP+SSE transport (MCP 2024-11-05) for older clients
+    HEAD /sse                     capability check, answered without a body
+    OAuth + discovery routes      from `mssql_mcp.oauth.build_auth`
+
+Every MCP endpoint is wrapped by `AuthComponents.protect()`; the SDK's transport security checks Host
+and Origin (always passed explicitly: with none, the SDK checks nothing on 0.0.0.0, see FACTS.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import version as protocol_versions
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mssql_mcp import __version__
+from mssql_mcp.db import open_database
+from mssql_mcp.db.base import Database
+from mssql_mcp.oauth import build_auth
+from mssql_mcp.queries import QueryService
+from mssql_mcp.settings import Settings
+from mssql_mcp.tools import claude
+from mssql_mcp.tools.common import AuditPolicy
+
+log = logging.getLogger("mssql_mcp.app")
+
+# Extra routes a face contributes beside its MCP tools (the ChatGPT face's record pages, for example).
+Registrar = Callable[[MCPServer[Any], QueryService, Settings, str, AuditPolicy], list[BaseRoute]]
+
+
+@dataclass(frozen=True)
+class Face:
+    name: str
+    default_port: int
+    prefix: str
+    register: Registrar
+
+
+def _register_claude(
+    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy
+) -> list[BaseRoute]:
+    claude.register(server, queries, policy)
+    return []
+
+
+def _register_chatgpt(
+    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy
+) -> list[BaseRoute]:
+    from mssql_mcp.tools import chatgpt
+
+    return chatgpt.register(server, queries, settings, base_url, policy)
+
+
+FACES = {
+    "claude": Face("claude", 8008, "", _register_claude),
+    "chatgpt": Face("chatgpt", 8009, "/chatgpt", _register_chatgpt),
+}
+
+
+def transport_security(settings: Settings, public_url: str) -> TransportSecuritySettings:
+    """Host and Origin allowlists: the public URL's host plus loopback (for local tools and the proxy)."""
+    public = urlsplit(public_url)
+    hosts = [public.netloc, "127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
+    origins = [f"{public.scheme}://{public.netloc}", "http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts + list(settings.allowed_hosts),
+        allowed_origins=origins + list(settings.allowed_origins),
+    )
+
+
+def create_app(settings: Settings, face: str = "claude", *, database: Database | None = None) -> Starlette:
+    spec = FACES[face]
+    public_url = settings.effective_public_url(spec.default_port)
+    base_url = public_url + spec.prefix  # this face's issuer and the root of its resources
+    p = spec.prefix
+
+    queries = QueryService(
+        database if database is not None else open_database(settings),
+        max_rows=settings.max_rows,
+        timeout=settings.query_timeout_seconds,
+        workers=settings.db_workers,
+        read_only=settings.read_only_mode,
+        allow_ddl=settings.allow_ddl,
+    )
+    server: MCPServer[Any] = MCPServer(
+        name=f"mssql-mcp ({spec.name})",
+        version=__version__,
+        instructions="Query the company's SQL Server database. Use T-SQL.",
+        log_level=settings.log_level,
+    )
+    policy = AuditPolicy(sql=settings.audit_sql)
+    extra_routes = spec.register(server, queries, settings, base_url, policy)
+
+    security = transport_security(settings, public_url)
+    # Stateless + JSON: no server-side session to lose on restart or to pin to one replica, and one
+    # response body per call (the tools never stream). See docs/performance.md.
+    server.streamable_http_app(
+        streamable_http_path=f"{p}/mcp",
+        stateless_http=settings.stateless_http,
+        json_response=settings.stateless_http,
+        transport_security=security,
+    )
+    streamable: ASGIApp = StreamableHTTPASGIApp(server.session_manager)
+    legacy_sse: ASGIApp = server.sse_app(sse_path=f"{p}/sse", message_path=f"{p}/messages/", transport_security=security)
+
+    auth = build_auth(settings, issuer_url=base_url, prefix=p)
+    mcp_app = auth.protect(streamable, resource_url=f"{base_url}/mcp")
+    sse_resource = f"{base_url}/sse"
+    sse_post = auth.protect(streamable, resource_url=sse_resource)
+    sse_get = auth.protect(legacy_sse, resource_url=sse_resource)
+
+    async def sse_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "HEAD":  # the original's capability probe: the endpoint exists
+            await Response(status_code=200, headers={"Cache-Control": "no-store"})(scope, receive, send)
+        elif method == "GET":
+            await sse_get(scope, receive, send)
+        else:
+            await sse_post(scope, receive, send)
+
+    health = _health_endpoint(queries, settings, oauth=bool(auth.routes))
+    routes: list[BaseRoute] = [
+        Route(f"{p}/health", health, methods=["GET"]),
+        Route(f"{p}/mcp", mcp_app),
+        Route(f"{p}/sse", sse_endpoint, methods=["GET", "HEAD", "POST", "DELETE"]),
+        Route(f"{p}/messages/", auth.protect(legacy_sse, resource_url=sse_resource), methods=["POST"]),
+        *auth.routes,
+        *extra_routes,
+    ]
+    if p:
+        routes.append(Route("/health", health, methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Starlette runs only the outer app's lifespan, so the session manager is entered here.
+        async with server.session_manager.run():
+            log.info("serving %s face at %s (database: %s, read-only: %s)", spec.name, base_url,
+                     queries.database.kind, queries.read_only)
+            try:
+                yield
+            finally:
+                queries.close()
+
+    app = Starlette(routes=routes, middleware=auth.middleware, lifespan=lifespan)
+    app.state.queries = queries
+    app.state.face = spec
+    return app
+
+
+def _health_endpoint(queries: QueryService, settings: Settings, *, oauth: bool) -> Callable[[Request], Any]:
+    sdk_version = importlib.metadata.version("mcp")
+
+    async def health(_: Request) -> JSONResponse:
+        problem = await queries.health()
+        body = {
+            "status": "ok" if problem is None else "degraded",
+            "transport": "streamable-http",
+            "transports": ["streamable-http", "sse"],
+            "oauth": oauth,
+            "database": queries.database.kind,
+            "mcp_version": protocol_versions.LATEST_PROTOCOL_VERSION,
+            "mcp_sdk": sdk_version,
+            "read_only": queries.read_only,
+            "version": __version__,
+        }
+        if problem is not None:
+            body["reason"] = problem
+        # 200 either way: the server is up; `status` says whether the database is.
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    return health

@@ -1,0 +1,142 @@
+"""The query service: what the tools ask of the database, with every safety layer applied.
+
+    tools -> QueryService -> sqlgate.check (pure)  -> Database backend (on a worker thread)
+
+- Blocking backend calls run on a bounded pool of worker threads (DB_WORKERS), never on the event loop.
+- Every statement has a timeout (the backend cancels it) and a row cap that says when it truncated.
+- The catalog is cached briefly, so name resolution costs no database round trip per call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from cachetools import TTLCache
+
+from mssql_mcp import sqlgate
+from mssql_mcp.catalog import Catalog
+from mssql_mcp.db.base import Database, QueryResult, TableDetail, TableInfo, TableRef
+from mssql_mcp.errors import DatabaseUnavailable, InvalidArgument, MssqlMcpError, QueryTimeout
+
+T = TypeVar("T")
+
+# The catalog changes rarely; a short TTL keeps name resolution off the database on the hot path
+# while a new table still shows up within seconds.
+CATALOG_TTL_SECONDS = 30.0
+# A backend that ignores its own timeout (a wedged driver) must not wedge the caller too.
+TIMEOUT_GRACE_SECONDS = 5.0
+HEALTH_TIMEOUT_SECONDS = 1.0
+MAX_SAMPLE_ROWS = 1000
+
+
+@dataclass
+class QueryOutcome:
+    """A finished statement, with its raw rows (the tools serialise them)."""
+
+    result: QueryResult
+    elapsed_ms: float
+    kind: sqlgate.StatementKind
+    table: TableRef | None = None  # set by sample()
+
+
+class QueryService:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_rows: int,
+        timeout: float,
+        workers: int,
+        read_only: bool,
+        allow_ddl: bool = False,
+    ) -> None:
+        self.database = database
+        self.max_rows = max_rows
+        self.timeout = timeout
+        self.read_only = read_only
+        self.allow_ddl = allow_ddl
+        self._limiter = anyio.CapacityLimiter(workers)
+        # /health pings get their own thread so a pool full of slow queries cannot delay them.
+        self._health_limiter = anyio.CapacityLimiter(1)
+        self._catalog_cache: TTLCache[str, Catalog] = TTLCache(maxsize=1, ttl=CATALOG_TTL_SECONDS)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[[], T], *, timeout: float | None = None) -> T:
+        """Run a blocking backend call on the worker pool, with a last-resort deadline."""
+        deadline = (timeout if timeout is not None else self.timeout) + TIMEOUT_GRACE_SECONDS
+        try:
+            with anyio.fail_after(deadline):
+                return await anyio.to_thread.run_sync(fn, limiter=self._limiter, abandon_on_cancel=True)
+        except TimeoutError:
+            raise QueryTimeout(deadline - TIMEOUT_GRACE_SECONDS) from None
+        except MssqlMcpError:
+            raise
+        except Exception as exc:  # a backend bug must become a clean tool error, not a dropped stream
+            raise DatabaseUnavailable(f"Database call failed: {type(exc).__name__}: {exc}") from exc
+
+    async def catalog(self) -> Catalog:
+        cached = self._catalog_cache.get("catalog")
+        if cached is None:
+            cached = Catalog(await self._call(self.database.list_tables))
+            self._catalog_cache["catalog"] = cached
+        return cached
+
+    def invalidate_catalog(self) -> None:
+        self._catalog_cache.clear()
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def list_tables(self) -> list[TableInfo]:
+        return (await self.catalog()).tables
+
+    async def resolve(self, table_name: str) -> TableInfo:
+        return (await self.catalog()).resolve(table_name)
+
+    async def describe(self, table_name: str) -> TableDetail:
+        info = await self.resolve(table_name)
+        return await self._call(lambda: self.database.describe_table(info.ref))
+
+    async def sample(self, table_name: str, limit: int) -> QueryOutcome:
+        if not 1 <= limit <= MAX_SAMPLE_ROWS:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_SAMPLE_ROWS} (got {limit}).")
+        info = await self.resolve(table_name)
+        started = time.perf_counter()
+        result = await self._call(lambda: self.database.sample(info.ref, min(limit, self.max_rows), self.timeout))
+        return QueryOutcome(result, (time.perf_counter() - started) * 1000, "read", info.ref)
+
+    async def run(self, sql: str, params: tuple[Any, ...] = (), *, force_read_only: bool = False) -> QueryOutcome:
+        """Gate, then execute. `force_read_only` applies the read-only gate whatever READ_ONLY_MODE says."""
+        if not sql or not sql.strip():
+            raise InvalidArgument("query is empty.")
+        read_only = self.read_only or force_read_only
+        verdict = sqlgate.check(sql, read_only=read_only, allow_ddl=self.allow_ddl)
+        write = verdict.kind != "read"
+        started = time.perf_counter()
+        result = await self._call(
+            lambda: self.database.execute(sql, params, max_rows=self.max_rows, timeout=self.timeout, write=write)
+        )
+        if verdict.kind == "ddl":
+            self.invalidate_catalog()
+        return QueryOutcome(result, (time.perf_counter() - started) * 1000, verdict.kind)
+
+    async def health(self) -> str | None:
+        """None when the database answers now; otherwise a one-line reason."""
+        try:
+            with anyio.fail_after(HEALTH_TIMEOUT_SECONDS):
+                await anyio.to_thread.run_sync(self.database.ping, limiter=self._health_limiter, abandon_on_cancel=True)
+        except TimeoutError:
+            return f"database did not answer within {HEALTH_TIMEOUT_SECONDS:g} s"
+        except MssqlMcpError as exc:
+            return exc.message
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def close(self) -> None:
+        self.database.close()

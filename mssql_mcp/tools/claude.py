@@ -1,0 +1,145 @@
+"""The Claude face's tools: list_tables, describe_table, execute_sql, get_table_sample.
+
+Names and input schemas are the original server's. Each tool is thin: call the query service, shape the
+result (structured content plus a readable text rendering), and let `run_tool` map errors and audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult
+
+from mssql_mcp.db.base import TableDetail, TableInfo
+from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome, QueryService
+from mssql_mcp.serialize import json_rows, render_table
+from mssql_mcp.tools.common import READ_ONLY, WRITE, AuditPolicy, ToolOutput, run_tool
+
+
+def register(server: MCPServer[Any], queries: QueryService, policy: AuditPolicy) -> None:
+    @server.tool(
+        name="list_tables",
+        description="List the tables and views in the database, with schema, type and row count.",
+        annotations=READ_ONLY,
+    )
+    async def list_tables(ctx: Context) -> CallToolResult:
+        async def body() -> ToolOutput:
+            tables = await queries.list_tables()
+            return ToolOutput(
+                text=_tables_text(tables), structured={"tables": [_table_json(t) for t in tables]}, rows=len(tables)
+            )
+
+        return await run_tool("list_tables", body, ctx=ctx, policy=policy)
+
+    @server.tool(
+        name="describe_table",
+        description=(
+            "Describe a table: columns with SQL Server type, nullability, default and primary key, plus foreign "
+            "keys and indexes. table_name may be 'Customers', 'dbo.Customers' or '[dbo].[Customers]'."
+        ),
+        annotations=READ_ONLY,
+    )
+    async def describe_table(table_name: str, ctx: Context) -> CallToolResult:
+        async def body() -> ToolOutput:
+            detail = await queries.describe(table_name)
+            return ToolOutput(text=_detail_text(detail), structured=_detail_json(detail), rows=len(detail.columns))
+
+        return await run_tool("describe_table", body, ctx=ctx, policy=policy)
+
+    mode = "read-only: one SELECT (or WITH ... SELECT) per call" if queries.read_only else "read-write"
+    @server.tool(
+        name="execute_sql",
+        description=(
+            f"Run one T-SQL statement ({mode}). Results are capped at {queries.max_rows} rows and say "
+            f"'truncated' when cut; queries time out after {queries.timeout:g} s. Prefer TOP/WHERE to narrow results."
+        ),
+        annotations=READ_ONLY if queries.read_only else WRITE,
+    )
+    async def execute_sql(query: str, ctx: Context) -> CallToolResult:
+        async def body() -> ToolOutput:
+            return _result_output(await queries.run(query))
+
+        return await run_tool("execute_sql", body, ctx=ctx, policy=policy, sql=query)
+
+    @server.tool(
+        name="get_table_sample",
+        description=f"Return the first rows of a table (limit 1 to {MAX_SAMPLE_ROWS}, default 10).",
+        annotations=READ_ONLY,
+    )
+    async def get_table_sample(table_name: str, ctx: Context, limit: int = 10) -> CallToolResult:
+        async def body() -> ToolOutput:
+            return _result_output(await queries.sample(table_name, limit))
+
+        return await run_tool("get_table_sample", body, ctx=ctx, policy=policy)
+
+
+# -- shaping ----------------------------------------------------------------------------------
+
+
+def _result_output(outcome: QueryOutcome) -> ToolOutput:
+    r = outcome.result
+    structured: dict[str, Any] = {
+        **({"table": outcome.table.qualified} if outcome.table else {}),
+        "columns": r.columns,
+        "rows": json_rows(r.rows),
+        "row_count": r.row_count,
+        "truncated": r.truncated,
+        "elapsed_ms": round(outcome.elapsed_ms, 2),
+    }
+    if outcome.kind != "read":
+        text = f"{r.row_count} row(s) affected ({outcome.elapsed_ms:.0f} ms)."
+    else:
+        text = render_table(r.columns, structured["rows"])
+        text += f"\n({r.row_count} row{'s' if r.row_count != 1 else ''}"
+        text += ", truncated: more rows exist; narrow the query)" if r.truncated else ")"
+    return ToolOutput(text=text, structured=structured, rows=r.row_count)
+
+
+def _table_json(t: TableInfo) -> dict[str, Any]:
+    return {"schema": t.ref.schema, "name": t.ref.name, "type": t.type, "row_count": t.row_count}
+
+
+def _tables_text(tables: list[TableInfo]) -> str:
+    lines = [f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)"
+             for t in tables]
+    return "\n".join(lines) if lines else "No tables."
+
+
+def _detail_json(d: TableDetail) -> dict[str, Any]:
+    return {
+        **_table_json(d.info),
+        "description": d.description,
+        "columns": [
+            {"name": c.name, "type": c.type, "nullable": c.nullable, "default": c.default,
+             "primary_key": c.primary_key, "identity": c.identity, "description": c.description}
+            for c in d.columns
+        ],
+        "foreign_keys": [
+            {"name": fk.name, "columns": list(fk.columns), "references": fk.references.qualified,
+             "referenced_columns": list(fk.referenced_columns)}
+            for fk in d.foreign_keys
+        ],
+        "indexes": [
+            {"name": ix.name, "columns": list(ix.columns), "unique": ix.unique, "primary_key": ix.primary_key}
+            for ix in d.indexes
+        ],
+    }
+
+
+def _detail_text(d: TableDetail) -> str:
+    lines = [f"{d.info.ref.qualified} ({d.info.type.lower()}, {d.info.row_count} rows)"]
+    if d.description:
+        lines.append(d.description)
+    for c in d.columns:
+        flags = [c.type, "NULL" if c.nullable else "NOT NULL"]
+        flags += ["PRIMARY KEY"] if c.primary_key else []
+        flags += ["IDENTITY"] if c.identity else []
+        flags += [f"DEFAULT {c.default}"] if c.default is not None else []
+        lines.append(f"  {c.name}: {' '.join(flags)}" + (f"  -- {c.description}" if c.description else ""))
+    for fk in d.foreign_keys:
+        lines.append(f"  FK ({', '.join(fk.columns)}) -> {fk.references.qualified} ({', '.join(fk.referenced_columns)})")
+    for ix in d.indexes:
+        kind = "PK" if ix.primary_key else "UNIQUE INDEX" if ix.unique else "INDEX"
+        lines.append(f"  {kind} {ix.name} ({', '.join(ix.columns)})")
+    return "\n".join(lines)

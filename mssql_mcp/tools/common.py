@@ -1,0 +1,110 @@
+"""What every tool shares: timing, error mapping, the audit line, and result building.
+
+A tool body returns a `ToolOutput`; `run_tool` turns it (or the error it raised) into a CallToolResult.
+Our own errors become `isError` results with their one-line message, never a 500 or a dropped stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from starlette.requests import Request
+
+from mssql_mcp.errors import MssqlMcpError
+from mssql_mcp.logs import event
+
+audit_log = logging.getLogger("mssql_mcp.audit")
+log = logging.getLogger("mssql_mcp.tools")
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+
+
+@dataclass
+class ToolOutput:
+    text: str
+    structured: dict[str, Any] | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditPolicy:
+    """How SQL appears in the audit line: "full" text or its "hash" (SHA-256). Full text always at DEBUG."""
+
+    sql: str = "hash"
+
+
+def caller(ctx: Context | None) -> tuple[str | None, str | None]:
+    """(user, client_id) of the token that authorised this request; (None, None) without sign-in."""
+    request = ctx.request_context.request if ctx is not None else None
+    user = request.scope.get("user") if isinstance(request, Request) else None
+    if not isinstance(user, AuthenticatedUser):
+        return None, None
+    token = user.access_token
+    # Our provider's tokens carry the signed-in username; the SDK's base AccessToken does not.
+    return getattr(token, "username", None), token.client_id
+
+
+async def run_tool(
+    tool: str,
+    body: Callable[[], Awaitable[ToolOutput]],
+    *,
+    ctx: Context | None,
+    policy: AuditPolicy,
+    sql: str | None = None,
+) -> CallToolResult:
+    started = time.perf_counter()
+    outcome, rows, error = "ok", None, None
+    try:
+        out = await body()
+        rows = out.rows
+        return CallToolResult(content=[TextContent(type="text", text=out.text)], structured_content=out.structured)
+    except MssqlMcpError as exc:
+        outcome, error = type(exc).__name__, exc.message
+        return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+    except Exception as exc:  # a bug: log it in full here, tell the client only that it happened
+        outcome, error = "internal_error", type(exc).__name__
+        log.exception("tool %s failed unexpectedly", tool)
+        return CallToolResult(
+            content=[TextContent(type="text", text=f"Internal error in {tool}; the server log has details.")],
+            is_error=True,
+        )
+    finally:
+        _audit(tool, ctx, policy, sql, rows, (time.perf_counter() - started) * 1000, outcome, error)
+
+
+def _audit(
+    tool: str,
+    ctx: Context | None,
+    policy: AuditPolicy,
+    sql: str | None,
+    rows: int | None,
+    duration_ms: float,
+    outcome: str,
+    error: str | None,
+) -> None:
+    user, client = caller(ctx)
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:16] if sql is not None else None
+    full = sql if sql is not None and (policy.sql == "full" or audit_log.isEnabledFor(logging.DEBUG)) else None
+    event(
+        audit_log,
+        "tool_call",
+        level=logging.INFO if outcome == "ok" else logging.WARNING,
+        tool=tool,
+        user=user,
+        client=client,
+        duration_ms=round(duration_ms, 1),
+        rows=rows,
+        outcome=outcome,
+        error=error,
+        sql_sha256=digest,
+        sql=full,
+    )
