@@ -1,0 +1,56 @@
+"""Talk to a running server with the MCP SDK's own client, over either transport."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import httpx2
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, TextContent
+
+Transport = Literal["streamable", "sse", "sse-post"]
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    base_url: str,
+    transport: Transport = "streamable",
+    *,
+    auth: httpx2.Auth | None = None,
+    prefix: str = "",
+    mode: str = "auto",
+) -> AsyncIterator[Client]:
+    """A connected, initialised SDK client.
+
+    streamable: POST/GET {prefix}/mcp; sse-post: streamable HTTP at {prefix}/sse (the original URL);
+    sse: the legacy GET {prefix}/sse stream with POSTs to its message endpoint.
+    """
+    if transport == "sse":
+        target: Any = sse_client(f"{base_url}{prefix}/sse", auth=auth)
+        mode = "legacy"  # the legacy transport speaks only the handshake era
+    else:
+        path = "/mcp" if transport == "streamable" else "/sse"
+        http = httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=60.0))
+        target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
+    async with Client(target, mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    assert len(result.content) >= 1
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    # Round-trip through JSON: what a client sees on the wire must be plain JSON.
+    value: dict[str, Any] = json.loads(json.dumps(result.structured_content))
+    return value
