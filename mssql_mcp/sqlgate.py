@@ -1,0 +1,221 @@
+"""The SQL gate: decide whether one T-SQL text may run, before any database sees it.
+
+    check(sql, read_only=True)   -> Verdict("read", tree)  or raise QueryRefused("Refused: ...")
+    check(sql, read_only=False)  -> also Verdict("dml", tree); "ddl" only with allow_ddl=True
+
+It is an allowlist over sqlglot's tsql parse tree, failing closed: exactly one statement, whose every
+node is a known-safe shape. Anything sqlglot cannot parse, reads as a Command, or shapes in a way not
+listed in `sqlgate_rules` is refused. The gate is pure (no database, no I/O) and is only the first
+layer; docs/read_only.md describes the others and the reasoning behind each rule.
+
+The statement that runs is the caller's original text, never a re-rendering of the tree, so the gate
+also refuses texts where SQL Server and sqlglot could disagree about statement boundaries: control
+characters, `GO`, and reserved words used as bare names (`SELECT 1 SHUTDOWN` is two statements to
+SQL Server but an alias to sqlglot).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError
+from sqlglot.tokenizer_core import TokenType
+
+from mssql_mcp import sqlgate_rules as rules
+from mssql_mcp.errors import QueryRefused
+
+StatementKind = Literal["read", "dml", "ddl"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An accepted statement. `statement` may be shared with later calls (cache): copy before changing it."""
+
+    kind: StatementKind
+    statement: exp.Expression  # the parsed tsql tree of the single statement
+
+
+def check(sql: str, *, read_only: bool = True, allow_ddl: bool = False) -> Verdict:
+    """Accept one statement or raise QueryRefused with a one-line reason a model can act on."""
+    decide = _decide_cached if len(sql) <= _CACHE_MAX_CHARS else _decide
+    outcome = decide(sql, read_only, allow_ddl)
+    if isinstance(outcome, str):
+        raise QueryRefused(f"Refused: {outcome}")
+    return outcome
+
+
+class _DropCommandFallbackWarning(logging.Filter):
+    """sqlglot logs the statement text at WARNING when it falls back to a Command. The gate refuses
+    those anyway, and SQL text may only be logged at DEBUG, so the record is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_DropCommandFallbackWarning())
+
+_DIALECT = Dialect.get_or_raise("tsql")
+_CACHE_MAX_CHARS = 8192  # longer texts are checked every time rather than pinned in the cache
+# SQL Server and sqlglot may disagree on whether these end a `--` comment or split a name.
+_ODD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
+# A regular T-SQL identifier (sqlglot strips the # of temp tables): letter, _, @, # or $, then \w@#$.
+_REGULAR_NAME = re.compile(r"(?:[^\W\d]|[@#$])[\w@#$]*")
+_EMPTY = "the query is empty (only whitespace, comments or semicolons)."
+_DML_WORDS = frozenset(rules.DML_TOP.values())
+_DDL_WORDS = frozenset(rules.DDL_TOP.values())
+_DML_REFUSED = {cls: why for cls, why in rules.READ_REFUSED.items() if cls not in rules.DML_TOP}
+del _DML_REFUSED[exp.NextValueFor]  # INSERT ... VALUES (NEXT VALUE FOR seq) is a write, and allowed
+
+
+@functools.lru_cache(maxsize=1024)
+def _decide_cached(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
+    return _decide(sql, read_only, allow_ddl)
+
+
+def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
+    """A Verdict, or the reason for refusing (without the "Refused: " prefix)."""
+    if _ODD_CHARS.search(sql):
+        return "control characters and Unicode line separators are not allowed in a query."
+    try:
+        tokens = _DIALECT.tokenize(sql)
+    except Exception:  # TokenError, or anything else: fail closed
+        return "could not parse this as T-SQL: an unterminated string, comment or [name]."
+    words = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
+    if not words:
+        return _EMPTY
+    if any(t.token_type == TokenType.COMMAND and t.text.upper() == "GO" for t in words):
+        return rules.LEADING_WORD_REASONS["GO"]
+    lead = words[0].text.upper()
+    try:
+        trees = _DIALECT.parser().parse(tokens, sql)
+    except ParseError as err:
+        return _leading_reason(lead, read_only, allow_ddl) or _parse_reason(err)
+    except Exception:  # RecursionError on absurd nesting, or a parser bug: fail closed
+        return "could not parse this as T-SQL."
+    statements = [tree for tree in trees if tree is not None]
+    if len(statements) != 1:
+        return f"only one statement per call (found {len(statements)})." if statements else _EMPTY
+    if not isinstance(statements[0], exp.Expression):  # every parsed statement is one; fail closed if not
+        return "could not parse this as T-SQL."
+    return _classify(statements[0], lead, read_only, allow_ddl)
+
+
+def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
+    if isinstance(stmt, (exp.Select, exp.SetOperation, exp.Subquery)):
+        # SELECT ... INTO creates a table: with ALLOW_DDL in write mode it is DDL, otherwise refused.
+        into = not read_only and allow_ddl and isinstance(stmt.args.get("into"), exp.Into)
+        problem = _walk(stmt, "read", allow_top_into=into)
+        return problem or Verdict("ddl" if into else "read", stmt)
+    word = rules.DML_TOP.get(type(stmt)) or rules.DDL_TOP.get(type(stmt))
+    if word is not None:
+        refused = _mode_reason(word, read_only, allow_ddl)
+        if refused:
+            return refused
+        if word in _DDL_WORDS:
+            return _ddl_kind_problem(stmt, word) or _walk(stmt, "ddl") or Verdict("ddl", stmt)
+        return _walk(stmt, "dml") or Verdict("dml", stmt)
+    if isinstance(stmt, exp.Command) and lead in _DML_WORDS | _DDL_WORDS:
+        # e.g. CREATE LOGIN, ALTER DATABASE, CREATE TRIGGER: forms sqlglot does not model.
+        return _mode_reason(lead, read_only, allow_ddl) or f"this form of {lead} is not supported by the gate."
+    reason = _leading_reason(lead, read_only, allow_ddl) or rules.ALWAYS_REFUSED.get(type(stmt))
+    if reason:
+        return reason
+    allowed = "SELECT" if read_only else "SELECT, INSERT, UPDATE, DELETE or MERGE"
+    return f"only {allowed} statements are allowed (this one starts with {lead})."
+
+
+def _mode_reason(word: str, read_only: bool, allow_ddl: bool) -> str | None:
+    """Why a DML/DDL statement word is refused in this mode, or None when the mode allows it."""
+    if word in _DML_WORDS:
+        return f"{word} modifies data; read-only mode allows only SELECT." if read_only else None
+    if read_only:
+        return f"{word} changes the schema; read-only mode allows only SELECT."
+    return None if allow_ddl else f"{word} changes the schema; DDL also needs ALLOW_DDL=true."
+
+
+def _leading_reason(lead: str, read_only: bool, allow_ddl: bool) -> str | None:
+    """A specific reason from the first word, for statements sqlglot misreads or cannot parse."""
+    if lead in rules.LEADING_WORD_REASONS:
+        return rules.LEADING_WORD_REASONS[lead]
+    if lead.startswith(rules.PROCEDURE_PREFIXES):
+        return f"calling procedures ({lead.lower()}) is not allowed; query the catalog views instead."
+    if lead in _DML_WORDS | _DDL_WORDS:
+        return _mode_reason(lead, read_only, allow_ddl)
+    return None
+
+
+def _parse_reason(err: ParseError) -> str:
+    first = err.errors[0] if err.errors else {}
+    desc = str(first.get("description") or "unexpected syntax").split(". Line")[0]
+    near = str(first.get("highlight") or "")[:40]
+    where = f" near '{near}'" if near else ""
+    return f"could not parse this as T-SQL: {desc}{where} (line {first.get('line', '?')}, col {first.get('col', '?')})."
+
+
+def _ddl_kind_problem(stmt: exp.Expression, word: str) -> str | None:
+    kind = str(stmt.args.get("kind") or "TABLE").upper()
+    if kind in rules.DDL_KINDS:
+        return None
+    kinds = ", ".join(sorted(rules.DDL_KINDS))
+    return f"{word} {kind} is not allowed even with ALLOW_DDL (only {kinds})."
+
+
+Mode = Literal["read", "dml", "ddl"]
+
+
+def _walk(stmt: exp.Expression, mode: Mode, *, allow_top_into: bool = False) -> str | None:
+    """The first problem found anywhere in the tree, or None. DDL is checked against refusals only."""
+    allowed = rules.READ_NODES if mode == "read" else rules.DML_NODES if mode == "dml" else None
+    refused = rules.READ_REFUSED if mode == "read" else _DML_REFUSED if mode == "dml" else {}
+    for node in stmt.walk():
+        cls = type(node)
+        reason = rules.ALWAYS_REFUSED.get(cls) or refused.get(cls)
+        if reason and not (allow_top_into and cls is exp.Into and node.parent is stmt):
+            return reason
+        problem = _node_problem(node, mode)
+        if problem:
+            return problem
+        if allowed is not None and cls not in allowed and not isinstance(node, exp.Func):
+            return f"{cls.__name__} is not allowed in {'a read-only query' if mode == 'read' else 'this statement'}."
+    return None
+
+
+def _node_problem(node: exp.Expr, mode: Mode) -> str | None:
+    """Checks on the content of nodes whose type alone is allowed."""
+    if isinstance(node, exp.Identifier):
+        return _name_problem(node)
+    if isinstance(node, exp.Anonymous):
+        name = node.name.upper()
+        if name in rules.PASS_THROUGH_FUNCTIONS:
+            return f"{name} reaches another server or a file and is never allowed."
+        if name.startswith(rules.PROCEDURE_PREFIXES):
+            return f"{node.name} is a system or extended procedure and cannot be called from a query."
+    elif isinstance(node, exp.Table) and len(node.parts) > 3:
+        return "four-part names reach a linked server and are not allowed."
+    elif isinstance(node, exp.Select):
+        if any(isinstance(e, exp.EQ) and isinstance(e.this, exp.Parameter) for e in node.expressions):
+            return "assigning variables (SELECT @x = ...) is not allowed."
+    elif isinstance(node, exp.WithTableHint) and mode == "read":
+        for hint in node.expressions:
+            name = hint.name.upper() if isinstance(hint, (exp.Var, exp.Anonymous)) else type(hint).__name__
+            if name not in rules.READ_TABLE_HINTS:
+                return f"the table hint {name} takes or holds locks; a read may use NOLOCK, READPAST or INDEX(...)."
+    return None
+
+
+def _name_problem(node: exp.Identifier) -> str | None:
+    if node.quoted:
+        return None
+    name: str = node.this
+    upper = name.upper()
+    if upper in rules.RESERVED_WORDS and not (upper in rules.NILADIC_FUNCTIONS and isinstance(node.parent, exp.Column)):
+        return f"{name} is a reserved word, which SQL Server may run as a statement of its own; write [{name}]."
+    if not _REGULAR_NAME.fullmatch(name):
+        return f"the name {name!r} has characters that need [brackets]."
+    return None
