@@ -98,7 +98,8 @@ def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
         return _leading_reason(lead, read_only, allow_ddl) or _parse_reason(err)
     except Exception:  # RecursionError on absurd nesting, or a parser bug: fail closed
         return "could not parse this as T-SQL."
-    statements = [tree for tree in trees if tree is not None]
+    # A comment after the last `;` comes back as a Semicolon node: not a statement.
+    statements = [tree for tree in trees if tree is not None and not isinstance(tree, exp.Semicolon)]
     if len(statements) != 1:
         return f"only one statement per call (found {len(statements)})." if statements else _EMPTY
     if not isinstance(statements[0], exp.Expression):  # every parsed statement is one; fail closed if not
@@ -123,7 +124,9 @@ def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool)
     if isinstance(stmt, exp.Command) and lead in _DML_WORDS | _DDL_WORDS:
         # e.g. CREATE LOGIN, ALTER DATABASE, CREATE TRIGGER: forms sqlglot does not model.
         return _mode_reason(lead, read_only, allow_ddl) or f"this form of {lead} is not supported by the gate."
-    reason = _leading_reason(lead, read_only, allow_ddl) or rules.ALWAYS_REFUSED.get(type(stmt))
+    # A Command (or a misread shape) is best explained by its first word; a known type by its type.
+    known = None if isinstance(stmt, exp.Command) else rules.ALWAYS_REFUSED.get(type(stmt))
+    reason = known or _leading_reason(lead, read_only, allow_ddl)
     if reason:
         return reason
     allowed = "SELECT" if read_only else "SELECT, INSERT, UPDATE, DELETE or MERGE"
@@ -176,7 +179,9 @@ def _walk(stmt: exp.Expression, mode: Mode, *, allow_top_into: bool = False) -> 
     for node in stmt.walk():
         cls = type(node)
         reason = rules.ALWAYS_REFUSED.get(cls) or refused.get(cls)
-        if reason and not (allow_top_into and cls is exp.Into and node.parent is stmt):
+        if allow_top_into and cls is exp.Into and node.parent is stmt:
+            continue  # SELECT ... INTO with ALLOW_DDL (write mode); its target is still walked
+        if reason:
             return reason
         problem = _node_problem(node, mode)
         if problem:
@@ -191,13 +196,11 @@ def _node_problem(node: exp.Expr, mode: Mode) -> str | None:
     if isinstance(node, exp.Identifier):
         return _name_problem(node)
     if isinstance(node, exp.Anonymous):
-        name = node.name.upper()
-        if name in rules.PASS_THROUGH_FUNCTIONS:
-            return f"{name} reaches another server or a file and is never allowed."
-        if name.startswith(rules.PROCEDURE_PREFIXES):
-            return f"{node.name} is a system or extended procedure and cannot be called from a query."
+        return _function_problem(node)
     elif isinstance(node, exp.Table) and len(node.parts) > 3:
-        return "four-part names reach a linked server and are not allowed."
+        # OPENDATASOURCE(...).db.schema.table has four parts too: name the function when it is one.
+        named = (_function_problem(f) for f in node.find_all(exp.Anonymous))
+        return next((why for why in named if why), "four-part names reach a linked server and are not allowed.")
     elif isinstance(node, exp.Select):
         if any(isinstance(e, exp.EQ) and isinstance(e.this, exp.Parameter) for e in node.expressions):
             return "assigning variables (SELECT @x = ...) is not allowed."
@@ -206,6 +209,15 @@ def _node_problem(node: exp.Expr, mode: Mode) -> str | None:
             name = hint.name.upper() if isinstance(hint, (exp.Var, exp.Anonymous)) else type(hint).__name__
             if name not in rules.READ_TABLE_HINTS:
                 return f"the table hint {name} takes or holds locks; a read may use NOLOCK, READPAST or INDEX(...)."
+    return None
+
+
+def _function_problem(node: exp.Anonymous) -> str | None:
+    name = node.name.upper()
+    if name in rules.PASS_THROUGH_FUNCTIONS:
+        return f"{name} reaches another server or a file and is never allowed."
+    if name.startswith(rules.PROCEDURE_PREFIXES):
+        return f"{node.name} is a system or extended procedure and cannot be called from a query."
     return None
 
 

@@ -29,6 +29,7 @@ READ_NODES: frozenset[type[exp.Expr]] = frozenset({
     exp.Window, exp.WindowSpec, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls,
     # T-SQL clauses that only shape a read: table hints (checked one by one), OPTION (...), FOR XML/JSON
     exp.WithTableHint, exp.QueryOption, exp.ForClause, exp.XMLKeyValueOption,
+    exp.OpenJSONColumnDef,  # OPENJSON(...) WITH (name type 'path'): the shape of parsed JSON
     # JSON_VALUE / JSON_QUERY paths
     exp.JSONPath, exp.JSONPathKey, exp.JSONPathRoot, exp.JSONPathSubscript, exp.JSONPathWildcard,
 })
@@ -119,6 +120,7 @@ NILADIC_FUNCTIONS = frozenset({"USER", "CURRENT_USER", "SESSION_USER", "SYSTEM_U
 _ADMIN = "is a server administration command and is never allowed."
 _CURSOR = "cursors are not allowed; send one SELECT."
 _FLOW = "control-of-flow (IF/WHILE/BEGIN...END) is not allowed; send one statement."
+_BEGIN = "BEGIN TRAN and BEGIN...END are not allowed: the server runs one statement per call in its own transaction."
 _MSG = "PRINT/RAISERROR/THROW are not allowed; send one SELECT."
 LEADING_WORD_REASONS: dict[str, str] = {
     "SHUTDOWN": f"SHUTDOWN {_ADMIN}", "RECONFIGURE": f"RECONFIGURE {_ADMIN}", "CHECKPOINT": f"CHECKPOINT {_ADMIN}",
@@ -128,7 +130,7 @@ LEADING_WORD_REASONS: dict[str, str] = {
     "WAITFOR": "WAITFOR is not allowed.",
     "GRANT": ALWAYS_REFUSED[exp.Grant], "REVOKE": ALWAYS_REFUSED[exp.Grant], "DENY": ALWAYS_REFUSED[exp.Grant],
     "EXEC": ALWAYS_REFUSED[exp.Execute], "EXECUTE": ALWAYS_REFUSED[exp.Execute],
-    "BEGIN": f"BEGIN: {_TX}", "COMMIT": _TX, "ROLLBACK": _TX, "SAVE": _TX,
+    "BEGIN": _BEGIN, "COMMIT": _TX, "ROLLBACK": _TX, "SAVE": _TX,
     "DECLARE": _VARS, "SET": _VARS, "USE": ALWAYS_REFUSED[exp.Use],
     "REVERT": "impersonation (EXECUTE AS/REVERT/SETUSER) is never allowed.",
     "SETUSER": "impersonation (EXECUTE AS/REVERT/SETUSER) is never allowed.",
