@@ -25,7 +25,7 @@ from typing import Literal
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
-from sqlglot.tokenizer_core import TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_mcp import sqlgate_rules as rules
 from mssql_mcp.errors import QueryRefused
@@ -66,6 +66,7 @@ _CACHE_MAX_CHARS = 8192  # longer texts are checked every time rather than pinne
 _ODD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
 # A regular T-SQL identifier (sqlglot strips the # of temp tables): letter, _, @, # or $, then \w@#$.
 _REGULAR_NAME = re.compile(r"(?:[^\W\d]|[@#$])[\w@#$]*")
+_STRING_TOKENS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING})
 _EMPTY = "the query is empty (only whitespace, comments or semicolons)."
 _DML_WORDS = frozenset(rules.DML_TOP.values())
 _DDL_WORDS = frozenset(rules.DDL_TOP.values())
@@ -91,6 +92,8 @@ def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
         return _EMPTY
     if any(t.token_type == TokenType.COMMAND and t.text.upper() == "GO" for t in words):
         return rules.LEADING_WORD_REASONS["GO"]
+    if ("{" in sql or "}" in sql) and _brace_outside_strings(sql, tokens):
+        return "ODBC escapes ({fn ...}, {call ...}) are not allowed: the driver rewrites them after the gate."
     lead = words[0].text.upper()
     try:
         trees = _DIALECT.parser().parse(tokens, sql)
@@ -105,6 +108,15 @@ def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
     if not isinstance(statements[0], exp.Expression):  # every parsed statement is one; fail closed if not
         return "could not parse this as T-SQL."
     return _classify(statements[0], lead, read_only, allow_ddl)
+
+
+def _brace_outside_strings(sql: str, tokens: list[Token]) -> bool:
+    """True when { or } appears outside string literals (in code, a comment or a [name])."""
+    outside = list(sql)
+    for token in tokens:
+        if token.token_type in _STRING_TOKENS:
+            outside[token.start : token.end + 1] = " " * (token.end + 1 - token.start)
+    return any(ch in "{}" for ch in outside)
 
 
 def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
@@ -226,7 +238,8 @@ def _name_problem(node: exp.Identifier) -> str | None:
         return None
     name: str = node.this
     upper = name.upper()
-    if upper in rules.RESERVED_WORDS and not (upper in rules.NILADIC_FUNCTIONS and isinstance(node.parent, exp.Column)):
+    niladic_call = upper in rules.NILADIC_FUNCTIONS and isinstance(node.parent, exp.Column)  # SELECT USER
+    if upper in rules.STATEMENT_WORDS and not niladic_call:
         return f"{name} is a reserved word, which SQL Server may run as a statement of its own; write [{name}]."
     if not _REGULAR_NAME.fullmatch(name):
         return f"the name {name!r} has characters that need [brackets]."

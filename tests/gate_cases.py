@@ -111,6 +111,7 @@ GOOD_READS: list[Good] = [
     Good("SELECT Name FROM Customers WHERE CustomerID = 1 AND (City IS NOT NULL OR Country <> 'FR')"),
     Good("SELECT UPPER(Name), LOWER(City), REPLACE(Name, 'a', 'A'), SUBSTRING(Name, 1, 2) FROM Customers"),
     Good("SELECT Category, STRING_AGG(Name, ', ') AS names FROM Products GROUP BY Category"),
+    Good("SELECT '{call sp_who}' AS text, N'{\"json\": [1]}' AS doc"),
     # T-SQL only: the gate accepts them, SQLite cannot run them.
     Good("SELECT c.Name, x.n FROM Customers c CROSS APPLY (SELECT COUNT(*) AS n FROM Orders o "
          "WHERE o.CustomerID = c.CustomerID) x", sqlite=False),
@@ -165,12 +166,18 @@ BAD_READS: list[Bad] = [
     Bad("SELECT 1 REVERT", "reserved word"),
     Bad("SELECT 1 SETUSER", "reserved word"),
     Bad("SELECT 1 COMMIT", "reserved word"),
+    Bad("SELECT * FROM Orders\nTHROW", "THROW is a reserved word"),
     Bad("SELECT Name FROM Customers\nshutdown", "reserved word"),
     Bad("SELECT 1\u00a0SHUTDOWN", "reserved word"),
     Bad("SELECT 1 x\u200bSHUTDOWN", "need [brackets]"),
     Bad("SELECT 1 --x\x0bDROP TABLE Customers", "control characters"),
     Bad("SELECT 1 --x\u2028DROP TABLE Customers", "control characters"),
     Bad("SELECT 1\x00; DROP TABLE Customers", "control characters"),
+    # ODBC escapes are rewritten by the driver, after the gate: {call p} becomes EXEC p
+    Bad("{call sp_who}", "ODBC escapes"),
+    Bad("SELECT {fn USER()}", "ODBC escapes"),
+    Bad("SELECT 1 /* {call xp_cmdshell('dir')} */", "ODBC escapes"),
+    Bad("SELECT 1 AS [{call sp_who}]", "ODBC escapes"),
     # GO batch separators
     Bad("SELECT 1\nGO\nSELECT 2", "GO is a client batch separator"),
     Bad("SELECT 1\nGO", "GO is a client batch separator"),
