@@ -122,7 +122,9 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         transport_security=security,
     )
     streamable: ASGIApp = StreamableHTTPASGIApp(server.session_manager)
-    legacy_sse: ASGIApp = server.sse_app(sse_path=f"{p}/sse", message_path=f"{p}/messages/", transport_security=security)
+    legacy_sse: ASGIApp = server.sse_app(
+        sse_path=f"{p}/sse", message_path=f"{p}/messages/", transport_security=security
+    )
 
     auth = build_auth(settings, issuer_url=base_url, prefix=p)
     mcp_app = auth.protect(streamable, resource_url=f"{base_url}/mcp")

@@ -47,7 +47,8 @@ async def test_every_tool_over_each_transport(dev_server: ServerProcess, transpo
         pk = [c["name"] for c in detail["columns"] if c["primary_key"]]
         assert pk == ["CustomerID"]
 
-        result = await client.call_tool("execute_sql", {"query": "SELECT TOP 3 CustomerID FROM dbo.Customers ORDER BY 1"})
+        query = "SELECT TOP 3 CustomerID FROM dbo.Customers ORDER BY 1"
+        result = await client.call_tool("execute_sql", {"query": query})
         data = structured(result)
         assert data["columns"] == ["CustomerID"] and data["row_count"] == 3 and data["truncated"] is False
         assert data["rows"] == [[1], [2], [3]]
@@ -92,7 +93,8 @@ async def test_row_cap_truncates_and_says_so(dev_server: ServerProcess) -> None:
         data = structured(result)
         assert data["truncated"] is True and data["row_count"] == SERVER_MAX_ROWS == len(data["rows"])
         assert "truncated" in text_of(result)
-        exact = structured(await client.call_tool("execute_sql", {"query": f"SELECT TOP {SERVER_MAX_ROWS} * FROM OrderLines"}))
+        query = f"SELECT TOP {SERVER_MAX_ROWS} * FROM OrderLines"
+        exact = structured(await client.call_tool("execute_sql", {"query": query}))
         assert exact["truncated"] is False and exact["row_count"] == SERVER_MAX_ROWS
 
 

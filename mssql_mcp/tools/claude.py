@@ -138,7 +138,8 @@ def _detail_text(d: TableDetail) -> str:
         flags += [f"DEFAULT {c.default}"] if c.default is not None else []
         lines.append(f"  {c.name}: {' '.join(flags)}" + (f"  -- {c.description}" if c.description else ""))
     for fk in d.foreign_keys:
-        lines.append(f"  FK ({', '.join(fk.columns)}) -> {fk.references.qualified} ({', '.join(fk.referenced_columns)})")
+        target = f"{fk.references.qualified} ({', '.join(fk.referenced_columns)})"
+        lines.append(f"  FK ({', '.join(fk.columns)}) -> {target}")
     for ix in d.indexes:
         kind = "PK" if ix.primary_key else "UNIQUE INDEX" if ix.unique else "INDEX"
         lines.append(f"  {kind} {ix.name} ({', '.join(ix.columns)})")
