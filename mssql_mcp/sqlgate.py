@@ -29,6 +29,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_mcp import sqlgate_rules as rules
 from mssql_mcp.errors import QueryRefused
+from mssql_mcp.sqlgate_walk import Mode, walk
 
 StatementKind = Literal["read", "dml", "ddl"]
 
@@ -64,14 +65,12 @@ _DIALECT = Dialect.get_or_raise("tsql")
 _CACHE_MAX_CHARS = 8192  # longer texts are checked every time rather than pinned in the cache
 # SQL Server and sqlglot may disagree on whether these end a `--` comment or split a name.
 _ODD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
-# A regular T-SQL identifier (sqlglot strips the # of temp tables): letter, _, @, # or $, then \w@#$.
-_REGULAR_NAME = re.compile(r"(?:[^\W\d]|[@#$])[\w@#$]*")
 _STRING_TOKENS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING})
+_QUOTED_TOKENS = frozenset({tt for tt in TokenType if "STRING" in tt.name} | {TokenType.IDENTIFIER})
+_NAME_PREFIXES = frozenset({TokenType.PARAMETER, TokenType.HASH, TokenType.DOT})
 _EMPTY = "the query is empty (only whitespace, comments or semicolons)."
 _DML_WORDS = frozenset(rules.DML_TOP.values())
 _DDL_WORDS = frozenset(rules.DDL_TOP.values())
-_DML_REFUSED = {cls: why for cls, why in rules.READ_REFUSED.items() if cls not in rules.DML_TOP}
-del _DML_REFUSED[exp.NextValueFor]  # INSERT ... VALUES (NEXT VALUE FOR seq) is a write, and allowed
 
 
 @functools.lru_cache(maxsize=1024)
@@ -107,7 +106,7 @@ def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
         return f"only one statement per call (found {len(statements)})." if statements else _EMPTY
     if not isinstance(statements[0], exp.Expression):  # every parsed statement is one; fail closed if not
         return "could not parse this as T-SQL."
-    return _classify(statements[0], lead, read_only, allow_ddl)
+    return _classify(statements[0], words, read_only, allow_ddl)
 
 
 def _brace_outside_strings(sql: str, tokens: list[Token]) -> bool:
@@ -119,11 +118,12 @@ def _brace_outside_strings(sql: str, tokens: list[Token]) -> bool:
     return any(ch in "{}" for ch in outside)
 
 
-def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
+def _classify(stmt: exp.Expression, words: list[Token], read_only: bool, allow_ddl: bool) -> Verdict | str:
+    lead = words[0].text.upper()
     if isinstance(stmt, (exp.Select, exp.SetOperation, exp.Subquery)):
         # SELECT ... INTO creates a table: with ALLOW_DDL in write mode it is DDL, otherwise refused.
         into = not read_only and allow_ddl and isinstance(stmt.args.get("into"), exp.Into)
-        problem = _walk(stmt, "read", allow_top_into=into)
+        problem = walk(stmt, "read", allow_top_into=into) or _word_problem(words, "read")
         return problem or Verdict("ddl" if into else "read", stmt)
     word = rules.DML_TOP.get(type(stmt)) or rules.DDL_TOP.get(type(stmt))
     if word is not None:
@@ -131,8 +131,9 @@ def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool)
         if refused:
             return refused
         if word in _DDL_WORDS:
-            return _ddl_kind_problem(stmt, word) or _walk(stmt, "ddl") or Verdict("ddl", stmt)
-        return _walk(stmt, "dml") or Verdict("dml", stmt)
+            problem = _ddl_kind_problem(stmt, word) or walk(stmt, "ddl") or _word_problem(words, "ddl")
+            return problem or Verdict("ddl", stmt)
+        return walk(stmt, "dml") or _word_problem(words, "dml") or Verdict("dml", stmt)
     if isinstance(stmt, exp.Command) and lead in _DML_WORDS | _DDL_WORDS:
         # e.g. CREATE LOGIN, ALTER DATABASE, CREATE TRIGGER: forms sqlglot does not model.
         return _mode_reason(lead, read_only, allow_ddl) or f"this form of {lead} is not supported by the gate."
@@ -143,6 +144,31 @@ def _classify(stmt: exp.Expression, lead: str, read_only: bool, allow_ddl: bool)
         return reason
     allowed = "SELECT" if read_only else "SELECT, INSERT, UPDATE, DELETE or MERGE"
     return f"only {allowed} statements are allowed (this one starts with {lead})."
+
+
+def _word_problem(words: list[Token], kind: Mode) -> str | None:
+    """A bare word that begins another kind of statement, e.g. `SELECT 1 FETCH` or `IN TRUNCATE (...)`."""
+    allowed = rules.STATEMENT_WORDS_ALLOWED[kind]
+    for i, token in enumerate(words):
+        if token.token_type in (TokenType.COLON, TokenType.DCOLON):
+            return "':' has no place in a query here (GOTO labels, :name parameters and :: are not allowed)."
+        word = token.text.upper()
+        if word not in rules.STATEMENT_STARTERS or token.token_type in _QUOTED_TOKENS:
+            continue
+        before = words[i - 1] if i else None
+        after = words[i + 1].text.upper() if i + 1 < len(words) else ""
+        if before is not None and before.token_type in _NAME_PREFIXES:
+            continue  # @update, #insert, t.delete: part of a name
+        if word in allowed and (
+            (word == "FETCH" and before is not None and before.token_type in (TokenType.ROW, TokenType.ROWS))
+            or (word == "MERGE" and (after == "JOIN" or kind != "read"))
+            or (word == "SET" and (kind == "dml" or words[0].text.upper() == "ALTER"))  # UPDATE/ALTER ... SET
+            or word not in ("FETCH", "MERGE", "SET")
+        ):
+            continue
+        where = "a read-only query" if kind == "read" else f"this {kind.upper()} statement"
+        return f"{token.text} begins a statement of its own and cannot appear in {where}."
+    return None
 
 
 def _mode_reason(word: str, read_only: bool, allow_ddl: bool) -> str | None:
@@ -175,72 +201,10 @@ def _parse_reason(err: ParseError) -> str:
 
 def _ddl_kind_problem(stmt: exp.Expression, word: str) -> str | None:
     kind = str(stmt.args.get("kind") or "TABLE").upper()
+    if kind == "TABLE" and isinstance(stmt, exp.Create) and isinstance(stmt.expression, exp.Query):
+        return "CREATE TABLE ... AS SELECT is not T-SQL; use SELECT ... INTO."
     if kind in rules.DDL_KINDS:
         return None
     kinds = ", ".join(sorted(rules.DDL_KINDS))
     return f"{word} {kind} is not allowed even with ALLOW_DDL (only {kinds})."
 
-
-Mode = Literal["read", "dml", "ddl"]
-
-
-def _walk(stmt: exp.Expression, mode: Mode, *, allow_top_into: bool = False) -> str | None:
-    """The first problem found anywhere in the tree, or None. DDL is checked against refusals only."""
-    allowed = rules.READ_NODES if mode == "read" else rules.DML_NODES if mode == "dml" else None
-    refused = rules.READ_REFUSED if mode == "read" else _DML_REFUSED if mode == "dml" else {}
-    for node in stmt.walk():
-        cls = type(node)
-        reason = rules.ALWAYS_REFUSED.get(cls) or refused.get(cls)
-        if allow_top_into and cls is exp.Into and node.parent is stmt:
-            continue  # SELECT ... INTO with ALLOW_DDL (write mode); its target is still walked
-        if reason:
-            return reason
-        problem = _node_problem(node, mode)
-        if problem:
-            return problem
-        if allowed is not None and cls not in allowed and not isinstance(node, exp.Func):
-            return f"{cls.__name__} is not allowed in {'a read-only query' if mode == 'read' else 'this statement'}."
-    return None
-
-
-def _node_problem(node: exp.Expr, mode: Mode) -> str | None:
-    """Checks on the content of nodes whose type alone is allowed."""
-    if isinstance(node, exp.Identifier):
-        return _name_problem(node)
-    if isinstance(node, exp.Anonymous):
-        return _function_problem(node)
-    elif isinstance(node, exp.Table) and len(node.parts) > 3:
-        # OPENDATASOURCE(...).db.schema.table has four parts too: name the function when it is one.
-        named = (_function_problem(f) for f in node.find_all(exp.Anonymous))
-        return next((why for why in named if why), "four-part names reach a linked server and are not allowed.")
-    elif isinstance(node, exp.Select):
-        if any(isinstance(e, exp.EQ) and isinstance(e.this, exp.Parameter) for e in node.expressions):
-            return "assigning variables (SELECT @x = ...) is not allowed."
-    elif isinstance(node, exp.WithTableHint) and mode == "read":
-        for hint in node.expressions:
-            name = hint.name.upper() if isinstance(hint, (exp.Var, exp.Anonymous)) else type(hint).__name__
-            if name not in rules.READ_TABLE_HINTS:
-                return f"the table hint {name} takes or holds locks; a read may use NOLOCK, READPAST or INDEX(...)."
-    return None
-
-
-def _function_problem(node: exp.Anonymous) -> str | None:
-    name = node.name.upper()
-    if name in rules.PASS_THROUGH_FUNCTIONS:
-        return f"{name} reaches another server or a file and is never allowed."
-    if name.startswith(rules.PROCEDURE_PREFIXES):
-        return f"{node.name} is a system or extended procedure and cannot be called from a query."
-    return None
-
-
-def _name_problem(node: exp.Identifier) -> str | None:
-    if node.quoted:
-        return None
-    name: str = node.this
-    upper = name.upper()
-    niladic_call = upper in rules.NILADIC_FUNCTIONS and isinstance(node.parent, exp.Column)  # SELECT USER
-    if upper in rules.STATEMENT_WORDS and not niladic_call:
-        return f"{name} is a reserved word, which SQL Server may run as a statement of its own; write [{name}]."
-    if not _REGULAR_NAME.fullmatch(name):
-        return f"the name {name!r} has characters that need [brackets]."
-    return None

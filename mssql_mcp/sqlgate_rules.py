@@ -114,6 +114,26 @@ WHILE WITH WRITETEXT
 """.split())
 # Plus THROW: not reserved, yet it starts a statement (SQL Server wants a `;` before it, but why risk it).
 STATEMENT_WORDS = RESERVED_WORDS | {"THROW"}
+# The words of STATEMENT_WORDS that can begin a T-SQL statement. sqlglot also accepts them as a
+# function name (`IN SHUTDOWN (SELECT ...)`) or an option (`TABLESAMPLE CHECKPOINT (10 PERCENT)`).
+STATEMENT_STARTERS = frozenset("""
+ALTER BACKUP BEGIN BREAK BULK CHECKPOINT CLOSE COMMIT CONTINUE CREATE DBCC DEALLOCATE DECLARE DELETE DENY DROP
+DUMP EXEC EXECUTE FETCH GOTO GRANT IF INSERT KILL LOAD MERGE OPEN PRINT RAISERROR READTEXT RECONFIGURE RESTORE
+RETURN REVERT REVOKE ROLLBACK SAVE SELECT SET SETUSER SHUTDOWN THROW TRUNCATE UPDATE UPDATETEXT USE WAITFOR
+WHILE WITH WRITETEXT
+""".split())
+assert STATEMENT_STARTERS <= STATEMENT_WORDS
+# Which STATEMENT_STARTERS a statement of each kind may contain as bare words (outside strings,
+# comments and [names]). sqlglot is lenient (`SELECT 1 FETCH` parses, `IN TRUNCATE (...)` is a
+# function call), so a read simply may not contain words that begin other statements.
+# Two read words are allowed in one context only: `OFFSET n ROWS FETCH` and `LEFT MERGE JOIN`
+# (a join hint); see sqlgate._word_problem.
+STATEMENT_WORDS_ALLOWED = {
+    "read": frozenset({"SELECT", "WITH", "FETCH", "MERGE"}),
+    "dml": frozenset({"SELECT", "WITH", "FETCH", "MERGE", "INSERT", "UPDATE", "DELETE", "SET"}),
+    "ddl": frozenset({"SELECT", "WITH", "FETCH", "MERGE", "INSERT", "UPDATE", "DELETE", "SET",
+                      "CREATE", "ALTER", "DROP", "TRUNCATE", "IF"}),
+}
 # Reserved words that are also niladic functions, which sqlglot keeps as a column: `SELECT USER`.
 NILADIC_FUNCTIONS = frozenset({"USER", "CURRENT_USER", "SESSION_USER", "SYSTEM_USER", "CURRENT_TIMESTAMP"})
 
