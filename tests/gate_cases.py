@@ -378,3 +378,18 @@ MUTATION_BASES: list[str] = [
     "SELECT 1 SHUTDOWN",
     "SELECT 1; DROP TABLE Customers",
 ]
+
+# Statements (and single words that begin one) inserted anywhere into a good read by the property
+# test: wherever they land, the result must be refused. sqlglot would otherwise absorb several of
+# them (`SELECT 1 FETCH`, `x IN TRUNCATE (...)`, `SELECT 1 SHUTDOWN`).
+INSERTED_STATEMENTS: list[str] = [
+    "SHUTDOWN", "SHUTDOWN WITH NOWAIT", "RECONFIGURE", "CHECKPOINT", "REVERT", "SETUSER", "COMMIT", "ROLLBACK",
+    "BEGIN TRAN", "SAVE TRAN s", "FETCH", "FETCH NEXT FROM c", "OPEN c", "CLOSE c", "DEALLOCATE c", "TRUNCATE",
+    "TRUNCATE TABLE Orders", "DROP TABLE Orders", "DELETE FROM Orders", "DELETE Orders",
+    "UPDATE Orders SET Quantity = 0", "INSERT INTO Orders DEFAULT VALUES", "INSERT", "EXEC sp_who", "EXECUTE",
+    "EXEC('x')", "KILL 1", "DBCC CHECKDB", "WAITFOR DELAY '0:0:1'", "SET NOCOUNT ON", "DECLARE @x INT",
+    "GRANT SELECT ON t TO u", "DENY", "REVOKE", "USE master", "CREATE TABLE x (a INT)", "ALTER TABLE t ADD b INT",
+    "PRINT 1", "RAISERROR('x', 16, 1)", "THROW", "IF 1 = 1", "WHILE 1 = 1", "RETURN", "BREAK", "CONTINUE",
+    "GOTO x", "x:", "BACKUP LOG x TO DISK = 'y'", "BULK", "GO", "SELECT * INTO x FROM t", "READTEXT",
+    "WRITETEXT", "UPDATETEXT", "LOAD", "DUMP",
+]

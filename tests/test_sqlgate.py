@@ -15,7 +15,16 @@ from sqlglot import exp
 
 from mssql_mcp import sqlgate
 from mssql_mcp.errors import QueryRefused
-from tests.gate_cases import BAD_READS, GOOD_READS, MUTATION_BASES, WRITE_CASES, Bad, Good, WriteCase
+from tests.gate_cases import (
+    BAD_READS,
+    GOOD_READS,
+    INSERTED_STATEMENTS,
+    MUTATION_BASES,
+    WRITE_CASES,
+    Bad,
+    Good,
+    WriteCase,
+)
 
 
 def refusal(sql: str, **mode: bool) -> str:
@@ -150,3 +159,18 @@ def test_whitespace_does_not_change_a_good_read(sql: str, gaps: list[str]) -> No
     parts = sql.split(" ")
     mutated_sql = parts[0] + "".join(gaps[i % len(gaps)] + part for i, part in enumerate(parts[1:]))
     assert sqlgate.check(mutated_sql).kind == "read"
+
+
+_PLAIN_READS = [c.sql for c in GOOD_READS if not any(t in c.sql for t in ("--", "/*", "'", '"', "["))]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.sampled_from(_PLAIN_READS), st.sampled_from(INSERTED_STATEMENTS), st.data())
+def test_a_statement_inserted_anywhere_into_a_good_read_is_refused(
+    sql: str, inserted: str, data: st.DataObject
+) -> None:
+    # Insert at a token boundary (around whitespace, parentheses or commas), as its own words.
+    cuts = sorted({0, len(sql)} | {m for i, ch in enumerate(sql) if ch in " \t\n(),;" for m in (i, i + 1)})
+    cut = data.draw(st.sampled_from(cuts))
+    gap = data.draw(st.sampled_from([" ", "\n", "\t"]))
+    refusal(sql[:cut] + gap + inserted + gap + sql[cut:])
