@@ -26,6 +26,7 @@ pytest:
 # Regenerates the README's configuration table from mssql_mcp/settings.py.
 docs: bootstrap
 	$(PY) -m mssql_mcp config --markdown-table --write README.md
+	$(PY) -m mssql_mcp config --env-example --write .env.example
 
 bootstrap:
 	@scripts/bootstrap.sh run
