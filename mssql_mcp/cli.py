@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="print the effective settings (secrets masked)")
     config.add_argument("--markdown-table", action="store_true", help="print the README configuration table")
     config.add_argument("--env-example", action="store_true", help="print .env.example")
-    config.add_argument("--write", type=Path, help="write to this file (--markdown-table replaces the table between its markers)")
+    config.add_argument("--write", type=Path, help="write to FILE (the table replaces the one between its markers)")
     return p
 
 

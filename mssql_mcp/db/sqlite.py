@@ -1,0 +1,255 @@
+"""The embedded backend: any SQLite file, served with SQL Server-style names and T-SQL input.
+
+Safety layers here (the gate in `sqlgate.py` runs before any of this):
+- read-only mode opens the file with `mode=ro` and sets `PRAGMA query_only`, so even a statement that got
+  past the gate cannot write (https://www.sqlite.org/pragma.html#pragma_query_only);
+- reads are never committed: every call ends with a rollback unless it is a write-mode write;
+- a progress handler cancels a statement past its timeout (https://www.sqlite.org/c3ref/progress_handler.html);
+- `fetchmany(max_rows + 1)` keeps memory bounded by the cap and tells when a result was cut.
+
+Connections are pooled (one per worker thread at most, `check_same_thread=False` because the worker that
+returns a connection is not the one that opened it; a connection is only ever used by one thread at a time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from mssql_mcp.db.base import (
+    ColumnInfo,
+    ForeignKey,
+    IndexInfo,
+    QueryResult,
+    TableDetail,
+    TableInfo,
+    TableRef,
+)
+from mssql_mcp.db.tsql_sqlite import translate
+from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryTimeout, TranslationError
+
+SCHEMA = "dbo"  # SQLite has no schemas; the catalog shows every table as dbo.X, as SQL Server would
+_PROGRESS_STEPS = 2_000  # VM instructions between deadline checks: cheap, and well under a millisecond
+_MISSING_FUNCTION = re.compile(r"no such function: (\w+)", re.IGNORECASE)
+
+
+def _decimal(raw: bytes) -> Decimal | str:
+    text = raw.decode("utf-8", "replace")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # a file that is not ours may store anything in a DECIMAL column
+        return text
+
+
+def _bit(raw: bytes) -> bool | str:
+    text = raw.decode("utf-8", "replace")
+    return text == "1" if text in ("0", "1") else text
+
+
+# Declared SQL Server types the demo (and SQL Server exports) use; SQLite stores them as plain numbers,
+# and these converters give callers the exact values back (https://docs.python.org/3/library/sqlite3.html).
+sqlite3.register_converter("DECIMAL", _decimal)
+sqlite3.register_converter("MONEY", _decimal)
+sqlite3.register_converter("SMALLMONEY", _decimal)
+sqlite3.register_converter("BIT", _bit)
+
+
+def quote(name: str) -> str:
+    """Quote an identifier that came from the catalog (never from a caller directly)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteDatabase:
+    kind = "sqlite"
+
+    def __init__(self, path: Path, *, read_only: bool = True, pool_size: int = 8) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
+        self._types_lock = threading.Lock()
+        self._column_types: dict[str, dict[str, str]] | None = None
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = f"file:{self.path.resolve().as_posix()}?mode=ro"
+        else:
+            uri = f"file:{self.path.resolve().as_posix()}?mode=rw"
+        try:
+            con = sqlite3.connect(uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES,
+                                  timeout=5.0)
+            if self.read_only:
+                con.execute("PRAGMA query_only = ON")
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails now on a file that is no database
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"Cannot open the SQLite database {self.path.name}: {exc}") from None
+        return con
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            con = self._idle.get_nowait()
+        except queue.Empty:
+            con = self._open()
+        try:
+            yield con
+        finally:
+            try:
+                con.rollback()  # nothing a read did may outlive the call
+                self._idle.put_nowait(con)
+            except (sqlite3.Error, queue.Full):
+                con.close()
+
+    @contextlib.contextmanager
+    def _deadline(self, con: sqlite3.Connection, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        con.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc) and time.monotonic() > deadline:
+                raise QueryTimeout(timeout) from None
+            raise
+        finally:
+            con.set_progress_handler(None, 0)
+
+    # -- catalog ---------------------------------------------------------------------------
+
+    def list_tables(self) -> list[TableInfo]:
+        with self._connection() as con:
+            rows = con.execute(
+                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            ).fetchall()
+            tables = []
+            for name, kind in rows:
+                # Views may be expensive to count; SQL Server reports no row count for them either.
+                count = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0] if kind == "table" else None
+                tables.append(TableInfo(TableRef(SCHEMA, name), "TABLE" if kind == "table" else "VIEW", count))
+        return tables
+
+    def describe_table(self, table: TableRef) -> TableDetail:
+        name = table.name
+        with self._connection() as con:
+            (kind,) = con.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+            count = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0] if kind == "table" else None
+            cols = con.execute("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)",
+                               (name,)).fetchall()
+            fks = con.execute('SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+                              (name,)).fetchall()
+            index_rows = con.execute('SELECT name, "unique", origin FROM pragma_index_list(?)', (name,)).fetchall()
+            indexes = []
+            for ix_name, unique, origin in index_rows:
+                ix_cols = con.execute("SELECT name FROM pragma_index_info(?) ORDER BY seqno", (ix_name,)).fetchall()
+                indexes.append(IndexInfo(ix_name, tuple(c[0] or "<expr>" for c in ix_cols), bool(unique),
+                                         primary_key=origin == "pk"))
+        # A rowid alias (INTEGER PRIMARY KEY) has no index entry: report the key as the index SQL Server would show.
+        pk_cols = tuple(c[0] for c in sorted((c for c in cols if c[4]), key=lambda c: c[4]))
+        if pk_cols and not any(ix.primary_key for ix in indexes):
+            indexes.insert(0, IndexInfo(f"PK_{name}", pk_cols, True, primary_key=True))
+        identity = len(pk_cols) == 1 and _is_rowid_alias(cols, pk_cols[0])
+        columns = tuple(
+            ColumnInfo(col, (ctype or "").strip('"') or "ANY", not notnull and not pk, default, bool(pk),
+                       identity=identity and col == pk_cols[0])
+            for col, ctype, notnull, default, pk in cols
+        )
+        grouped: dict[int, list[tuple[str, str, str]]] = {}
+        for fk_id, target, src, dst in fks:
+            grouped.setdefault(fk_id, []).append((target, src, dst))
+        foreign_keys = tuple(
+            ForeignKey(None, tuple(p[1] for p in parts), TableRef(SCHEMA, parts[0][0]),
+                       tuple(p[2] or "" for p in parts))
+            for parts in grouped.values()
+        )
+        info = TableInfo(table, "TABLE" if kind == "table" else "VIEW", count)
+        return TableDetail(info, columns, foreign_keys, tuple(indexes), )
+
+    def column_types(self) -> dict[str, dict[str, str]]:
+        """Declared types by table and column (lower case), for translating `+` on text into `||`."""
+        with self._types_lock:
+            if self._column_types is None:
+                with self._connection() as con:
+                    names = [r[0] for r in con.execute(
+                        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
+                    self._column_types = {
+                        n.lower(): {c.lower(): (t or "").upper() for c, t in con.execute(
+                            "SELECT name, type FROM pragma_table_info(?)", (n,))}
+                        for n in names
+                    }
+            return self._column_types
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
+        # The name comes from the catalog (TableRef) and is quoted; the limit is a bound parameter.
+        return self._run(f"SELECT * FROM {quote(table.name)} LIMIT ?", (limit,), max_rows=limit, timeout=timeout,
+                         write=False)
+
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
+    ) -> QueryResult:
+        translated = translate(sql, self.column_types())
+        result = self._run(translated, params, max_rows=max_rows, timeout=timeout, write=write)
+        if write:
+            with self._types_lock:
+                self._column_types = None  # DDL may have changed the schema
+        return result
+
+    def _run(self, sql: str, params: Sequence[Any], *, max_rows: int, timeout: float, write: bool) -> QueryResult:
+        if write and self.read_only:  # the gate should never let this happen; fail closed if it does
+            raise QueryError("The database is open read-only.")
+        with self._connection() as con, self._deadline(con, timeout):
+            try:
+                cur = con.execute(sql, tuple(params))
+                if cur.description is None:
+                    affected = cur.rowcount
+                    if write:
+                        con.commit()
+                    return QueryResult([], [], False, max(affected, 0))
+                columns = [d[0] for d in cur.description]
+                rows = cur.fetchmany(max_rows + 1)
+                truncated = len(rows) > max_rows
+                del rows[max_rows:]
+                cur.close()
+                if write:
+                    con.commit()
+                return QueryResult(columns, rows, truncated, len(rows))
+            except sqlite3.OperationalError as exc:
+                missing = _MISSING_FUNCTION.search(str(exc))
+                if missing:
+                    raise TranslationError(
+                        f"The function {missing.group(1).upper()} is not available on the embedded SQLite database."
+                    ) from None
+                if "interrupted" in str(exc):
+                    raise
+                raise QueryError(str(exc)) from None
+            except sqlite3.Error as exc:
+                raise QueryError(str(exc)) from None
+
+    def ping(self) -> None:
+        with self._connection() as con:
+            try:
+                con.execute("SELECT 1").fetchone()
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(f"SQLite: {exc}") from None
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _is_rowid_alias(cols: list[tuple[Any, ...]], pk: str) -> bool:
+    """INTEGER PRIMARY KEY makes a column the rowid, which SQLite assigns like an IDENTITY column."""
+    return any(c[0] == pk and (c[1] or "").upper() == "INTEGER" for c in cols)

@@ -1,0 +1,214 @@
+"""T-SQL to SQLite, for the embedded backend: users (and models) write T-SQL whatever the database is.
+
+`sqlglot.transpile(read="tsql", write="sqlite")` does most of it (TOP, brackets, OFFSET/FETCH, GETDATE,
+ISNULL, CAST, CONVERT, LEN, IIF, CHARINDEX). What it gets wrong at run time is fixed here as tree rewrites
+(see FACTS.md, "T-SQL to SQLite"):
+
+    N'…'                      a plain string literal (SQLite strings are already Unicode)
+    a + b on strings          a || b, decided from literal types and the declared column types
+    LEFT/RIGHT(s, n)          SUBSTR
+    YEAR/MONTH/DAY, DATEPART  STRFTIME, as integers (DATEPART weekday counts Sunday as 1, as DATEFIRST 7)
+    CONCAT(a, b, …)           COALESCE(a, '') || …, since T-SQL's CONCAT treats NULL as ''
+    EOMONTH, NEWID, GETUTCDATE  SQLite date modifiers, randomblob, CURRENT_TIMESTAMP
+    dbo.X                     X: SQLite has no schemas, and the catalog calls every table dbo.X
+    OPTION (…) and table hints dropped: they tune SQL Server's planner and mean nothing here
+
+A construct with no SQLite equivalent raises TranslationError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+
+from mssql_mcp.errors import TranslationError
+
+# table (lower case) -> column (lower case) -> declared type (upper case)
+ColumnTypes = Mapping[str, Mapping[str, str]]
+
+_TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "XML")
+_STRING_FUNCS = (exp.Upper, exp.Lower, exp.Substring, exp.Trim, exp.Concat, exp.DPipe, exp.Left, exp.Right)
+_DATEPART = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S",
+             "dayofyear": "%j", "doy": "%j", "week": "%W"}
+
+
+def translate(sql: str, column_types: ColumnTypes | None = None) -> str:
+    """One T-SQL statement as SQLite SQL. `column_types` lets `+` on text columns become `||`."""
+    return _translate(sql, _freeze(column_types or {}))
+
+
+def _freeze(types: ColumnTypes) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    return tuple((t, tuple(cols.items())) for t, cols in types.items())
+
+
+@lru_cache(maxsize=1024)
+def _translate(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> str:
+    types = {t: dict(cols) for t, cols in frozen}
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None]
+    except ParseError as exc:
+        raise TranslationError(f"Could not parse the T-SQL: {_first_line(exc)}") from None
+    if len(trees) != 1:
+        raise TranslationError("Send one statement per call.")
+    tree = trees[0]
+    _drop_planner_hints(tree)
+    text_columns = _text_columns(tree, types)
+    tree = _rewrite_tree(tree, text_columns)
+    try:
+        return tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise TranslationError(f"The embedded SQLite database cannot run this T-SQL: {_first_line(exc)}") from None
+
+
+def _rewrite_tree(tree: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
+    # Children first, so that `a + b + c` sees its inner `a + b` already turned into `||`.
+    for node in reversed(list(tree.walk())):
+        new = _rewrite(node, text_columns)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _drop_planner_hints(tree: exp.Expr) -> None:
+    for select in tree.find_all(exp.Select):
+        select.set("options", None)
+    for table in tree.find_all(exp.Table):
+        table.set("hints", None)
+
+
+def _text_columns(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> set[tuple[str, str]]:
+    """(qualifier, column) pairs, lower case, that hold text; qualifier "" for unqualified references."""
+    scope: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        scope[table.name.lower()] = table.name.lower()
+        if table.alias:
+            scope[table.alias.lower()] = table.name.lower()
+    found: set[tuple[str, str]] = set()
+    for column in tree.find_all(exp.Column):
+        name, qualifier = column.name.lower(), column.table.lower()
+        candidates = [scope[qualifier]] if qualifier in scope else list(dict.fromkeys(scope.values()))
+        if any(_is_text_type(types.get(t, {}).get(name, "")) for t in candidates):
+            found.add((qualifier, name))
+    return found
+
+
+def _is_text_type(declared: str) -> bool:
+    return any(word in declared.upper() for word in _TEXT_TYPES)
+
+
+def _is_text(node: exp.Expr, text_columns: set[tuple[str, str]]) -> bool:
+    if isinstance(node, exp.Paren):
+        return _is_text(node.this, text_columns)
+    if isinstance(node, exp.Literal):
+        return node.is_string
+    if isinstance(node, (exp.National, exp.DPipe, *_STRING_FUNCS)):
+        return True
+    if isinstance(node, exp.Cast | exp.Convert):
+        to = node.args.get("to")
+        return isinstance(to, exp.DataType) and to.is_type(*exp.DataType.TEXT_TYPES)
+    if isinstance(node, exp.Column):
+        return (node.table.lower(), node.name.lower()) in text_columns
+    if isinstance(node, exp.Add):
+        return _is_text(node.left, text_columns) or _is_text(node.right, text_columns)
+    return False
+
+
+def _strftime_int(fmt: str, value: exp.Expr) -> exp.Expr:
+    strftime = exp.Anonymous(this="STRFTIME", expressions=[exp.Literal.string(fmt), value])
+    return exp.Cast(this=strftime, to=exp.DataType.build("INTEGER"))
+
+
+def _date_arg(node: exp.Expr) -> exp.Expr:
+    arg: exp.Expr = node.this
+    inner: exp.Expr = arg.this if isinstance(arg, exp.TsOrDsToDate) else arg
+    return inner
+
+
+def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
+    if isinstance(node, exp.National):
+        return exp.Literal.string(node.this)
+    if isinstance(node, exp.Add) and (_is_text(node.left, text_columns) or _is_text(node.right, text_columns)):
+        return exp.DPipe(this=node.left, expression=node.right)
+    if isinstance(node, exp.Left):
+        return exp.Substring(this=node.this, start=exp.Literal.number(1), length=node.expression)
+    if isinstance(node, exp.Right):
+        return exp.Substring(this=node.this, start=exp.Neg(this=exp.Paren(this=node.expression)))
+    if isinstance(node, exp.Year | exp.Month | exp.Day):
+        fmt = {exp.Year: "%Y", exp.Month: "%m", exp.Day: "%d"}[type(node)]
+        return _strftime_int(fmt, _date_arg(node))
+    if isinstance(node, exp.Extract):
+        return _datepart(node)
+    if isinstance(node, exp.Concat):
+        empty = exp.Literal.string("")
+        parts = [exp.Coalesce(this=exp.Cast(this=e, to=exp.DataType.build("TEXT")), expressions=[empty.copy()])
+                 for e in node.expressions]
+        out: exp.Expr = parts[0]
+        for part in parts[1:]:
+            out = exp.DPipe(this=out, expression=part)
+        return exp.Paren(this=out)
+    if isinstance(node, exp.LastDay):  # EOMONTH(d)
+        modifiers = ["start of month", "+1 month", "-1 day"]
+        return exp.Anonymous(this="DATE", expressions=[_date_arg(node), *map(exp.Literal.string, modifiers)])
+    if isinstance(node, exp.Uuid):  # NEWID(): a random version-4-shaped value is all callers rely on
+        return exp.Anonymous(this="LOWER", expressions=[exp.Anonymous(this="HEX", expressions=[
+            exp.Anonymous(this="RANDOMBLOB", expressions=[exp.Literal.number(16)])])])
+    if isinstance(node, exp.Anonymous) and node.name.upper() in ("GETUTCDATE", "SYSUTCDATETIME"):
+        return exp.CurrentTimestamp()
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in ("YEAR", "QUARTER", "MONTH"):
+        return _month_diff(node)
+    if isinstance(node, exp.LimitOptions) and node.args.get("percent"):
+        raise TranslationError("TOP … PERCENT is not supported on the embedded SQLite database; use TOP n.")
+    if isinstance(node, exp.Table) and node.args.get("db") is not None and node.db.lower() == "dbo":
+        node = node.copy()
+        node.set("db", None)
+        return node
+    if isinstance(node, exp.Column) and node.args.get("db") is not None and node.db.lower() == "dbo":
+        node = node.copy()
+        node.set("db", None)
+        return node
+    return node
+
+
+def _datepart(node: exp.Extract) -> exp.Expr:
+    part = node.this.name.lower()
+    value = _date_arg(node.expression) if isinstance(node.expression, exp.TsOrDsToDate) else node.expression
+    if part in _DATEPART:
+        return _strftime_int(_DATEPART[part], value)
+    if part == "quarter":
+        month = _strftime_int("%m", value)
+        quarter = exp.Div(this=exp.Paren(this=exp.Add(this=month, expression=exp.Literal.number(2))),
+                          expression=exp.Literal.number(3))
+        return exp.Cast(this=quarter, to=exp.DataType.build("INTEGER"))
+    if part in ("dayofweek", "weekday", "dw"):  # SQL Server's default DATEFIRST 7: Sunday is 1
+        return exp.Add(this=_strftime_int("%w", value), expression=exp.Literal.number(1))
+    raise TranslationError(f"DATEPART({part}, …) is not supported on the embedded SQLite database.")
+
+
+def _month_diff(node: exp.DateDiff) -> exp.Expr:
+    """DATEDIFF(month|quarter|year, a, b) counts boundaries crossed, not elapsed time (T-SQL semantics)."""
+    unit = node.text("unit").upper()
+
+    def months(value: exp.Expr) -> exp.Expr:
+        value = value.this if isinstance(value, exp.TimeStrToTime | exp.TsOrDsToDate) else value
+        year = _strftime_int("%Y", value)
+        if unit == "YEAR":
+            return year
+        month = _strftime_int("%m", value)
+        if unit == "QUARTER":
+            month = exp.Cast(this=exp.Div(this=exp.Paren(this=exp.Add(this=month, expression=exp.Literal.number(2))),
+                                          expression=exp.Literal.number(3)), to=exp.DataType.build("INTEGER"))
+            return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(4)), expression=month)
+        return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(12)), expression=month)
+
+    return exp.Paren(this=exp.Sub(this=months(node.this), expression=exp.Paren(this=months(node.expression))))

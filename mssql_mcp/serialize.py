@@ -1,0 +1,85 @@
+"""Database values to JSON, losslessly, and a compact text rendering of result sets for models.
+
+JSON has one number type (a double in most clients) and no dates or bytes, so:
+
+    Decimal              "1234.50"                 a string: exact digits and scale are kept
+    int beyond 2**53     "9007199254740993"        a string: JavaScript clients would round it
+    float NaN/Infinity   "NaN" / "Infinity"        JSON has no literal for them
+    datetime/date/time   "2024-05-01T13:45:00.123" ISO-8601 (an offset when the value has one)
+    timedelta            seconds as a number
+    bytes                {"base64": "..."}          explicit, so it is never mistaken for text
+    UUID                 "6f9619ff-8b86-..."       the canonical string
+    anything else        str(value)
+
+This sits on the hot path (every row of every result), so the common types take one set lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+JSON_SAFE_INT = 2**53 - 1  # the largest integer a double holds exactly
+_PASSTHROUGH: frozenset[type] = frozenset({str, bool, type(None)})
+_CELL_WIDTH = 60  # text rendering: longer values are cut, the JSON keeps them whole
+
+
+def json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PASSTHROUGH:
+        return value
+    if kind is int:
+        return value if -JSON_SAFE_INT <= value <= JSON_SAFE_INT else str(value)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, int):  # bool is handled above; other int subclasses
+        return json_value(int(value))
+    return str(value)
+
+
+def json_rows(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for row in rows:
+        out.append([v if type(v) in _PASSTHROUGH else json_value(v) for v in row])
+    return out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict) and set(value) == {"base64"}:
+        raw = base64.b64decode(value["base64"])
+        text = "0x" + raw[:24].hex().upper() + ("…" if len(raw) > 24 else "")
+    else:
+        text = str(value)
+    text = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
+
+
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table of JSON-ready rows: models read it well and people can paste it."""
+    if not columns:
+        return "(no columns)"
+    lines = [
+        "| " + " | ".join(_cell(c) for c in columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
+    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    return "\n".join(lines)
