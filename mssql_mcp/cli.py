@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mssql_mcp.errors import MssqlMcpError
+from mssql_mcp.oauth.users_cli import add_arguments as add_user_arguments
 from mssql_mcp.settings import Settings, effective_items, env_example, load_settings, markdown_table
 
 FACES = ("claude", "chatgpt")
@@ -38,12 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     users = sub.add_parser("users", help="manage the people who may sign in")
-    try:  # SEAM: removed when the sign-in issue lands mssql_mcp/oauth/users_cli.py
-        from mssql_mcp.oauth.users_cli import add_arguments
-
-        add_arguments(users)
-    except ModuleNotFoundError:
-        pass
+    add_user_arguments(users)
 
     sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
 

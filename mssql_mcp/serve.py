@@ -8,6 +8,7 @@ import uvicorn
 
 from mssql_mcp.app import FACES, create_app
 from mssql_mcp.logs import configure_logging
+from mssql_mcp.oauth import ensure_demo_user
 from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.serve")
@@ -39,10 +40,6 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
 
 def _announce_demo_user(settings: Settings) -> None:
     """`make run`: the demo is secure by default, so the first run creates a user and shows its password once."""
-    try:
-        from mssql_mcp.oauth import ensure_demo_user
-    except ImportError:  # sign-in not built into this checkout
-        return
     password = ensure_demo_user(settings)
     if password:
         bar = "=" * 64

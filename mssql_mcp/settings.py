@@ -156,6 +156,35 @@ class Settings:
     allow_unauth_tools_call: bool = setting(
         "ALLOW_UNAUTH_TOOLS_CALL", False, "DEV ONLY: allow tool calls without a token.", group="auth"
     )
+    allow_loopback_redirects: bool = setting(
+        "ALLOW_LOOPBACK_REDIRECTS",
+        False,
+        "Also let clients register redirect URIs on loopback (127.0.0.1, localhost, [::1]): MCP Inspector and "
+        "other local tools need it. Off on a public server.",
+        group="auth",
+    )
+    oauth_store_path: Path = setting(
+        "OAUTH_STORE_PATH",
+        Path("data/oauth.sqlite"),
+        "SQLite file holding users, clients, codes and tokens (tokens and secrets only as hashes).",
+        group="auth",
+    )
+    access_token_ttl_seconds: int = setting(
+        "ACCESS_TOKEN_TTL_SECONDS", 3600, "Lifetime of an access token.", group="auth"
+    )
+    refresh_token_ttl_seconds: int = setting(
+        "REFRESH_TOKEN_TTL_SECONDS",
+        30 * 86_400,
+        "Lifetime of a refresh token. Each use rotates it; a reused one revokes its whole family.",
+        group="auth",
+    )
+    client_id_metadata_documents: bool = setting(
+        "CLIENT_ID_METADATA_DOCUMENTS",
+        False,
+        "Accept Client ID Metadata Documents (MCP 2025-11-25): a client_id that is an https URL whose JSON "
+        "document is fetched, validated against ALLOWED_REDIRECT_HOSTS and cached.",
+        group="auth",
+    )
     audit_sql: Literal["hash", "full"] = setting(
         "AUDIT_SQL",
         "hash",
@@ -195,6 +224,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "db_workers": (1, 256),
     "max_search_results": (1, 1000),
     "cache_ttl_seconds": (0, 7 * 86_400),
+    "access_token_ttl_seconds": (60, 86_400),
+    "refresh_token_ttl_seconds": (300, 365 * 86_400),
 }
 
 

@@ -34,6 +34,18 @@ class AuthComponents:
         return app
 
 
+def ensure_demo_user(settings: Settings) -> str | None:
+    """`make run`: if nobody can sign in yet, create user "demo"; returns its one-time password."""
+    from mssql_mcp.oauth.sqlite_store import SqliteStore
+    from mssql_mcp.oauth.users import Users
+
+    store = SqliteStore(settings.oauth_store_path)
+    try:
+        return Users(store).ensure_demo_user()
+    finally:
+        store.close()
+
+
 def build_auth(settings: Settings, *, issuer_url: str, prefix: str = "") -> AuthComponents:
     if settings.allow_unauth_methods and settings.allow_unauth_tools_call:
         return AuthComponents()

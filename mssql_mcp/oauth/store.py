@@ -1,0 +1,125 @@
+"""What sign-in keeps, behind a small Protocol: users, clients, pending sign-ins, codes and tokens.
+
+`SqliteStore` (sqlite_store.py) is the implementation; a shared store (Redis, for several replicas) can
+replace it by implementing `OAuthStore`. Secrets never reach a store in clear: codes, tokens, client
+secrets and pending-request ids are stored as SHA-256 digests (they are 256-bit random values, so a
+fast hash is enough: RFC 6749 §10.3 asks that tokens be kept confidential in storage), and passwords
+as argon2 hashes (users.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+def new_secret() -> str:
+    """An opaque random value: 256 bits, URL-safe (RFC 6749 §10.10 asks for at least 128)."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(value: str) -> str:
+    """How a secret value is stored and looked up."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    username: str
+    password_hash: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    info_json: str  # the registered metadata (OAuthClientInformationFull), client_secret removed
+    secret_hash: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """An authorization request waiting for the person to sign in and consent."""
+
+    key_hash: str
+    client_id: str
+    params_json: str  # the SDK's AuthorizationParams, validated by its /authorize handler
+    expires_at: float
+    username: str | None = None  # set once the password was right
+    browser_hash: str | None = None  # digest of the CSRF cookie of the browser that signed in
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    code_hash: str
+    client_id: str
+    username: str
+    scopes: tuple[str, ...]
+    code_challenge: str
+    redirect_uri: str
+    redirect_uri_explicit: bool
+    resource: str
+    expires_at: float
+    family_id: str  # the grant: every token issued from this code shares it
+    used_at: float | None = None
+
+
+TokenKind = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_hash: str
+    kind: TokenKind
+    client_id: str
+    username: str
+    scopes: tuple[str, ...]
+    resource: str
+    expires_at: float
+    family_id: str
+    created_at: float
+    used_at: float | None = None  # refresh tokens: set when rotated
+    revoked_at: float | None = None
+
+
+class OAuthStore(Protocol):
+    """Storage for the authorization server. Each method is one atomic step."""
+
+    # meta
+    def server_key(self) -> bytes: ...  # a random key made once, for CSRF MACs
+
+    # users
+    def get_user(self, username: str) -> UserRecord | None: ...
+    def put_user(self, username: str, password_hash: str, now: float) -> bool: ...  # True if created
+    def delete_user(self, username: str) -> bool: ...
+    def list_users(self) -> list[UserRecord]: ...
+    def count_users(self) -> int: ...
+
+    # clients
+    def get_client(self, client_id: str) -> ClientRecord | None: ...
+    def save_client(self, record: ClientRecord) -> None: ...
+
+    # pending sign-ins
+    def save_pending(self, record: PendingRecord) -> None: ...
+    def get_pending(self, key_hash: str) -> PendingRecord | None: ...
+    def mark_pending_signed_in(self, key_hash: str, username: str, browser_hash: str) -> None: ...
+    def take_pending(self, key_hash: str) -> PendingRecord | None: ...  # get and delete: consent is once
+
+    # codes
+    def save_code(self, record: CodeRecord) -> None: ...
+    def get_code(self, code_hash: str) -> CodeRecord | None: ...
+    def use_code(self, code_hash: str, now: float) -> bool: ...  # False if it was already used
+
+    # tokens
+    def save_token(self, record: TokenRecord) -> None: ...
+    def get_token(self, token_hash: str) -> TokenRecord | None: ...
+    def use_refresh(self, token_hash: str, now: float) -> bool: ...  # False if it was already rotated
+    def revoke_family(self, family_id: str, now: float) -> int: ...
+    def revoke_user(self, username: str, now: float) -> int: ...
+    def purge(self, now: float) -> None: ...  # drop what expired long ago
+
+    def close(self) -> None: ...

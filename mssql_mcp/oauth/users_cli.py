@@ -1,0 +1,77 @@
+"""`mssql-mcp users add|list|remove|passwd`: the operator's tool for who may sign in.
+
+Passwords come from a prompt (asked twice, not echoed) or from one line of standard input with
+`--password-stdin`; never from an argument, where `ps` and shell history would show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+
+from mssql_mcp.oauth.sqlite_store import SqliteStore
+from mssql_mcp.oauth.users import UserError, Users, check_password, check_username
+from mssql_mcp.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="users_command", required=True)
+    add = sub.add_parser("add", help="create a user (password from a prompt or --password-stdin)")
+    add.add_argument("username")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("list", help="list the users")
+    remove = sub.add_parser("remove", help="delete a user and revoke their tokens")
+    remove.add_argument("username")
+    passwd = sub.add_parser("passwd", help="change a password (signs the user out everywhere)")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    store = SqliteStore(settings.oauth_store_path)
+    users = Users(store)
+    try:
+        command: str = args.users_command
+        if command == "list":
+            records = users.list()
+            for u in records:
+                created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(u.created_at))
+                changed = time.strftime("%Y-%m-%d %H:%M", time.gmtime(u.updated_at))
+                print(f"{u.username}\tcreated {created} UTC\tpassword set {changed} UTC")
+            if not records:
+                print("no users yet: add one with `mssql-mcp users add NAME`", file=sys.stderr)
+            return 0
+        username = check_username(args.username)
+        exists = store.get_user(username) is not None
+        if command == "remove":
+            if not users.remove(username):
+                print(f"mssql-mcp: no user {username!r}", file=sys.stderr)
+                return 1
+            print(f"removed {username} and revoked their tokens")
+            return 0
+        if command == "add" and exists:
+            print(f"mssql-mcp: user {username!r} exists; use `users passwd` to change the password", file=sys.stderr)
+            return 1
+        if command == "passwd" and not exists:
+            print(f"mssql-mcp: no user {username!r}; use `users add`", file=sys.stderr)
+            return 1
+        users.set_password(username, _read_password(args.password_stdin))
+        print(f"added {username}" if command == "add" else f"changed the password of {username}; old tokens revoked")
+        return 0
+    except UserError as exc:
+        print(f"mssql-mcp: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return check_password(line.rstrip("\r\n"))
+    first = check_password(getpass.getpass("Password: "))
+    if getpass.getpass("Password again: ") != first:
+        raise UserError("the passwords do not match")
+    return first
