@@ -132,14 +132,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
     sse_post = auth.protect(streamable, resource_url=sse_resource)
     sse_get = auth.protect(legacy_sse, resource_url=sse_resource)
 
-    async def sse_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method == "HEAD":  # the original's capability probe: the endpoint exists
-            await Response(status_code=200, headers={"Cache-Control": "no-store"})(scope, receive, send)
-        elif method == "GET":
-            await sse_get(scope, receive, send)
-        else:
-            await sse_post(scope, receive, send)
+    sse_endpoint = _SseEndpoint(get=sse_get, post=sse_post)
 
     health = _health_endpoint(queries, settings, oauth=bool(auth.routes))
     routes: list[BaseRoute] = [
@@ -168,6 +161,25 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
     app.state.queries = queries
     app.state.face = spec
     return app
+
+
+class _SseEndpoint:
+    """`/sse`: GET is the legacy SSE stream, POST/DELETE streamable HTTP, HEAD the original's capability probe.
+
+    A class, not a function: Starlette treats a plain function endpoint as request -> response.
+    """
+
+    def __init__(self, *, get: ASGIApp, post: ASGIApp) -> None:
+        self.get, self.post = get, post
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "HEAD":
+            await Response(status_code=200, headers={"Cache-Control": "no-store"})(scope, receive, send)
+        elif method == "GET":
+            await self.get(scope, receive, send)
+        else:
+            await self.post(scope, receive, send)
 
 
 def _health_endpoint(queries: QueryService, settings: Settings, *, oauth: bool) -> Callable[[Request], Any]:

@@ -107,7 +107,7 @@ GOOD_READS: list[Good] = [
     Good("SELECT DISTINCT Country FROM Customers"),
     Good("SELECT COUNT(*) AS [Count], MAX(Price) AS [Max], MIN(Price), AVG(Price) FROM Products"),
     Good("(SELECT Name FROM Customers)"),
-    Good("SELECT v.id, v.label FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, label)"),
+    Good("SELECT v.id, v.label FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, label)", sqlite=False),  # no VALUES aliases
     Good("SELECT Name FROM Customers WHERE CustomerID = 1 AND (City IS NOT NULL OR Country <> 'FR')"),
     Good("SELECT UPPER(Name), LOWER(City), REPLACE(Name, 'a', 'A'), SUBSTRING(Name, 1, 2) FROM Customers"),
     Good("SELECT Category, STRING_AGG(Name, ', ') AS names FROM Products GROUP BY Category"),

@@ -49,12 +49,13 @@ def _freeze(types: ColumnTypes) -> tuple[tuple[str, tuple[tuple[str, str], ...]]
 def _translate(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> str:
     types = {t: dict(cols) for t, cols in frozen}
     try:
-        trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None]
+        # A trailing `; -- comment` parses as a Semicolon node: it is not a statement.
+        trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None and not isinstance(t, exp.Semicolon)]
     except ParseError as exc:
         raise TranslationError(f"Could not parse the T-SQL: {_first_line(exc)}") from None
     if len(trees) != 1:
         raise TranslationError("Send one statement per call.")
-    tree = trees[0]
+    tree = _unwrap(trees[0])
     _drop_planner_hints(tree)
     text_columns = _text_columns(tree, types)
     tree = _rewrite_tree(tree, text_columns)
@@ -62,6 +63,17 @@ def _translate(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], 
         return tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise TranslationError(f"The embedded SQLite database cannot run this T-SQL: {_first_line(exc)}") from None
+
+
+def _unwrap(tree: exp.Expr) -> exp.Expr:
+    """`(SELECT …) ORDER BY …` is T-SQL; SQLite wants a SELECT at the top, so select from the parenthesis."""
+    if not isinstance(tree, exp.Subquery) or tree.alias:
+        return tree
+    outer = exp.Select(expressions=[exp.Star()]).from_(exp.Subquery(this=tree.this))
+    for modifier in ("order", "limit", "offset"):
+        if tree.args.get(modifier) is not None:
+            outer.set(modifier, tree.args[modifier])
+    return outer
 
 
 def _rewrite_tree(tree: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:

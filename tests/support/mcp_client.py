@@ -30,14 +30,16 @@ async def connect(
     streamable: POST/GET {prefix}/mcp; sse-post: streamable HTTP at {prefix}/sse (the original URL);
     sse: the legacy GET {prefix}/sse stream with POSTs to its message endpoint.
     """
-    if transport == "sse":
-        target: Any = sse_client(f"{base_url}{prefix}/sse", auth=auth)
-        mode = "legacy"  # the legacy transport speaks only the handshake era
-    else:
-        path = "/mcp" if transport == "streamable" else "/sse"
-        http = httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=60.0))
-        target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
-    async with Client(target, mode=mode) as client:  # type: ignore[arg-type]
+    async with contextlib.AsyncExitStack() as stack:
+        if transport == "sse":
+            target: Any = sse_client(f"{base_url}{prefix}/sse", auth=auth)
+            mode = "legacy"  # the legacy transport speaks only the handshake era
+        else:
+            path = "/mcp" if transport == "streamable" else "/sse"
+            # The SDK does not close a client it was given: close it here, or its sockets leak (ResourceWarning).
+            http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=60.0)))
+            target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
+        client = await stack.enter_async_context(Client(target, mode=mode))  # type: ignore[arg-type]
         yield client
 
 
