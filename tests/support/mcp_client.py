@@ -37,7 +37,8 @@ async def connect(
         else:
             path = "/mcp" if transport == "streamable" else "/sse"
             # The SDK does not close a client it was given: close it here, or its sockets leak (ResourceWarning).
-            http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=60.0)))
+            timeout = httpx2.Timeout(30.0, read=60.0)
+            http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=timeout))
             target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
         client = await stack.enter_async_context(Client(target, mode=mode))  # type: ignore[arg-type]
         yield client

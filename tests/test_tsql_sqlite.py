@@ -1,0 +1,108 @@
+"""T-SQL on the embedded database: each rewrite is checked by running it on SQLite and comparing the value
+T-SQL defines, not the text of the translation."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mssql_mcp.db.sqlite import SqliteDatabase
+from mssql_mcp.db.tsql_sqlite import translate
+from mssql_mcp.errors import TranslationError
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteDatabase]:
+    path = tmp_path_factory.mktemp("tsql") / "t.sqlite"
+    with sqlite3.connect(path) as con:
+        con.executescript(
+            """
+            CREATE TABLE People (ID INT PRIMARY KEY, First NVARCHAR(20), Last NVARCHAR(20), Age INT,
+                                 Born DATETIME2, Score DECIMAL(6,2));
+            INSERT INTO People VALUES (1, 'Zoë', 'Ólafsdóttir', 41, '1983-11-05 14:30:00', 12.50),
+                                      (2, 'Łukasz', NULL, 29, '1995-02-28 08:00:00', 7.25);
+            """
+        )
+    con.close()
+    database = SqliteDatabase(path, read_only=True)
+    yield database
+    database.close()
+
+
+def value(db: SqliteDatabase, sql: str) -> object:
+    return db.execute(sql, max_rows=10, timeout=5).rows[0][0]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT N'Grüße'", "Grüße"),
+    ("SELECT First + N' ' + Last FROM People WHERE ID = 1", "Zoë Ólafsdóttir"),
+    ("SELECT 'Age: ' + CAST(Age AS NVARCHAR(5)) FROM People WHERE ID = 1", "Age: 41"),
+    ("SELECT Age + 1 FROM People WHERE ID = 1", 42),  # numbers still add
+    ("SELECT LEFT(Last, 3) FROM People WHERE ID = 1", "Óla"),
+    ("SELECT RIGHT(First, 2) FROM People WHERE ID = 2", "sz"),
+    ("SELECT YEAR(Born) FROM People WHERE ID = 1", 1983),
+    ("SELECT MONTH(Born) FROM People WHERE ID = 1", 11),
+    ("SELECT DAY(Born) FROM People WHERE ID = 1", 5),
+    ("SELECT DATEPART(quarter, Born) FROM People WHERE ID = 1", 4),
+    ("SELECT DATEPART(hour, Born) FROM People WHERE ID = 1", 14),
+    ("SELECT DATEPART(weekday, '2024-06-02')", 1),  # a Sunday: DATEFIRST 7
+    ("SELECT CONCAT(First, ' ', Last, '!') FROM People WHERE ID = 2", "Łukasz !"),  # NULL is ''
+    ("SELECT TOP 1 ID FROM People ORDER BY ID DESC", 2),
+    ("SELECT ID FROM People ORDER BY ID OFFSET 1 ROWS FETCH NEXT 1 ROWS ONLY", 2),
+    ("SELECT ISNULL(Last, N'(none)') FROM People WHERE ID = 2", "(none)"),
+    ("SELECT LEN(GETDATE()) ", 19),
+    ("SELECT EOMONTH('2024-02-10')", "2024-02-29"),
+    ("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01')", 1),
+    ("SELECT DATEDIFF(year, '2023-12-31', '2024-01-01')", 1),
+    ("SELECT [p].[Age] FROM [dbo].[People] AS [p] WITH (NOLOCK) WHERE p.ID = 2", 29),
+    ("SELECT dbo.People.Age FROM dbo.People WHERE ID = 1", 41),
+    ("WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT SUM(i) FROM n OPTION (MAXRECURSION 10)",
+     15),
+    ("(SELECT Age FROM People WHERE ID = 1)", 41),
+    ("SELECT IIF(Age > 30, 'old', 'young') FROM People WHERE ID = 2", "young"),
+    ("SELECT CHARINDEX('ë', First) FROM People WHERE ID = 1", 3),
+])
+def test_tsql_runs_with_tsql_meaning(db: SqliteDatabase, sql: str, expected: object) -> None:
+    assert value(db, sql) == expected
+
+
+def test_newid_is_random_and_uuid_sized(db: SqliteDatabase) -> None:
+    a, b = value(db, "SELECT NEWID()"), value(db, "SELECT NEWID()")
+    assert isinstance(a, str) and len(a) == 32 and a != b
+
+
+@pytest.mark.parametrize(("sql", "reason"), [
+    ("SELECT TOP 10 PERCENT * FROM People", "TOP … PERCENT"),
+    ("SELECT FORMATMESSAGE('x')", "FORMATMESSAGE is not available"),
+    ("SELECT DATEPART(iso_week, Born) FROM People", "is not supported"),
+    ("SELECT 1 +", "Could not parse"),
+    ("SELECT 1; SELECT 2", "one statement"),
+])
+def test_untranslatable_tsql_gets_a_one_line_reason(db: SqliteDatabase, sql: str, reason: str) -> None:
+    with pytest.raises(TranslationError) as info:
+        db.execute(sql, max_rows=10, timeout=5)
+    assert reason in info.value.message and "\n" not in info.value.message
+
+
+def test_translation_is_cached_per_schema() -> None:
+    types = {"t": {"a": "NVARCHAR(5)"}}
+    assert translate("SELECT a + 'x' FROM t", types) == translate("SELECT a + 'x' FROM t", types)
+    assert "||" in translate("SELECT a + b FROM t", types)
+    assert "||" not in translate("SELECT a + b FROM t", {"t": {"a": "INT", "b": "INT"}})
+
+
+def test_an_unrelated_file_is_not_modified_by_reads(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE t (a TEXT)")
+    con.close()
+    before = path.read_bytes()
+    database = SqliteDatabase(path, read_only=True)
+    try:
+        assert database.execute("SELECT COUNT(*) FROM t", max_rows=1, timeout=1).rows == [(0,)]
+    finally:
+        database.close()
+    assert path.read_bytes() == before
