@@ -110,16 +110,23 @@ class QueryService:
         result = await self._call(lambda: self.database.sample(info.ref, min(limit, self.max_rows), self.timeout))
         return QueryOutcome(result, (time.perf_counter() - started) * 1000, "read", info.ref)
 
-    async def run(self, sql: str, params: tuple[Any, ...] = (), *, force_read_only: bool = False) -> QueryOutcome:
-        """Gate, then execute. `force_read_only` applies the read-only gate whatever READ_ONLY_MODE says."""
+    async def run(
+        self, sql: str, params: tuple[Any, ...] = (), *, force_read_only: bool = False, timeout: float | None = None
+    ) -> QueryOutcome:
+        """Gate, then execute. `force_read_only` applies the read-only gate whatever READ_ONLY_MODE says.
+
+        `timeout` can only shorten QUERY_TIMEOUT_SECONDS (the ChatGPT keyword search spends a time budget).
+        """
         if not sql or not sql.strip():
             raise InvalidArgument("query is empty.")
         read_only = self.read_only or force_read_only
         verdict = sqlgate.check(sql, read_only=read_only, allow_ddl=self.allow_ddl)
         write = verdict.kind != "read"
+        limit = self.timeout if timeout is None else max(0.001, min(timeout, self.timeout))
         started = time.perf_counter()
         result = await self._call(
-            lambda: self.database.execute(sql, params, max_rows=self.max_rows, timeout=self.timeout, write=write)
+            lambda: self.database.execute(sql, params, max_rows=self.max_rows, timeout=limit, write=write),
+            timeout=limit,
         )
         if verdict.kind == "ddl":
             self.invalidate_catalog()

@@ -198,6 +198,12 @@ class Settings:
     cache_ttl_seconds: int = setting(
         "CACHE_TTL_SECONDS", 300, "How long ChatGPT query results stay cached.", group="chatgpt"
     )
+    search_timeout_seconds: float = setting(
+        "SEARCH_TIMEOUT_SECONDS",
+        5.0,
+        "Time budget of one ChatGPT keyword search; past it, the results found so far are returned.",
+        group="chatgpt",
+    )
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -224,6 +230,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "db_workers": (1, 256),
     "max_search_results": (1, 1000),
     "cache_ttl_seconds": (0, 7 * 86_400),
+    "search_timeout_seconds": (0.1, 600),
     "access_token_ttl_seconds": (60, 86_400),
     "refresh_token_ttl_seconds": (300, 365 * 86_400),
 }

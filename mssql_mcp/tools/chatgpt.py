@@ -1,0 +1,146 @@
+"""The ChatGPT face's tools: `search` and `fetch`, in the contract ChatGPT connectors and Deep Research call.
+
+    search({"query"}) -> one text item: {"results": [{"id", "title", "url"}]}
+    fetch({"id"})     -> one text item: {"id", "title", "text", "url", "metadata"}
+
+Both are read-only (annotations say so, and every statement passes the gate with `force_read_only`,
+whatever READ_ONLY_MODE says: this face never writes). Output is text only (`structured_output=False`):
+ChatGPT reads the JSON from the text item. The search grammar is in `search_grammar.py`, the ids in
+`ids.py`, fetching in `chatgpt_fetch.py`, keyword search in `keyword_search.py`, and the HTML pages
+behind each result's `url` in `chatgpt_views.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult
+from starlette.routing import BaseRoute
+
+from mssql_mcp.cache import ResultCache
+from mssql_mcp.errors import InvalidArgument
+from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryService
+from mssql_mcp.settings import Settings
+from mssql_mcp.tools import ids, search_grammar
+from mssql_mcp.tools.chatgpt_fetch import Fetcher, QueryRun, id_table, query_title
+from mssql_mcp.tools.chatgpt_views import record_routes
+from mssql_mcp.tools.common import READ_ONLY, AuditPolicy, ToolOutput, run_tool
+from mssql_mcp.tools.keyword_search import Hit, KeywordSearch
+
+SEARCH_DESCRIPTION = """Search the company's SQL Server database. The query is one of:
+- "list tables": every table and view;
+- "describe <table>": columns, keys and indexes, e.g. "describe dbo.Customers";
+- "sample <table> limit N": the first N rows (1-{max_sample}), e.g. "sample dbo.Orders limit 5";
+- a read-only T-SQL query starting with SELECT or WITH, e.g. "SELECT TOP 10 * FROM dbo.Orders ORDER BY OrderDate DESC"
+  (T-SQL: TOP, not LIMIT; [brackets] for odd names; at most {max_rows} rows; nothing is ever written);
+- plain keywords, e.g. "Zürich outfitters": matching table and column names first, then rows whose text
+  columns contain every keyword ("double quotes" keep a phrase together).
+Returns up to {max_results} results, each with an id. Pass an id to fetch to read the record."""
+
+FETCH_DESCRIPTION = """Read one record found by search, by its id. Ids say what they point at and stay valid:
+"catalog:tables", "table:dbo.Orders", "column:dbo.Customers:City", "row:dbo.Orders:OrderID=10248",
+"sample:dbo.Orders:10", "query:<digest>:<payload>". Returns the record as text (a compact table or
+"column: value" lines, cut with a note past {max_chars} characters) plus a url a person can open."""
+
+
+def register(
+    server: MCPServer[Any],
+    queries: QueryService,
+    settings: Settings,
+    base_url: str,
+    policy: AuditPolicy,
+    *,
+    cache: ResultCache[QueryRun] | None = None,
+) -> list[BaseRoute]:
+    """Add search and fetch to `server`; return the record-view routes. `cache` is injectable for tests."""
+    from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
+
+    fetcher = Fetcher(queries, base_url=base_url, cache=cache or ResultCache(ttl=settings.cache_ttl_seconds))
+    limit = settings.max_search_results
+    keywords = KeywordSearch(fetcher, limit=limit, budget_seconds=settings.search_timeout_seconds)
+
+    @server.tool(
+        name="search",
+        description=SEARCH_DESCRIPTION.format(max_sample=MAX_SAMPLE_ROWS, max_rows=queries.max_rows,
+                                              max_results=limit),
+        annotations=READ_ONLY,
+        structured_output=False,
+    )
+    async def search(query: str, ctx: Context) -> CallToolResult:
+        async def body() -> ToolOutput:
+            hits = await _search(search_grammar.parse(query), fetcher, keywords, limit)
+            results = [{"id": h.id, "title": h.title, "url": fetcher.url(h.id)} for h in hits]
+            return ToolOutput(text=json.dumps({"results": results}, ensure_ascii=False), rows=len(results))
+
+        return await run_tool("search", body, ctx=ctx, policy=policy, sql=_sql_of(query))
+
+    @server.tool(
+        name="fetch",
+        description=FETCH_DESCRIPTION.format(max_chars=f"{MAX_TEXT_CHARS:,}"),
+        annotations=READ_ONLY,
+        structured_output=False,
+    )
+    async def fetch(id: str, ctx: Context) -> CallToolResult:  # the contract names it "id"
+        async def body() -> ToolOutput:
+            record = await fetcher.fetch(id)
+            return ToolOutput(text=json.dumps(record.contract(), ensure_ascii=False),
+                              rows=len(record.rows) if record.rows is not None else 1)
+
+        return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id))
+
+    return record_routes(fetcher, prefix=_prefix(settings, base_url))
+
+
+async def _search(
+    request: search_grammar.Request, fetcher: Fetcher, keywords: KeywordSearch, limit: int
+) -> list[Hit]:
+    queries = fetcher.queries
+    if isinstance(request, search_grammar.ListTables):
+        tables = await queries.list_tables()
+        overview = Hit(ids.format_id(ids.CatalogId()), f"All tables and views ({len(tables)})")
+        return [overview] + [
+            Hit(ids.format_id(ids.TableId(id_table(t.ref))), f"{t.ref.qualified} ({t.type.lower()}, "
+                f"{t.row_count if t.row_count is not None else '?'} rows)")
+            for t in tables
+        ][: limit - 1]
+    if isinstance(request, search_grammar.Describe):
+        table = await queries.resolve(request.table)
+        return [Hit(ids.format_id(ids.TableId(id_table(table.ref))), f"{table.ref.qualified} ({table.type.lower()})")]
+    if isinstance(request, search_grammar.Sample):
+        if not 1 <= request.limit <= MAX_SAMPLE_ROWS:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_SAMPLE_ROWS} (got {request.limit}).")
+        table = await queries.resolve(request.table)
+        rid = ids.SampleId(id_table(table.ref), request.limit)
+        return [Hit(ids.format_id(rid), f"First {request.limit} rows of {table.ref.qualified}")]
+    if isinstance(request, search_grammar.Sql):
+        qid = ids.query_id(request.sql)  # refuses SQL too long to carry in an id, before running it
+        run, _ = await fetcher.run_query(request.sql)
+        return [Hit(ids.format_id(qid), query_title(run))]
+    return await keywords.search(request.terms)
+
+
+def _sql_of(query: str) -> str | None:
+    """The SQL a search runs, for the audit line (None for the other forms)."""
+    try:
+        request = search_grammar.parse(query)
+    except InvalidArgument:
+        return None
+    return request.sql if isinstance(request, search_grammar.Sql) else None
+
+
+def _query_sql_of(record_id: str) -> str | None:
+    try:
+        rid = ids.parse_id(record_id)
+    except InvalidArgument:
+        return None
+    return rid.sql if isinstance(rid, ids.QueryId) else None
+
+
+def _prefix(settings: Settings, base_url: str) -> str:
+    """The face's path prefix ("/chatgpt"): base_url is PUBLIC_URL + prefix."""
+    from urllib.parse import urlsplit
+
+    public = settings.public_url.rstrip("/") if settings.public_url else None
+    return base_url[len(public):] if public and base_url.startswith(public) else urlsplit(base_url).path
