@@ -40,9 +40,10 @@ SERVER_TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="session")
-def dev_server_env(demo_db: Path) -> dict[str, str]:
+def dev_server_env(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "SQLITE_PATH": str(demo_db),
+        "OAUTH_STORE_PATH": str(tmp_path_factory.mktemp("dev-oauth") / "oauth.sqlite"),
         "MAX_ROWS": str(SERVER_MAX_ROWS),
         "QUERY_TIMEOUT_SECONDS": str(SERVER_TIMEOUT),
         "ALLOW_UNAUTH_METHODS": "true",

@@ -1,0 +1,289 @@
+"""The SDK's `OAuthAuthorizationServerProvider`, backed by an `OAuthStore`.
+
+The SDK's handlers parse and validate every request (PKCE S256, redirect_uri equality, client
+authentication, expiry); this class decides who and what: which redirect hosts may register, which
+resource a token is bound to, that codes and refresh tokens are single-use, and what a replay revokes.
+`authorize()` does not approve anything: it parks the request and sends the browser to our login page
+(login.py), which later calls `issue_code()`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from mcp.server.auth.provider import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationParams,
+    AuthorizeError,
+    OAuthAuthorizationServerProvider,
+    RefreshToken,
+    RegistrationError,
+    TokenError,
+    construct_redirect_uri,
+)
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
+
+from mssql_mcp.logs import event
+from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
+from mssql_mcp.oauth.store import (
+    ClientRecord,
+    CodeRecord,
+    OAuthStore,
+    PendingRecord,
+    TokenRecord,
+    digest,
+    new_secret,
+)
+
+log = logging.getLogger("mssql_mcp.auth")
+
+SCOPE = "mcp"  # the one scope: use this server's tools as the signed-in user
+CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10)
+PENDING_TTL = 900.0  # time a person has to sign in and consent
+
+# Set per request by routes.TokenRequestShim from the /token and /revoke form, which the SDK does not
+# pass to the provider: the client secret presented (checked against the stored hash in get_client)
+# and the RFC 8707 `resource` of a token request (checked against the code's or refresh token's).
+presented_secret: contextvars.ContextVar[str | None] = contextvars.ContextVar("presented_secret", default=None)
+requested_resource: contextvars.ContextVar[str | None] = contextvars.ContextVar("requested_resource", default=None)
+
+
+class McpAccessToken(AccessToken):
+    """What `request.user.access_token` holds: tools/common.py reads `username` for the audit line."""
+
+    username: str
+    family_id: str
+
+
+class McpRefreshToken(RefreshToken):
+    username: str
+    family_id: str
+
+
+class McpAuthorizationCode(AuthorizationCode):
+    username: str
+    family_id: str
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    issuer: str
+    resources: tuple[str, ...]  # canonical URLs of this face's MCP endpoints; the first is the default
+    access_ttl: int
+    refresh_ttl: int
+
+
+class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefreshToken, McpAccessToken]):
+    """Also the bearer middleware's TokenVerifier (`verify_token`)."""
+
+    def __init__(
+        self, store: OAuthStore, clients: ClientPolicy, policy: TokenPolicy, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.clients = clients
+        self.policy = policy
+        self.clock = clock
+        self.login_url = f"{policy.issuer}/login"
+
+    # -- clients --------------------------------------------------------------------------------
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        record = self.store.get_client(client_id)
+        if record is None:
+            return await self.clients.metadata_document(client_id)
+        info = OAuthClientInformationFull.model_validate_json(record.info_json)
+        if record.secret_hash is not None:
+            # The SDK compares client_secret in clear; we keep only a digest. Hand it the presented
+            # secret when it matches, else a fresh random value that nothing presented can equal.
+            shown = presented_secret.get()
+            ok = shown is not None and secrets.compare_digest(digest(shown), record.secret_hash)
+            info = info.model_copy(update={"client_secret": shown if ok else new_secret()})
+        return info
+
+    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        problem = self.clients.check_redirects(client_info.redirect_uris or [])
+        if problem:
+            raise RegistrationError("invalid_redirect_uri", problem)
+        secret = client_info.client_secret
+        stored = client_info.model_copy(update={"client_secret": None})
+        self.store.save_client(
+            ClientRecord(
+                client_id=client_info.client_id or "",
+                info_json=stored.model_dump_json(exclude_none=True),
+                secret_hash=digest(secret) if secret else None,
+                created_at=self.clock(),
+            )
+        )
+        event(log, "client_registered", client=client_info.client_id, client_name=client_info.client_name,
+              redirects=",".join(str(u) for u in client_info.redirect_uris or []),
+              auth_method=client_info.token_endpoint_auth_method)
+
+    # -- authorization --------------------------------------------------------------------------
+    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        resource = self._resource_for(params.resource)
+        if resource is None:
+            raise AuthorizeError("invalid_target", "resource is not an MCP endpoint of this server")
+        params = params.model_copy(update={"resource": resource, "scopes": [SCOPE]})
+        key = new_secret()
+        self.store.save_pending(
+            PendingRecord(
+                key_hash=digest(key),
+                client_id=client.client_id or "",
+                params_json=params.model_dump_json(),
+                expires_at=self.clock() + PENDING_TTL,
+            )
+        )
+        return f"{self.login_url}?{urlencode({'request': key})}"
+
+    def pending(self, key: str) -> tuple[PendingRecord, AuthorizationParams] | None:
+        record = self.store.get_pending(digest(key))
+        if record is None or record.expires_at < self.clock():
+            return None
+        return record, AuthorizationParams.model_validate_json(record.params_json)
+
+    def issue_code(self, client_id: str, username: str, params: AuthorizationParams) -> str:
+        """The consent page's approval: the redirect URL carrying a fresh code, state and iss (RFC 9207)."""
+        code = new_secret()
+        self.store.save_code(
+            CodeRecord(
+                code_hash=digest(code),
+                client_id=client_id,
+                username=username,
+                scopes=tuple(params.scopes or [SCOPE]),
+                code_challenge=params.code_challenge,
+                redirect_uri=str(params.redirect_uri),
+                redirect_uri_explicit=params.redirect_uri_provided_explicitly,
+                resource=params.resource or self.policy.resources[0],
+                expires_at=self.clock() + CODE_TTL,
+                family_id=uuid.uuid4().hex,
+            )
+        )
+        event(log, "consent_granted", user=username, client=client_id, resource=params.resource)
+        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state, iss=self.policy.issuer)
+
+    def deny_url(self, params: AuthorizationParams) -> str:
+        return construct_redirect_uri(
+            str(params.redirect_uri), error="access_denied", error_description="The user denied access.",
+            state=params.state, iss=self.policy.issuer,
+        )
+
+    # -- codes ----------------------------------------------------------------------------------
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> McpAuthorizationCode | None:
+        rec = self.store.get_code(digest(authorization_code))
+        if rec is None or rec.client_id != client.client_id:
+            return None
+        if rec.used_at is not None:
+            self._replayed("code_replayed", rec.family_id, rec.client_id, rec.username)
+            return None
+        if rec.expires_at < self.clock():
+            return None
+        return McpAuthorizationCode(
+            code=authorization_code, scopes=list(rec.scopes), expires_at=rec.expires_at, client_id=rec.client_id,
+            code_challenge=rec.code_challenge, redirect_uri=AnyUrl(rec.redirect_uri),
+            redirect_uri_provided_explicitly=rec.redirect_uri_explicit, resource=rec.resource,
+            subject=rec.username, username=rec.username, family_id=rec.family_id,
+        )
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: McpAuthorizationCode
+    ) -> OAuthToken:
+        code = authorization_code
+        self._check_requested_resource(code.resource or "")
+        # Codes are single-use (RFC 6749 §4.1.2): a second redemption revokes what the first obtained.
+        if not self.store.use_code(digest(code.code), self.clock()):
+            self._replayed("code_replayed", code.family_id, code.client_id, code.username)
+            raise TokenError("invalid_grant", "authorization code was already used")
+        event(log, "tokens_issued", user=code.username, client=code.client_id, grant="authorization_code",
+              resource=code.resource)
+        return self._issue(code.client_id, code.username, code.scopes, code.resource or "", code.family_id)
+
+    # -- refresh tokens -------------------------------------------------------------------------
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> McpRefreshToken | None:
+        rec = self.store.get_token(digest(refresh_token))
+        if rec is None or rec.kind != "refresh" or rec.client_id != client.client_id or rec.revoked_at is not None:
+            return None
+        if rec.used_at is not None:
+            # A rotated refresh token came back: someone holds a copy (OAuth 2.1 §4.3.1). Revoke the family.
+            self._replayed("refresh_reused", rec.family_id, rec.client_id, rec.username)
+            return None
+        if rec.expires_at < self.clock():
+            return None
+        return McpRefreshToken(
+            token=refresh_token, client_id=rec.client_id, scopes=list(rec.scopes), expires_at=int(rec.expires_at),
+            resource=rec.resource, subject=rec.username, username=rec.username, family_id=rec.family_id,
+        )
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: McpRefreshToken, scopes: list[str]
+    ) -> OAuthToken:
+        rt = refresh_token
+        self._check_requested_resource(rt.resource or "")
+        if not self.store.use_refresh(digest(rt.token), self.clock()):
+            self._replayed("refresh_reused", rt.family_id, rt.client_id, rt.username)
+            raise TokenError("invalid_grant", "refresh token was already used")
+        event(log, "tokens_issued", user=rt.username, client=rt.client_id, grant="refresh_token", resource=rt.resource)
+        return self._issue(rt.client_id, rt.username, scopes or rt.scopes, rt.resource or "", rt.family_id)
+
+    # -- access tokens and revocation -----------------------------------------------------------
+    async def load_access_token(self, token: str) -> McpAccessToken | None:
+        if len(token) > 512:
+            return None
+        rec = self.store.get_token(digest(token))
+        if rec is None or rec.kind != "access" or rec.revoked_at is not None or rec.expires_at < self.clock():
+            return None
+        return McpAccessToken(
+            token=token, client_id=rec.client_id, scopes=list(rec.scopes), expires_at=int(rec.expires_at),
+            resource=rec.resource, subject=rec.username, claims={"iss": self.policy.issuer},
+            username=rec.username, family_id=rec.family_id,
+        )
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        return await self.load_access_token(token)
+
+    async def revoke_token(self, token: McpAccessToken | McpRefreshToken) -> None:
+        # RFC 7009 §2.1: revoking either token of a grant revokes the grant's other tokens too.
+        n = self.store.revoke_family(token.family_id, self.clock())
+        event(log, "tokens_revoked", user=token.username, client=token.client_id, count=n)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _resource_for(self, requested: str | None) -> str | None:
+        if requested is None:  # a client that names no resource gets this face's main endpoint
+            return self.policy.resources[0]
+        resource = canonical_resource(requested)
+        return resource if resource in self.policy.resources else None
+
+    def _check_requested_resource(self, bound: str) -> None:
+        requested = requested_resource.get()
+        # RFC 8707 §2.2: the resource at the token endpoint must be one the grant was issued for.
+        if requested is not None and canonical_resource(requested) != bound:
+            raise TokenError("invalid_target", "resource differs from the one authorized")
+
+    def _issue(self, client_id: str, username: str, scopes: list[str], resource: str, family: str) -> OAuthToken:
+        now = self.clock()
+        access, refresh = new_secret(), new_secret()
+        record = TokenRecord(
+            token_hash=digest(access), kind="access", client_id=client_id, username=username, scopes=tuple(scopes),
+            resource=resource, expires_at=now + self.policy.access_ttl, family_id=family, created_at=now,
+        )
+        self.store.save_token(record)
+        self.store.save_token(
+            replace(record, token_hash=digest(refresh), kind="refresh", expires_at=now + self.policy.refresh_ttl)
+        )
+        return OAuthToken(access_token=access, token_type="Bearer", expires_in=self.policy.access_ttl,
+                          refresh_token=refresh, scope=" ".join(scopes))
+
+    def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
+        n = self.store.revoke_family(family, self.clock())
+        event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)
