@@ -192,7 +192,8 @@ def oauth_client(
         token_endpoint_auth_method=auth_method,  # type: ignore[arg-type]
     )
     provider = OAuthClientProvider(
-        server_url, metadata, storage, redirect_handler=filler.redirect_handler, callback_handler=filler.callback_handler
+        server_url, metadata, storage,
+        redirect_handler=filler.redirect_handler, callback_handler=filler.callback_handler,
     )
     return provider, storage, filler
 
@@ -283,3 +284,11 @@ def running_oauth_server(
     }
     with running_server(full, tmp, face=face, port=port) as server:
         yield server
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Headers for a raw MCP POST with an access token."""
+    return {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+
+
+PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
