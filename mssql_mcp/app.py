@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mssql_mcp import __version__
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
-from mssql_mcp.oauth import build_auth
+from mssql_mcp.oauth import AuthComponents, build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
 from mssql_mcp.tools import claude
@@ -45,7 +45,8 @@ from mssql_mcp.tools.common import AuditPolicy
 log = logging.getLogger("mssql_mcp.app")
 
 # Extra routes a face contributes beside its MCP tools (the ChatGPT face's record pages, for example).
-Registrar = Callable[[MCPServer[Any], QueryService, Settings, str, AuditPolicy], list[BaseRoute]]
+# `AuthComponents` lets those routes sit behind the same sign-in (the record pages sign people in with it).
+Registrar = Callable[[MCPServer[Any], QueryService, Settings, str, AuditPolicy, AuthComponents], list[BaseRoute]]
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,20 @@ class Face:
 
 
 def _register_claude(
-    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy
+    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy,
+    auth: AuthComponents,
 ) -> list[BaseRoute]:
     claude.register(server, queries, policy)
     return []
 
 
 def _register_chatgpt(
-    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy
+    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy,
+    auth: AuthComponents,
 ) -> list[BaseRoute]:
     from mssql_mcp.tools import chatgpt
 
-    return chatgpt.register(server, queries, settings, base_url, policy)
+    return chatgpt.register(server, queries, settings, base_url, policy, auth=auth)
 
 
 FACES = {
@@ -110,7 +113,8 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         log_level=settings.log_level,
     )
     policy = AuditPolicy(sql=settings.audit_sql)
-    extra_routes = spec.register(server, queries, settings, base_url, policy)
+    auth = build_auth(settings, issuer_url=base_url, prefix=p)
+    extra_routes = spec.register(server, queries, settings, base_url, policy, auth)
 
     security = transport_security(settings, public_url)
     # Stateless + JSON: no server-side session to lose on restart or to pin to one replica, and one
@@ -126,7 +130,6 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         sse_path=f"{p}/sse", message_path=f"{p}/messages/", transport_security=security
     )
 
-    auth = build_auth(settings, issuer_url=base_url, prefix=p)
     mcp_app = auth.protect(streamable, resource_url=f"{base_url}/mcp")
     sse_resource = f"{base_url}/sse"
     sse_post = auth.protect(streamable, resource_url=sse_resource)

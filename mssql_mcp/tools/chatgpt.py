@@ -21,10 +21,12 @@ from starlette.routing import BaseRoute
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.errors import InvalidArgument
+from mssql_mcp.oauth import AuthComponents
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryService
 from mssql_mcp.settings import Settings
 from mssql_mcp.tools import ids, search_grammar
 from mssql_mcp.tools.chatgpt_fetch import Fetcher, QueryRun, id_table, query_title
+from mssql_mcp.tools.chatgpt_signin import RecordSignIn
 from mssql_mcp.tools.chatgpt_views import record_routes
 from mssql_mcp.tools.common import READ_ONLY, AuditPolicy, ToolOutput, run_tool
 from mssql_mcp.tools.keyword_search import Hit, KeywordSearch
@@ -52,9 +54,13 @@ def register(
     base_url: str,
     policy: AuditPolicy,
     *,
+    auth: AuthComponents | None = None,
     cache: ResultCache[QueryRun] | None = None,
 ) -> list[BaseRoute]:
-    """Add search and fetch to `server`; return the record-view routes. `cache` is injectable for tests."""
+    """Add search and fetch to `server`; return the record pages' routes (behind `auth`'s sign-in).
+
+    `cache` is injectable so tests can step its clock. Without `auth` (in-process tests) the pages are open.
+    """
     from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
 
     fetcher = Fetcher(queries, base_url=base_url, cache=cache or ResultCache(ttl=settings.cache_ttl_seconds))
@@ -90,7 +96,11 @@ def register(
 
         return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id))
 
-    return record_routes(fetcher, prefix=_prefix(settings, base_url))
+    prefix = _prefix(settings, base_url)
+    if auth is None:
+        return record_routes(fetcher, prefix=prefix)
+    signin = RecordSignIn(auth, base_url=base_url, prefix=prefix, open_access=settings.allow_unauth_tools_call)
+    return signin.routes() + record_routes(fetcher, prefix=prefix, guard=signin.check)
 
 
 async def _search(

@@ -52,7 +52,7 @@ def record_routes(fetcher: Fetcher, *, prefix: str, guard: Guard = _open) -> lis
         try:
             rec = await fetcher.fetch(record_id)
         except MssqlMcpError as exc:
-            return _page("Not found", f"<p>{_e(exc.message)}</p>", status=404)
+            return message_page("Not found", exc.message, 404)
         return _page(rec.title, render_record(rec))
 
     return [Route(f"{prefix}/records/{{record_id:path}}", record, methods=["GET"])]
@@ -86,6 +86,10 @@ def _cell(value: Any) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def message_page(title: str, text: str, status: int) -> HTMLResponse:
+    return _page(title, f"<p>{_e(text)}</p>", status=status)
 
 
 def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:

@@ -1,0 +1,76 @@
+"""ChatGPT's search/fetch contract as JSON Schema, and helpers that check a tool result against it.
+
+The contract (shared/FACTS.md, issue 5 §2): each tool returns exactly one text content item whose text is
+JSON; search gives {"results": [{"id", "title", "url"}]}, fetch gives {"id", "title", "text", "url",
+"metadata"}. No structured content: ChatGPT reads the text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+from mcp_types import CallToolResult, TextContent
+
+_URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
+
+SEARCH_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["results"],
+    "additionalProperties": False,
+    "properties": {
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "url"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "title": {"type": "string", "minLength": 1},
+                    "url": _URL,
+                },
+            },
+        }
+    },
+}
+
+FETCH_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["id", "title", "text", "url"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "title": {"type": "string", "minLength": 1},
+        "text": {"type": "string"},
+        "url": _URL,
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+_FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
+
+
+def _only_text(result: CallToolResult) -> str:
+    assert not result.is_error, result.content
+    assert result.structured_content is None, "the contract is text only"
+    assert len(result.content) == 1, f"expected exactly one content item, got {len(result.content)}"
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def search_results(result: CallToolResult) -> list[dict[str, str]]:
+    payload = json.loads(_only_text(result))
+    jsonschema.validate(payload, SEARCH_SCHEMA, format_checker=_FORMATS)
+    results: list[dict[str, str]] = payload["results"]
+    return results
+
+
+def fetched(result: CallToolResult) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(_only_text(result))
+    jsonschema.validate(payload, FETCH_SCHEMA, format_checker=_FORMATS)
+    return payload

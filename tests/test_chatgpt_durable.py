@@ -1,0 +1,114 @@
+"""Ids outlive the process; the face never writes, whatever READ_ONLY_MODE says; keyword search is bounded."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from mssql_mcp.tools import ids
+from tests.support.chatgpt_contract import fetched, search_results
+from tests.support.mcp_client import connect, text_of
+from tests.support.procs import running_server
+
+pytestmark = pytest.mark.anyio
+PREFIX = "/chatgpt"
+HEALTH = "/chatgpt/health"
+
+
+async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str], tmp_path: Path) -> None:
+    queries = ["list tables", "Zürich Alpine", "describe dbo.OrderLines", "sample dbo.Shippers limit 2", "ShipCity",
+               "SELECT TOP 3 OrderID, Freight FROM dbo.Orders ORDER BY OrderID DESC"]
+    before: dict[str, dict[str, object]] = {}
+    with running_server(dev_server_env, tmp_path, face="chatgpt", health_path=HEALTH) as first:
+        async with connect(first.base_url, prefix=PREFIX) as client:
+            for query in queries:
+                hit = search_results(await client.call_tool("search", {"query": query}))[0]
+                before[hit["id"]] = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+            # a row of a composite key, found through its id on the first server
+            line = ids.format_id(ids.RowId("dbo.OrderLines", (("OrderID", 7), ("LineNumber", 1))))
+            before[line] = fetched(await client.call_tool("fetch", {"id": line}))
+    assert {i.split(":")[0] for i in before} == {"catalog", "row", "table", "sample", "column", "query"}
+
+    with running_server(dev_server_env, tmp_path, face="chatgpt", health_path=HEALTH) as second:
+        assert second.pid != first.pid
+        async with connect(second.base_url, prefix=PREFIX) as client:
+            for record_id, old in before.items():
+                new = fetched(await client.call_tool("fetch", {"id": record_id}))
+                assert (new["id"], new["title"], new["text"]) == (old["id"], old["title"], old["text"]), record_id
+                assert new["url"].split("/chatgpt/", 1)[1] == str(old["url"]).split("/chatgpt/", 1)[1]
+    query_ids = [i for i in before if i.startswith("query:")]
+    assert query_ids and before[query_ids[0]]["metadata"]["cached"] == "true"  # type: ignore[index]
+
+
+WRITES = [
+    "DELETE FROM dbo.Customers WHERE CustomerID = 1",
+    "UPDATE dbo.Customers SET CompanyName = 'pwned' WHERE CustomerID = 1",
+    "INSERT INTO dbo.Shippers (ShipperID, CompanyName) VALUES (99, 'x')",
+    "DROP TABLE dbo.OrderLines",
+    "TRUNCATE TABLE dbo.OrderLines",
+    "SELECT * INTO dbo.Stolen FROM dbo.Customers",
+    "sql: CREATE TABLE dbo.Evil (x INT)",
+    "WITH x AS (SELECT 1 AS a) DELETE FROM dbo.Customers",
+    "SELECT 1; DELETE FROM dbo.Customers",
+    "EXEC sp_rename 'dbo.Customers', 'Gone'",
+]
+
+
+async def test_writes_are_refused_even_with_read_only_mode_off(
+    dev_server_env: dict[str, str], demo_copy: Path, tmp_path: Path
+) -> None:
+    env = {**dev_server_env, "SQLITE_PATH": str(demo_copy), "READ_ONLY_MODE": "false", "ALLOW_DDL": "true"}
+
+    def snapshot() -> tuple[object, ...]:
+        with sqlite3.connect(demo_copy) as db:
+            return (
+                db.execute("SELECT count(*), max(CompanyName) FROM Customers").fetchone(),
+                db.execute("SELECT count(*) FROM Shippers").fetchone(),
+                db.execute("SELECT count(*) FROM OrderLines").fetchone(),
+                db.execute("SELECT group_concat(name) FROM sqlite_master").fetchone(),
+                db.execute("SELECT CompanyName FROM Customers WHERE CustomerID = 1").fetchone(),
+            )
+
+    before = snapshot()
+    with running_server(env, tmp_path, face="chatgpt", health_path=HEALTH) as server:
+        async with connect(server.base_url, prefix=PREFIX) as client:
+            tools = (await client.list_tools()).tools
+            assert all(t.annotations and t.annotations.read_only_hint for t in tools)
+            for sql in WRITES:
+                result = await client.call_tool("search", {"query": sql})
+                assert result.is_error and "Refused" in text_of(result), (sql, text_of(result))
+                forged = ids.format_id(ids.QueryId(sql.removeprefix("sql: ")))
+                result = await client.call_tool("fetch", {"id": forged})
+                assert result.is_error and "Refused" in text_of(result), (sql, text_of(result))
+            ok = search_results(await client.call_tool("search", {"query": "SELECT COUNT(*) AS n FROM dbo.Customers"}))
+            assert ok and "(1 rows)" in ok[0]["title"]
+    assert snapshot() == before
+
+
+async def test_keyword_search_stops_at_its_time_budget(dev_server_env: dict[str, str], tmp_path: Path) -> None:
+    """A view whose scan never ends: once the budget is spent, the search returns what it found so far."""
+    db_path = tmp_path / "slow.sqlite"
+    with sqlite3.connect(db_path) as db:
+        db.executescript(
+            "CREATE TABLE Zebra (ZebraID INT PRIMARY KEY, Name NVARCHAR(40));"
+            "INSERT INTO Zebra VALUES (1, 'Marty the zebra');"
+            "CREATE VIEW Endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+            "SELECT CAST(i AS NVARCHAR(20)) AS Label FROM n;"
+        )
+    env = {**dev_server_env, "SQLITE_PATH": str(db_path), "SEARCH_TIMEOUT_SECONDS": "1", "QUERY_TIMEOUT_SECONDS": "30"}
+    with running_server(env, tmp_path, face="chatgpt", health_path=HEALTH) as server:
+        async with connect(server.base_url, prefix=PREFIX) as client:
+            started = time.perf_counter()
+            results = search_results(await client.call_tool("search", {"query": "zebra"}))
+            elapsed = time.perf_counter() - started
+            # names first, then the rows of the name-matched table; then the endless view eats the budget
+            expected = ["table:dbo.Zebra", "column:dbo.Zebra:ZebraID", "row:dbo.Zebra:ZebraID=1"]
+            assert [r["id"] for r in results] == expected
+            assert elapsed < 4, f"search took {elapsed:.2f} s with a 1 s budget"
+            # the server is free again at once: the runaway scan was cancelled, not left running
+            started = time.perf_counter()
+            rows = search_results(await client.call_tool("search", {"query": "SELECT Name FROM dbo.Zebra"}))
+            assert rows and time.perf_counter() - started < 1
