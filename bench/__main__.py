@@ -1,0 +1,47 @@
+"""`python -m bench`: run the benchmark (`make bench`), the nginx load test (`make loadtest`), or install peers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import peers
+from bench.report import summary
+from bench.run import Config, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="side-by-side benchmark of our server and the peers")
+    r.add_argument("--sessions", default="1,16", help="comma-separated concurrency levels (default 1,16)")
+    r.add_argument("--rounds", type=int, default=2, help="rounds per level, in rotated order (default 2)")
+    r.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per window (default 2)")
+    r.add_argument("--window", type=float, default=5.0, help="seconds measured per window (default 5)")
+    r.add_argument("--only", default="ours,ours-mssql,dbhub,toolbox", help="targets to include")
+    r.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
+    r.add_argument("--json", type=Path, help="also write the raw report as JSON here")
+    r.add_argument("--markdown", type=Path, help="also write the summary as Markdown here")
+    sub.add_parser("install", help="install the peers from npm into bench/.scratch/npm")
+    args = p.parse_args(argv)
+
+    if args.command == "install":
+        print(peers.install())
+        return 0
+    cfg = Config(sessions=tuple(int(s) for s in args.sessions.split(",")), rounds=args.rounds,
+                 warmup_s=args.warmup, window_s=args.window, include=tuple(args.only.split(",")))
+    if args.no_pin:
+        cfg.server_cpu = cfg.client_cpu = None
+    report = run(cfg)
+    text = summary(report, high=max(cfg.sessions), low=min(cfg.sessions))
+    print(text)
+    if args.json:
+        args.json.write_text(report.to_json())
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

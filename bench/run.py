@@ -1,0 +1,157 @@
+"""The benchmark run: start every server on the server CPU, drive each in rotated order from the client CPU.
+
+    for sessions in (1, 16):             # each level is a block, so peak RSS can be read after it
+        for round in range(rounds):
+            for target in rotated(targets, round):   # no server always goes first (or last)
+                warm-up, then a fixed window of closed-loop calls
+
+All servers run for the whole benchmark, each pinned to CPU 0 with taskset; the idle ones wait on their
+sockets. This process pins itself to CPU 1 once they are up. Every server is stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from bench import auth, peers, targets, tds_path
+from bench.load import PhaseResult, run_phase
+from bench.report import Report, Row, make_row
+
+DEFAULT_DB_SCALE = 1
+T = TypeVar("T")
+
+
+@dataclass
+class Config:
+    sessions: tuple[int, ...] = (1, 16)
+    rounds: int = 2
+    warmup_s: float = 2.0
+    window_s: float = 5.0
+    server_cpu: int | None = 0
+    client_cpu: int | None = 1
+    scratch: Path = peers.SCRATCH
+    include: tuple[str, ...] = ("ours", "ours-mssql", "dbhub", "toolbox")
+    ours_env: dict[str, str] = field(default_factory=dict)
+    signin: bool = True
+    quiet: bool = False
+
+
+def demo_database(scratch: Path, scale: int = DEFAULT_DB_SCALE) -> Path:
+    """The one SQLite file every server reads, made by the product's own demo generator."""
+    from mssql_mcp.demo import generate
+
+    path = scratch / f"demo-scale{scale}.sqlite"
+    if not path.exists():
+        generate(path, scale=scale)
+    return path
+
+
+def rotated(items: list[T], k: int) -> list[T]:
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def _pin_self(cpu: int | None) -> set[int] | None:
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    return before
+
+
+@contextlib.contextmanager
+def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list[str]]]:
+    """Start the selected servers; yield them and the notes they bring; stop each by PID."""
+    notes: list[str] = []
+    logs = cfg.scratch / "logs"
+    started: list[targets.Running] = []
+    try:
+        selected: list[targets.Target] = []
+        if "ours" in cfg.include:
+            selected.append(_ours(cfg, db, notes, started, logs))
+        if "ours-mssql" in cfg.include:
+            tds = tds_path.target(db, notes)
+            if tds is not None:
+                selected.append(tds)
+        if "dbhub" in cfg.include or "toolbox" in cfg.include:
+            installed = peers.install(cfg.scratch / "npm", quiet=cfg.quiet)
+            if "dbhub" in cfg.include:
+                selected.append(targets.dbhub(installed, db, cfg.scratch, secrets.token_urlsafe(24)))
+            if "toolbox" in cfg.include:
+                selected.append(targets.toolbox(installed, db))
+        for target in selected:
+            if not any(r.target is target for r in started):
+                started.append(targets.start(target, cfg.server_cpu, logs))
+        notes += [f"{r.target.name}: {r.target.note}" for r in started if r.target.note]
+        yield started, notes
+    finally:
+        for server in started:
+            server.stop()
+
+
+def _ours(cfg: Config, db: Path, notes: list[str], started: list[targets.Running], logs: Path) -> targets.Target:
+    """Our server, with sign-in on and a token from the real OAuth flow when the driver is in the tree."""
+    target = targets.ours_sqlite(db, cfg.ours_env)
+    if auth.signin_available() and cfg.signin:
+        password = auth.prepare(target, cfg.scratch)
+        server = targets.start(target, cfg.server_cpu, logs)
+        started.append(server)
+        target.endpoint.token = auth.token_for(server, password)
+        target.note = "sign-in on: every call carries an OAuth access token from the real flow"
+    return target
+
+
+def run(cfg: Config) -> Report:
+    cfg.scratch.mkdir(parents=True, exist_ok=True)
+    db = demo_database(cfg.scratch)
+    report = Report(rows=[], meta={
+        "sessions": list(cfg.sessions), "rounds": cfg.rounds, "warmup_s": cfg.warmup_s, "window_s": cfg.window_s,
+        "server_cpu": cfg.server_cpu, "client_cpu": cfg.client_cpu, "database": db.name,
+        "query_tsql": targets.TSQL_QUERY, "query_sqlite": targets.SQLITE_QUERY,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    })
+    with running(cfg, db) as (servers, notes):
+        report.notes += notes
+        # Peak RSS is measured under load: start-up (and our sign-in's argon2 hash) is not the steady state.
+        startup = {s.target.name: s.reset_peak_rss() for s in servers}
+        report.notes.append("peak RSS is VmHWM under load (reset after start-up); start-up peaks: "
+                            + ", ".join(f"{name} {mb:.0f} MB" for name, mb in startup.items()))
+        previous = _pin_self(cfg.client_cpu)
+        try:
+            for sessions in cfg.sessions:
+                phases: dict[str, list[PhaseResult]] = {s.target.name: [] for s in servers}
+                for rnd in range(cfg.rounds):
+                    for server in rotated(servers, rnd):
+                        phase = _phase(server, sessions, cfg)
+                        phases[server.target.name].append(phase)
+                        if not cfg.quiet:
+                            print(f"bench: {server.target.name:<24} sessions={sessions:<3} round={rnd + 1} "
+                                  f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}", flush=True)
+                for server in servers:
+                    report.rows.append(make_row(server.target.name, server.target.peer, sessions,
+                                                phases[server.target.name], server.peak_rss_mb()))
+        finally:
+            if previous is not None:
+                os.sched_setaffinity(0, previous)
+    report.rows.sort(key=_order)
+    return report
+
+
+def _phase(server: targets.Running, sessions: int, cfg: Config) -> PhaseResult:
+    cpu_before = server.cpu_seconds()
+    phase = asyncio.run(run_phase(server.target.endpoint, sessions=sessions, warmup_s=cfg.warmup_s,
+                                  window_s=cfg.window_s))
+    phase.server_cpu_s = server.cpu_seconds() - cpu_before
+    return phase
+
+
+def _order(row: Row) -> tuple[int, int, str]:
+    return (row.sessions, int(row.peer), row.target)
