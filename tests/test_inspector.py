@@ -1,25 +1,37 @@
-"""MCP Inspector's CLI, an independent client, against real servers: every tool over /mcp and /sse.
+"""MCP Inspector's CLI, an independent client, against real servers: every tool over /mcp and /sse, then
+the whole OAuth flow with sign-in on.
 
 Each run is one `mcp-inspector --cli` process with a throwaway HOME; the tests check its JSON output and its
-documented exit codes (0 ok, 3 needs auth, 4 unreachable, 5 tool error).
+documented exit codes (0 ok, 1 error, 3 needs auth, 4 unreachable, 5 tool error). In the OAuth tests the
+Inspector does discovery, registration, PKCE and the token exchange itself; only the browser step is ours
+(tests/support/inspector_browser.py, reached through $BROWSER).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.support.inspector import (
+    EXIT_AUTH_REQUIRED,
+    EXIT_ERROR,
     EXIT_OK,
     EXIT_TOOL_ERROR,
     EXIT_UNREACHABLE,
     Inspector,
     InspectorRun,
     InspectorUnavailable,
+    browser_env,
+    browser_log,
     install,
+    stop_browsers,
+    stored_access_token,
 )
+from tests.support.oauth_flow import DEFAULT_ACCOUNT, running_oauth_server
 from tests.support.procs import ServerProcess, free_port
 
 TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
@@ -135,3 +147,99 @@ def test_unreachable_server(inspector: Inspector, home: Path) -> None:
                         extra_args=["--connect-timeout", "5000"])
     assert run.returncode == EXIT_UNREACHABLE, run.describe()
     assert run.error()["code"] == "unreachable"
+
+
+# -- with sign-in on ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def oauth_server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Sign-in on (no dev flags), one user made with `mssql-mcp users add --password-stdin`, and loopback
+    redirect URIs allowed, which the Inspector's local callback listener needs."""
+    tmp = tmp_path_factory.mktemp("inspector-oauth")
+    with running_oauth_server(demo_db, tmp, env={"ALLOW_LOOPBACK_REDIRECTS": "true"}) as server:
+        yield server
+
+
+def signed_in_run(inspector: Inspector, server: ServerProcess, tmp: Path, path: str, transport: str | None,
+                  *, decision: str = "approve") -> tuple[InspectorRun, list[dict[str, object]]]:
+    """One Inspector run that has to sign in first; returns the run and what the browser script logged."""
+    home, log = tmp / "home", tmp / "browser.jsonl"
+    env = browser_env(home, DEFAULT_ACCOUNT.username, DEFAULT_ACCOUNT.password, log, decision=decision)
+    callback = f"http://127.0.0.1:{free_port()}/oauth/callback"  # not the fixed default 6276: runs may overlap
+    try:
+        run = inspector.run(server.base_url + path, "tools/call", tool="execute_sql",
+                            args={"query": "SELECT TOP 2 CustomerID FROM dbo.Customers ORDER BY 1"},
+                            home=home, transport=transport, env=env, extra_args=["--callback-url", callback])
+    finally:
+        stop_browsers(log)
+    return run, browser_log(log)
+
+
+@pytest.mark.parametrize(("path", "transport"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_full_oauth_flow_then_tool_call(inspector: Inspector, oauth_server: ServerProcess, tmp_path: Path,
+                                        path: str, transport: str | None) -> None:
+    url = oauth_server.base_url + path
+    run, steps = signed_in_run(inspector, oauth_server, tmp_path, path, transport)
+    assert run.returncode == EXIT_OK, f"{run.describe()}\nbrowser: {steps}\nserver: {oauth_server.log()[-3000:]}"
+    assert run.result()["structuredContent"]["rows"] == [[1], [2]]
+
+    # What the Inspector asked for and got, as the browser saw it: PKCE S256, our resource, a code and iss.
+    opened, delivered = steps
+    authorize = parse_qs(urlsplit(str(opened["authorize_url"])).query)
+    assert authorize["code_challenge_method"] == ["S256"] and authorize["resource"] == [url]
+    assert delivered["outcome"] == "delivered" and delivered["callback_status"] == 200
+    final = parse_qs(urlsplit(str(delivered["final_url"])).query)
+    assert final["state"] == authorize["state"] and final["iss"] == [oauth_server.base_url] and final["code"]
+
+    # Who did what: the audit line names the user the browser signed in as, and the Inspector's client.
+    client_id = authorize["client_id"][0]
+    audit = [ln for ln in oauth_server.log().splitlines() if "msg=tool_call" in ln and f"client={client_id}" in ln]
+    assert audit and all(f"user={DEFAULT_ACCOUNT.username}" in ln for ln in audit)
+    assert f'client={client_id} client_name="MCP Inspector"' in oauth_server.log()
+
+    # The saved token is a real one: a second run uses it without any browser ...
+    again = inspector.run(url, "tools/list", home=tmp_path / "home", transport=transport,
+                          extra_args=["--stored-auth-only"])
+    assert again.returncode == EXIT_OK, again.describe()
+    assert len(browser_log(tmp_path / "browser.jsonl")) == 2  # no second sign-in
+    # ... it works as a plain bearer header from a fresh HOME, and only at the endpoint it was issued for.
+    token = stored_access_token(tmp_path / "home", url)
+    header = ["--stored-auth-only", "--header", f"Authorization: Bearer {token}"]
+    assert ok(inspector.run(url, "tools/list", home=tmp_path / "fresh", transport=transport, extra_args=header))
+    other = oauth_server.base_url + ("/sse" if path == "/mcp" else "/mcp")
+    elsewhere = inspector.run(other, "tools/list", home=tmp_path / "fresh", extra_args=header)
+    assert elsewhere.returncode == EXIT_AUTH_REQUIRED, elsewhere.describe()
+
+
+@pytest.mark.parametrize("method", ["tools/call", "tools/list"])
+def test_without_sign_in_needs_auth(inspector: Inspector, oauth_server: ServerProcess, home: Path,
+                                    method: str) -> None:
+    tool = {"tool": "list_tables"} if method == "tools/call" else {}
+    # No browser and no terminal: the Inspector cannot sign in, and says so with exit 3.
+    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home, **tool)  # type: ignore[arg-type]
+    assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
+    assert run.error()["code"] == "auth_required"
+    # Told never to start a sign-in, it sends the request without a token and gets our 401.
+    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home, extra_args=["--stored-auth-only"],
+                        **tool)  # type: ignore[arg-type]
+    assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
+    assert "unauthorized" in run.error()["message"]
+    # A made-up bearer token is no better.
+    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home,
+                        extra_args=["--stored-auth-only", "--header", "Authorization: Bearer not-a-real-token"],
+                        **tool)  # type: ignore[arg-type]
+    assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
+
+
+def test_denied_consent_issues_no_token(inspector: Inspector, oauth_server: ServerProcess, tmp_path: Path) -> None:
+    run, steps = signed_in_run(inspector, oauth_server, tmp_path, "/mcp", None, decision="deny")
+    assert run.returncode == EXIT_ERROR, run.describe()
+    assert "denied" in run.error()["message"]
+    opened, delivered = steps
+    final = parse_qs(urlsplit(str(delivered["final_url"])).query)
+    assert final["error"] == ["access_denied"] and "code" not in final
+    client_id = parse_qs(urlsplit(str(opened["authorize_url"])).query)["client_id"][0]
+    log = oauth_server.log()
+    assert f"msg=consent_denied user={DEFAULT_ACCOUNT.username} client={client_id}" in log
+    assert f"msg=tokens_issued user={DEFAULT_ACCOUNT.username} client={client_id}" not in log

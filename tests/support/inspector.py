@@ -17,13 +17,19 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "@modelcontextprotocol/inspector"
 VERSION = "2.12.0"  # pinned exactly: its flags, output envelope and exit codes are what the tests assert
 
@@ -185,3 +191,68 @@ class Inspector:
             capture_output=True, text=True, timeout=timeout, check=False,
         )
         return InspectorRun(argv, done.returncode, done.stdout, done.stderr)
+
+
+def browser_env(home: Path, username: str, password: str, log: Path, *, decision: str = "approve") -> dict[str, str]:
+    """Environment that makes the Inspector open its authorize URL in tests/support/inspector_browser.py.
+
+    xdg-open (no desktop here) runs `$BROWSER URL`; a small wrapper keeps paths with spaces intact. It always
+    exits 0: on a non-zero exit xdg-open tries $BROWSER again, which would sign in a second time.
+    """
+    wrapper = home / "browser.sh"
+    home.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"cd {shlex.quote(str(ROOT))} || exit 0\n"
+        f"{shlex.quote(sys.executable)} -m tests.support.inspector_browser \"$1\"\n"
+        "exit 0\n"
+    )
+    wrapper.chmod(0o700)
+    return {
+        "MCP_AUTO_OPEN_ENABLED": "true",  # open the browser although stdin and stderr are not terminals
+        "BROWSER": str(wrapper),
+        "INSPECTOR_BROWSER_USER": username,
+        "INSPECTOR_BROWSER_PASSWORD": password,
+        "INSPECTOR_BROWSER_DECISION": decision,
+        "INSPECTOR_BROWSER_LOG": str(log),
+    }
+
+
+def browser_log(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _browser_alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"tests.support.inspector_browser" in cmdline  # and not a recycled PID
+
+
+def stop_browsers(log: Path, grace: float = 10.0) -> None:
+    """Let the browser scripts in `log` finish (the Inspector may exit first: it is not their parent),
+    then stop, by PID, any still running after `grace` seconds."""
+    pids = [r["pid"] for r in browser_log(log) if isinstance(r.get("pid"), int)]
+    deadline = time.monotonic() + grace
+    while any(_browser_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if _browser_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def stored_access_token(home: Path, server_url: str) -> str:
+    """The access token the Inspector saved for `server_url` in its file secret store under `home`.
+
+    Format of 2.12.0 (MCP_INSPECTOR_SECRET_STORE=file, no passphrase): ~/.mcp-inspector/secrets.json holds
+    {"secrets": {"oauth+<namespace>+<url-encoded server URL>:tokens:<issuer>": "<OAuth token JSON>"}}.
+    """
+    data = json.loads((home / ".mcp-inspector" / "secrets.json").read_text())
+    marker = f"+{quote(server_url, safe='')}:tokens:"
+    found = [v for k, v in data["secrets"].items() if marker in k]
+    assert len(found) == 1, f"expected one token for {server_url} in {sorted(data['secrets'])}"
+    return str(json.loads(found[0])["access_token"])
