@@ -11,9 +11,9 @@ purpose="${1:-run}"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
-# What each purpose needs from Debian. unixodbc + tdsodbc: the ODBC manager and FreeTDS (SQL Server drivers).
+# What each purpose needs from Debian (the ODBC manager and drivers are scripts/install-odbc.sh's job).
 # The test extras are the real programs the suite drives: nginx, certbot + pebble, openssl, Chromium, Node.
-apt_run=(python3-venv unixodbc tdsodbc libltdl7)
+apt_run=(python3-venv)  # the ODBC drivers come from scripts/install-odbc.sh, at the end
 apt_test=(nginx certbot pebble openssl chromium curl nodejs npm)
 
 want=("${apt_run[@]}")
@@ -59,3 +59,6 @@ if [ ! -f "$stamp" ] || [ -n "$(find "${locks[@]}" -newer "$stamp" 2>/dev/null)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi
+
+# The SQL Server ODBC drivers (unixODBC, FreeTDS, Driver 18), by the same script the Dockerfiles run.
+scripts/install-odbc.sh "$VENV/bin/python"

