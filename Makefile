@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean
+.PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest
 
 run: bootstrap
 	$(PY) -m mssql_mcp serve --face claude --demo
@@ -27,6 +27,15 @@ pytest:
 docs: bootstrap
 	$(PY) -m mssql_mcp config --markdown-table --write README.md
 	$(PY) -m mssql_mcp config --env-example --write .env.example
+
+# Side by side with dbhub and MCP Toolbox (installed from npm into bench/.scratch); not part of `make test`.
+# See docs/performance.md. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 3 --window 10".
+bench: bootstrap-test
+	$(PY) -m bench run $(BENCH_ARGS)
+
+# 500 concurrent sessions x 20 calls through nginx, 0 errors expected.
+loadtest: bootstrap-test
+	$(PY) -m bench loadtest $(LOADTEST_ARGS)
 
 bootstrap:
 	@scripts/bootstrap.sh run

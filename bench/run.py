@@ -37,7 +37,8 @@ class Config:
     window_s: float = 5.0
     server_cpu: int | None = 0
     client_cpu: int | None = 1
-    scratch: Path = peers.SCRATCH
+    scratch: Path = peers.SCRATCH  # database, logs, sign-in stores
+    npm_dir: Path = peers.SCRATCH / "npm"  # the peers' install, shared between runs
     include: tuple[str, ...] = ("ours", "ours-mssql", "dbhub", "toolbox")
     ours_env: dict[str, str] = field(default_factory=dict)
     signin: bool = True
@@ -82,7 +83,7 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
             if tds is not None:
                 selected.append(tds)
         if "dbhub" in cfg.include or "toolbox" in cfg.include:
-            installed = peers.install(cfg.scratch / "npm", quiet=cfg.quiet)
+            installed = peers.install(cfg.npm_dir, quiet=cfg.quiet)
             if "dbhub" in cfg.include:
                 selected.append(targets.dbhub(installed, db, cfg.scratch, secrets.token_urlsafe(24)))
             if "toolbox" in cfg.include:
@@ -120,6 +121,7 @@ def run(cfg: Config) -> Report:
     })
     with running(cfg, db) as (servers, notes):
         report.notes += notes
+        report.meta["pids"] = {s.target.name: s.pid for s in servers}
         # Peak RSS is measured under load: start-up (and our sign-in's argon2 hash) is not the steady state.
         startup = {s.target.name: s.reset_peak_rss() for s in servers}
         report.notes.append("peak RSS is VmHWM under load (reset after start-up); start-up peaks: "

@@ -1,0 +1,93 @@
+"""The benchmark harness on a tiny run: it starts every server, drives them, reports, and stops each by PID.
+
+The timings of so short a run mean nothing; what is checked is that every server answered every call
+correctly (the load client verifies the row count), that the report has its table, ratios and verdicts,
+and that no server outlives the run. The peers come from npm once (bench/.scratch/npm, ~25 s) and are
+reused after that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import peers
+from bench.load import _decode
+from bench.report import Report, Row, markdown, percentile, summary, verdicts
+from bench.run import Config, run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    if shutil.which("npm") is None and peers.installed() is None:
+        pytest.skip("npm is not installed, so the peers cannot be installed (make bootstrap-test installs it)")
+    cfg = Config(sessions=(1, 2), rounds=1, warmup_s=0.2, window_s=0.6, quiet=True,
+                 scratch=tmp_path_factory.mktemp("bench"), include=("ours", "dbhub", "toolbox"))
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        cfg.server_cpu = cfg.client_cpu = None
+    report = run(cfg)
+    assert os.sched_getaffinity(0) == cpus, "the harness must give the test process its CPUs back"
+    return report
+
+
+def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> None:
+    names = {r.target for r in tiny_report.rows}
+    assert names == {"mssql-mcp (SQLite)", f"dbhub {peers.DBHUB_VERSION}", f"MCP Toolbox {peers.TOOLBOX_VERSION}"}
+    for row in tiny_report.rows:
+        assert row.errors == 0, (row.target, row.sessions, row.first_error)
+        assert row.calls > 0 and row.p50_ms > 0 and row.p99_ms >= row.p50_ms, row
+        assert row.peak_rss_mb > 5, row
+        assert row.cpu_ms_per_call > 0, row
+    pids = tiny_report.meta["pids"]
+    assert len(pids) == 3
+    assert not [name for name, pid in pids.items() if _alive(pid)], "a server outlived the run"
+
+
+def test_ours_ran_signed_in(tiny_report: Report) -> None:
+    note = next(n for n in tiny_report.notes if n.startswith("mssql-mcp (SQLite)"))
+    assert "sign-in on" in note, note
+
+
+def test_report_has_ratios_and_a_verdict_per_goal(tiny_report: Report) -> None:
+    text = summary(tiny_report, high=2, low=1)
+    table = [line for line in text.splitlines() if line.startswith("| ") and "sessions" not in line]
+    assert len(table) == 6
+    assert all("x)" in line for line in table)  # every figure has its ratio to the best peer
+    lines = verdicts(tiny_report, high=2, low=1)
+    assert len(lines) == 4 and all(line.split()[0] in ("PASS", "FAIL") for line in lines)
+    assert json.loads(tiny_report.to_json())["rows"][0]["calls_per_s"] > 0
+
+
+def test_ratios_are_to_the_best_peer() -> None:
+    def row(target: str, peer: bool, calls: int, p50: float, rss: float) -> Row:
+        return Row(target, peer, 16, calls, 0, 1.0, p50, p50 * 2, rss, 1.0)
+
+    report = Report([row("ours", False, 3000, 1.0, 50), row("dbhub", True, 1000, 2.0, 200),
+                     row("toolbox", True, 1500, 4.0, 100)])
+    text = markdown(report)
+    assert "| ours | 16 | 3,000 (2.00x) | 1.00 (0.50x) |" in text
+    assert "50 (0.50x)" in text  # RSS against the lowest peer
+    assert verdicts(report, high=16, low=16)[0].startswith("PASS ours: throughput at 16 sessions 3,000 calls/s = 2.00x")
+    assert verdicts(report, high=16, low=16)[2].startswith("PASS ours: peak RSS 50 MB = 0.25x dbhub's")
+
+
+def test_percentile_and_sse_decoding() -> None:
+    assert percentile([], 50) == 0.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    sse = b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'
+    assert _decode("text/event-stream", sse) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    assert _decode("application/json", b'{"result": 1}') == {"result": 1}
