@@ -134,6 +134,20 @@ async def test_keywords_match_names_first_then_values(chatgpt_server: ServerProc
     assert "type: NVARCHAR(40)" in column["text"] and "example values:" in column["text"]
 
 
+async def test_keywords_are_literal_and_views_are_cited_as_queries(chatgpt_server: ServerProcess) -> None:
+    for wildcard in ("%", "_", "[a-z]"):  # LIKE wildcards match themselves only: nothing here contains them
+        assert await search(chatgpt_server, wildcard) == [], wildcard
+    results = await search(chatgpt_server, '"Café & Thé"')
+    assert results[0]["id"] == "row:dbo.Categories:CategoryID=9"
+    (view,) = [r for r in results if r["id"].startswith("query:")]  # the view has no key: one query id
+    assert view["title"] == "1 matching rows in dbo.SalesByCategory"
+    record = await fetch(chatgpt_server, view["id"])
+    assert "Café & Thé" in record["text"] and record["metadata"]["row_count"] == "1"
+    quoted = await search(chatgpt_server, "O'Brien")
+    assert "O'Brien" in quoted[0]["title"]  # a quote in a term is data, not SQL
+    assert "O'Brien" in (await fetch(chatgpt_server, quoted[-1]["id"]))["text"]
+
+
 async def test_keyword_search_is_capped_at_max_search_results(chatgpt_server: ServerProcess) -> None:
     results = await search(chatgpt_server, "a")  # matches thousands of rows
     assert len(results) == MAX_RESULTS

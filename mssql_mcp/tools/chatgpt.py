@@ -63,7 +63,9 @@ def register(
     """
     from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
 
-    fetcher = Fetcher(queries, base_url=base_url, cache=cache or ResultCache(ttl=settings.cache_ttl_seconds))
+    if cache is None:  # not `cache or ...`: an empty cache is falsy (it has a length)
+        cache = ResultCache(ttl=settings.cache_ttl_seconds)
+    fetcher = Fetcher(queries, base_url=base_url, cache=cache)
     limit = settings.max_search_results
     keywords = KeywordSearch(fetcher, limit=limit, budget_seconds=settings.search_timeout_seconds)
 

@@ -1,0 +1,109 @@
+"""Query results are cached for CACHE_TTL_SECONDS, on a clock the test steps; expiry re-runs, never fails.
+
+The clock cannot reach into a server subprocess, so these tests run the ChatGPT tools in-process: the real
+`register()`, QueryService and SQLite backend, reached through the MCP SDK's own client over its in-memory
+transport. The data is changed behind the server's back to tell a cached answer from a fresh one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from mssql_mcp.cache import ResultCache
+from mssql_mcp.db.sqlite import SqliteDatabase
+from mssql_mcp.queries import QueryService
+from mssql_mcp.settings import load_settings
+from mssql_mcp.tools import chatgpt
+from mssql_mcp.tools.chatgpt_fetch import QueryRun
+from mssql_mcp.tools.common import AuditPolicy
+from tests.support.chatgpt_contract import fetched, search_results
+
+pytestmark = pytest.mark.anyio
+TTL = 300.0
+SQL = "SELECT CompanyName FROM dbo.Customers WHERE CustomerID = 1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def tools(demo_copy: Path) -> AsyncIterator[tuple[Client, ResultCache[QueryRun], Clock]]:
+    clock = Clock()
+    cache: ResultCache[QueryRun] = ResultCache(ttl=TTL, timer=clock)
+    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
+    queries = QueryService(SqliteDatabase(demo_copy, read_only=True), max_rows=50, timeout=5, workers=2,
+                           read_only=True)
+    server: MCPServer[object] = MCPServer(name="chatgpt-cache-test")
+    chatgpt.register(server, queries, settings, "http://127.0.0.1:9/chatgpt", AuditPolicy(), cache=cache)
+    try:
+        async with Client(server) as client:
+            yield client, cache, clock
+    finally:
+        queries.close()
+
+
+def rename_customer(path: Path, name: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE Customers SET CompanyName = ? WHERE CustomerID = 1", (name,))
+
+
+async def test_a_query_id_is_served_from_cache_until_the_ttl_then_rerun(
+    tools: tuple[Client, ResultCache[QueryRun], Clock], demo_copy: Path
+) -> None:
+    client, cache, clock = tools
+    (hit,) = search_results(await client.call_tool("search", {"query": SQL}))
+    original = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+    assert original["metadata"]["cached"] == "true" and len(cache) == 1
+    rename_customer(demo_copy, "Renamed While Cached")
+
+    clock.now += TTL - 1  # still fresh: the cached rows, not the database's
+    still = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+    assert still["text"] == original["text"] and still["metadata"]["cached"] == "true"
+
+    clock.now += 2  # expired: re-run from the SQL inside the id; an expired cache is not an error
+    fresh = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+    assert fresh["metadata"]["cached"] == "false" and "Renamed While Cached" in fresh["text"]
+    assert fresh["id"] == hit["id"]
+    again = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+    assert again["metadata"]["cached"] == "true" and again["text"] == fresh["text"]
+
+
+async def test_row_and_table_ids_always_reread(
+    tools: tuple[Client, ResultCache[QueryRun], Clock], demo_copy: Path
+) -> None:
+    client, cache, _ = tools
+    first = fetched(await client.call_tool("fetch", {"id": "row:dbo.Customers:CustomerID=1"}))
+    rename_customer(demo_copy, "Renamed Now")
+    second = fetched(await client.call_tool("fetch", {"id": "row:dbo.Customers:CustomerID=1"}))
+    assert first["text"] != second["text"] and "CompanyName: Renamed Now" in second["text"]
+    assert len(cache) == 0  # rows are never cached
+
+
+def test_the_cache_is_bounded_and_expires_on_its_clock() -> None:
+    clock = Clock()
+    cache: ResultCache[str] = ResultCache(ttl=10, maxsize=3, timer=clock)
+    for i in range(5):
+        cache.put(i, f"v{i}")
+    assert len(cache) == 3 and cache.get(0) is None and cache.get(4) == "v4"
+    clock.now += 9.9
+    assert cache.get(4) == "v4"
+    clock.now += 0.2
+    assert cache.get(4) is None and len(cache) == 0
+    assert (cache.hits, cache.misses) == (2, 2)
+
+
+def test_a_zero_ttl_disables_caching() -> None:
+    cache: ResultCache[str] = ResultCache(ttl=0)
+    cache.put("k", "v")
+    assert cache.get("k") is None and len(cache) == 0
