@@ -4,126 +4,28 @@ the MCP endpoints. See docs/security.md for the threat model, the flow and what 
     build_auth(settings, issuer_url=..., prefix=...) -> AuthComponents   (used by app.create_app per face)
     ensure_demo_user(settings) -> str | None                              (used by `serve --demo`)
 
-Modules: provider.py (the SDK provider: codes, tokens, replay rules), store.py + sqlite_store.py
-(persistence behind a Protocol), users.py + users_cli.py (people), login.py + pages.py + templates/
-(the HTML forms), throttle.py, clients.py (redirect policy, client metadata documents), routes.py
-(metadata and the SDK's handlers with our fixes), guard.py (401/403 challenges and the dev flags).
+Modules: wiring.py (the two above), provider.py (the SDK provider: codes, tokens, replay rules),
+store.py + sqlite_store.py (persistence behind a Protocol), users.py + users_cli.py (people), login.py +
+pages.py + templates/ (the HTML forms), throttle.py, clients.py (redirect policy, client metadata
+documents), routes.py (metadata and the SDK's handlers with our fixes), guard.py (401/403 challenges
+and the dev flags).
+
+The names are loaded on first use, so `mssql-mcp users ...` does not import the MCP SDK and starts fast.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
-from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
-
-from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
-from mssql_mcp.oauth.guard import BearerGuard
-from mssql_mcp.oauth.login import LoginPages
-from mssql_mcp.oauth.pages import Csrf
-from mssql_mcp.oauth.provider import SCOPE, Provider, TokenPolicy
-from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
-from mssql_mcp.oauth.sqlite_store import SqliteStore
-from mssql_mcp.oauth.store import OAuthStore
-from mssql_mcp.oauth.throttle import LoginThrottle
-from mssql_mcp.oauth.users import Users
-from mssql_mcp.settings import Settings
-
-log = logging.getLogger("mssql_mcp.auth")
+if TYPE_CHECKING:
+    from mssql_mcp.oauth.wiring import AuthComponents, build_auth, ensure_demo_user
 
 __all__ = ["AuthComponents", "build_auth", "ensure_demo_user"]
 
 
-@dataclass
-class AuthComponents:
-    """What a face's app needs from sign-in.
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from mssql_mcp.oauth import wiring
 
-    routes:      OAuth endpoints, login pages and discovery metadata (paths already carry the face prefix).
-    middleware:  outer-app middleware (bearer token -> request.user, auth context var).
-    protect():   wraps one MCP endpoint so that it requires a valid token for `resource_url`,
-                 honouring ALLOW_UNAUTH_METHODS / ALLOW_UNAUTH_TOOLS_CALL.
-    provider:    the authorization server (tests and tools reach the store through it).
-    """
-
-    routes: list[BaseRoute] = field(default_factory=list)
-    middleware: list[Middleware] = field(default_factory=list)
-    guard: Callable[[ASGIApp, str], ASGIApp] | None = None
-    provider: Provider | None = None
-
-    def protect(self, app: ASGIApp, *, resource_url: str) -> ASGIApp:
-        return self.guard(app, resource_url) if self.guard is not None else app
-
-
-def ensure_demo_user(settings: Settings) -> str | None:
-    """`make run`: if nobody can sign in yet, create user "demo"; returns its one-time password."""
-    store = SqliteStore(settings.oauth_store_path)
-    try:
-        return Users(store).ensure_demo_user()
-    finally:
-        store.close()
-
-
-def build_auth(
-    settings: Settings,
-    *,
-    issuer_url: str,
-    prefix: str = "",
-    store: OAuthStore | None = None,
-    clock: Callable[[], float] = time.time,
-) -> AuthComponents:
-    issuer = issuer_url.rstrip("/")
-    resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
-    store = store if store is not None else SqliteStore(settings.oauth_store_path)
-    store.purge(clock())
-    clients = ClientPolicy(
-        settings.allowed_redirect_hosts,
-        allow_loopback=settings.allow_loopback_redirects,
-        metadata_documents=settings.client_id_metadata_documents,
-    )
-    policy = TokenPolicy(issuer, resources, settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds)
-    provider = Provider(store, clients, policy, clock=clock)
-    users = Users(store, clock=clock)
-    csrf = Csrf(store.server_key(), secure=urlsplit(issuer).scheme == "https")
-    pages = LoginPages(provider, users, LoginThrottle(), csrf, prefix)
-
-    routes = oauth_routes(
-        provider, issuer=issuer, prefix=prefix, resources=resources,
-        metadata_documents=settings.client_id_metadata_documents,
-    )
-    routes += pages.routes()
-    middleware = [
-        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(provider)),
-        Middleware(AuthContextMiddleware),
-    ]
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
-
-    def guard(app: ASGIApp, resource_url: str) -> ASGIApp:
-        return BearerGuard(
-            app,
-            resource=resource_url,
-            metadata_url=origin + resource_metadata_path(canonical_resource(resource_url)),
-            scope_name=SCOPE,
-            unauth_methods=settings.allow_unauth_methods,
-            unauth_tools_call=settings.allow_unauth_tools_call,
-        )
-
-    _warn_dev_flags(settings)
-    if store.count_users() == 0:
-        log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
-    return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider)
-
-
-def _warn_dev_flags(settings: Settings) -> None:
-    if settings.allow_unauth_methods:
-        log.warning("ALLOW_UNAUTH_METHODS=true: initialize and tools/list are served WITHOUT sign-in (dev only)")
-    if settings.allow_unauth_tools_call:
-        log.warning("ALLOW_UNAUTH_TOOLS_CALL=true: tool calls run WITHOUT sign-in: anyone who can reach this "
-                    "server can query the database (dev only)")
+        return getattr(wiring, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
