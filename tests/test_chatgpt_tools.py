@@ -13,6 +13,7 @@ import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
 from mssql_mcp.tools import ids
+from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
 from tests.support.chatgpt_contract import fetched, search_results
 from tests.support.mcp_client import Transport, connect, text_of
 from tests.support.procs import ServerProcess, running_server
@@ -176,6 +177,17 @@ async def test_pages_escape_what_the_data_holds(chatgpt_server: ServerProcess) -
         page = (await http.get(hit["url"].replace("localhost", "127.0.0.1", 1))).text
     assert "<script>" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+async def test_long_text_is_cut_with_a_note(chatgpt_server: ServerProcess) -> None:
+    wide = "SELECT TOP 50 * FROM dbo.Customers a CROSS JOIN dbo.Customers b CROSS JOIN dbo.Customers c"
+    (hit,) = await search(chatgpt_server, wide)
+    record = await fetch(chatgpt_server, hit["id"])
+    assert len(record["text"]) <= MAX_TEXT_CHARS + 200
+    last = record["text"].splitlines()[-1]
+    assert last.startswith("[cut: showing ") and "narrow the query" in last
+    small = await fetch(chatgpt_server, "row:dbo.Customers:CustomerID=2")
+    assert "[cut:" not in small["text"]
 
 
 FORGED = [
