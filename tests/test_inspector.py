@@ -243,3 +243,14 @@ def test_denied_consent_issues_no_token(inspector: Inspector, oauth_server: Serv
     log = oauth_server.log()
     assert f"msg=consent_denied user={DEFAULT_ACCOUNT.username} client={client_id}" in log
     assert f"msg=tokens_issued user={DEFAULT_ACCOUNT.username} client={client_id}" not in log
+
+
+def test_loopback_redirects_off_refuses_the_inspector(inspector: Inspector, demo_db: Path, tmp_path: Path) -> None:
+    """ALLOW_LOOPBACK_REDIRECTS is off by default (a public server), and then the Inspector cannot register."""
+    with running_oauth_server(demo_db, tmp_path / "server", env={"ALLOW_LOOPBACK_REDIRECTS": "false"}) as server:
+        run, steps = signed_in_run(inspector, server, tmp_path, "/mcp", None)
+    assert run.returncode == EXIT_ERROR, run.describe()
+    error = run.error()
+    assert error["status"] == 400 and "invalid_redirect_uri" in error["message"]
+    assert "ALLOW_LOOPBACK_REDIRECTS" in error["message"]
+    assert steps == []  # no browser was ever opened
