@@ -10,6 +10,7 @@ Inspector does discovery, registration, PKCE and the token exchange itself; only
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -134,6 +135,15 @@ def test_refused_write_is_a_tool_error(inspector: Inspector, dev_server: ServerP
         assert db.execute("SELECT count(*) FROM Customers").fetchone()[0] == before
 
 
+@pytest.mark.parametrize("era", ["modern", "auto"])
+def test_newer_protocol_eras(inspector: Inspector, dev_server: ServerProcess, home: Path, era: str) -> None:
+    """The Inspector defaults to the "legacy" (initialize handshake) era for an ad-hoc URL; its "modern" era
+    and "auto" negotiation work too, since the SDK server also speaks the newer protocol. Keep it so."""
+    run = inspector.run(dev_server.base_url + "/mcp", "tools/call", tool="execute_sql", args={"query": "SELECT 1 AS x"},
+                        home=home, extra_args=["--protocol-era", era])
+    assert tool_ok(run)["rows"] == [[1]]
+
+
 def test_unknown_table_is_a_tool_error(inspector: Inspector, dev_server: ServerProcess, home: Path) -> None:
     run = inspector.run(dev_server.base_url + "/mcp", "tools/call", tool="describe_table",
                         args={"table_name": "dbo.Custmers"}, home=home)
@@ -171,6 +181,8 @@ def signed_in_run(inspector: Inspector, server: ServerProcess, tmp: Path, path: 
         run = inspector.run(server.base_url + path, "tools/call", tool="execute_sql",
                             args={"query": "SELECT TOP 2 CustomerID FROM dbo.Customers ORDER BY 1"},
                             home=home, transport=transport, env=env, extra_args=["--callback-url", callback])
+    except subprocess.TimeoutExpired as exc:  # the Inspector waits for a callback that never came: say why
+        raise AssertionError(f"no callback; browser: {browser_log(log)}\nserver: {server.log()[-3000:]}") from exc
     finally:
         stop_browsers(log)
     return run, browser_log(log)
