@@ -112,3 +112,28 @@ async def test_keyword_search_stops_at_its_time_budget(dev_server_env: dict[str,
             started = time.perf_counter()
             rows = search_results(await client.call_tool("search", {"query": "SELECT Name FROM dbo.Zebra"}))
             assert rows and time.perf_counter() - started < 1
+
+
+async def test_awkward_names_and_keys_round_trip_through_ids(dev_server_env: dict[str, str], tmp_path: Path) -> None:
+    """Spaces, dots, brackets and colons in names; text and composite keys: every id still resolves."""
+    db_path = tmp_path / "odd.sqlite"
+    with sqlite3.connect(db_path) as db:
+        db.executescript(
+            'CREATE TABLE "Order Details" ("Order ID" INT, "Line.No" INT, Note NVARCHAR(40), '
+            'PRIMARY KEY ("Order ID", "Line.No"));'
+            "INSERT INTO \"Order Details\" VALUES (7, 2, 'gift: wrap it, please');"
+            'CREATE TABLE "we]ird" (Code NVARCHAR(10) PRIMARY KEY, "na:me" NVARCHAR(40));'
+            "INSERT INTO \"we]ird\" VALUES ('O''B,1=1', 'wrapped parcel');"
+        )
+    env = {**dev_server_env, "SQLITE_PATH": str(db_path)}
+    with running_server(env, tmp_path, face="chatgpt", health_path=HEALTH) as server:
+        async with connect(server.base_url, prefix=PREFIX) as client:
+            found = search_results(await client.call_tool("search", {"query": "wrap"}))
+            assert [r["id"] for r in found] == ["row:dbo.[Order Details]:[Order ID]=7,[Line.No]=2",
+                                                "row:dbo.[we]]ird]:Code='O''B,1=1'"]
+            for hit in found:
+                record = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+                assert "wrap" in record["text"] and record["id"] == hit["id"]
+            for query in ("describe [dbo].[Order Details]", "sample [we]]ird] limit 1", "na:me"):
+                (hit,) = search_results(await client.call_tool("search", {"query": query}))[:1]
+                assert not (await client.call_tool("fetch", {"id": hit["id"]})).is_error, (query, hit)

@@ -167,6 +167,10 @@ async def test_every_url_opens_a_readable_page(chatgpt_server: ServerProcess) ->
             assert page.headers["content-type"].startswith("text/html")
             assert "default-src 'none'" in page.headers["content-security-policy"]
             assert ids.format_id(ids.parse_id(hit["id"])).replace("'", "&#x27;") in page.text
+        catalog = (await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/catalog:tables")).text
+        assert f'<a href="{PREFIX}/records/table:dbo.Customers">table:dbo.Customers</a>' in catalog
+        row = (await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/row:dbo.Customers:CustomerID=1")).text
+        assert f'<a href="{PREFIX}/records/table:dbo.Customers">Table</a>' in row
         missing = await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/table:dbo.Nope")
         assert missing.status_code == 404 and "Unknown table" in missing.text
 

@@ -24,6 +24,7 @@ from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
 from mssql_mcp.tools import ids
 
+URL_SAFE = ":=,.()-_~"  # left as-is in record URLs (ids stay readable); everything else percent-encoded
 MAX_TEXT_CHARS = 20_000  # what one fetch hands the model; the HTML view shows the same rows
 
 
@@ -37,6 +38,7 @@ class Record:
     columns: list[str] | None = None  # tabular records: JSON-ready rows
     rows: list[list[Any]] | None = None
     fields: list[tuple[str, Any]] | None = None  # one-row records: (column, JSON-ready value)
+    related: list[tuple[str, str]] = field(default_factory=list)  # (label, id): links on the record page
 
     def contract(self) -> dict[str, Any]:
         """The JSON ChatGPT expects from fetch: {id, title, text, url, metadata}."""
@@ -95,12 +97,12 @@ class Fetcher:
         self._details: ResultCache[TableDetail] = ResultCache(ttl=CATALOG_TTL_SECONDS)
 
     def url(self, record_id: str) -> str:
-        return f"{self.base_url}/records/{quote(record_id, safe=':=,.()-_~')}"
+        return f"{self.base_url}/records/{quote(record_id, safe=URL_SAFE)}"
 
     async def detail(self, table: TableInfo) -> TableDetail:
         cached = self._details.get(table.ref)
         if cached is None:
-            cached = await self.queries.describe(table.ref.qualified)
+            cached = await self.queries.describe(id_table(table.ref))  # quoted: names may hold dots
             self._details.put(table.ref, cached)
         return cached
 
@@ -158,8 +160,9 @@ class Fetcher:
         lines += ["", f"First rows: fetch {ids.format_id(ids.SampleId(id_table(table.ref), 10))}"]
         meta = {"kind": "table", "schema": table.ref.schema, "name": table.ref.name, "type": table.type,
                 "row_count": _count(table), "primary_key": ",".join(pk)}
+        sample = ids.format_id(ids.SampleId(id_table(table.ref), 10))
         return Record(rid, f"{table.ref.qualified} ({table.type.lower()})", cap_text("\n".join(lines)),
-                      self.url(rid), meta, columns, rows)
+                      self.url(rid), meta, columns, rows, related=[("First 10 rows", sample)])
 
     async def _column(self, table: TableInfo, name: str) -> Record:
         d = await self.detail(table)
@@ -183,10 +186,10 @@ class Fetcher:
         fields = [(k, v) for k, v in fields if v is not None]
         meta = {"kind": "column", "table": table.ref.qualified, "column": col.name, "type": col.type}
         return Record(rid, f"{table.ref.qualified}.{col.name} ({col.type})", _kv_text(fields), self.url(rid),
-                      meta, fields=fields)
+                      meta, fields=fields, related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))])
 
     async def _sample(self, table: TableInfo, limit: int) -> Record:
-        outcome = await self.queries.sample(table.ref.qualified, limit)
+        outcome = await self.queries.sample(id_table(table.ref), limit)
         r = outcome.result
         rows = json_rows(r.rows)
         rid = ids.format_id(ids.SampleId(id_table(table.ref), limit))
@@ -216,7 +219,8 @@ class Fetcher:
         canonical = ids.format_id(ids.RowId(id_table(table.ref), key))
         meta = {"kind": "row", "table": table.ref.qualified, "key": _key_text(key)}
         return Record(canonical, row_title(table.ref, key, fields, d.columns), _kv_text(fields),
-                      self.url(canonical), meta, fields=fields)
+                      self.url(canonical), meta, fields=fields,
+                      related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))])
 
     async def _query(self, rid: ids.QueryId) -> Record:
         run, cached = await self.run_query(rid.sql)

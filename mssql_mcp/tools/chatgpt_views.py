@@ -13,13 +13,14 @@ from __future__ import annotations
 import html
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.errors import MssqlMcpError
-from mssql_mcp.tools.chatgpt_fetch import Fetcher, Record
+from mssql_mcp.tools.chatgpt_fetch import URL_SAFE, Fetcher, Record
 
 # A page with no script and no framing: the record's own data cannot run anything in the reader's browser.
 SECURITY_HEADERS = {
@@ -53,19 +54,25 @@ def record_routes(fetcher: Fetcher, *, prefix: str, guard: Guard = _open) -> lis
             rec = await fetcher.fetch(record_id)
         except MssqlMcpError as exc:
             return message_page("Not found", exc.message, 404)
-        return _page(rec.title, render_record(rec))
+        return _page(rec.title, render_record(rec, lambda rid: f"{prefix}/records/{quote(rid, safe=URL_SAFE)}"))
 
     return [Route(f"{prefix}/records/{{record_id:path}}", record, methods=["GET"])]
 
 
-def render_record(rec: Record) -> str:
+def render_record(rec: Record, href: Callable[[str], str]) -> str:
     parts = [f'<p class="meta">id <code>{_e(rec.id)}</code></p>']
+    if rec.related:
+        parts.append("<p>" + " · ".join(f'<a href="{_e(href(rid))}">{_e(label)}</a>' for label, rid in rec.related)
+                     + "</p>")
     if rec.fields is not None:
         parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_cell(v)}</dd>" for k, v in rec.fields) + "</dl>")
     elif rec.columns is not None and rec.rows is not None:
         head = "".join(f"<th>{_e(c)}</th>" for c in rec.columns)
-        body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
-                       for row in rec.rows[:MAX_HTML_ROWS])
+        links = [c == "id" and rec.id == "catalog:tables" for c in rec.columns]  # the catalog links its tables
+        body = "".join(
+            "<tr>" + "".join(f'<td><a href="{_e(href(v))}">{_e(v)}</a></td>' if link and isinstance(v, str)
+                             else f"<td>{_cell(v)}</td>" for v, link in zip(row, links, strict=True)) + "</tr>"
+            for row in rec.rows[:MAX_HTML_ROWS])
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         if len(rec.rows) > MAX_HTML_ROWS:
             parts.append(f"<p>… {len(rec.rows) - MAX_HTML_ROWS} more rows not shown.</p>")
