@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from mssql_mcp.tools import ids
 from tests.support.chatgpt_contract import fetched, search_results
 from tests.support.mcp_client import connect, text_of
-from tests.support.procs import running_server
+from tests.support.procs import ServerProcess, running_server
 
 pytestmark = pytest.mark.anyio
 PREFIX = "/chatgpt"
@@ -88,18 +90,26 @@ async def test_writes_are_refused_even_with_read_only_mode_off(
     assert snapshot() == before
 
 
+@contextlib.contextmanager
+def serving(script: str, env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    """The ChatGPT face over a small SQLite database made by `script`."""
+    db_path = tmp_path / "custom.sqlite"
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        db.executescript(script)
+    with running_server({**env, "SQLITE_PATH": str(db_path)}, tmp_path, face="chatgpt", health_path=HEALTH) as s:
+        yield s
+
+
 async def test_keyword_search_stops_at_its_time_budget(dev_server_env: dict[str, str], tmp_path: Path) -> None:
     """A view whose scan never ends: once the budget is spent, the search returns what it found so far."""
-    db_path = tmp_path / "slow.sqlite"
-    with sqlite3.connect(db_path) as db:
-        db.executescript(
-            "CREATE TABLE Zebra (ZebraID INT PRIMARY KEY, Name NVARCHAR(40));"
-            "INSERT INTO Zebra VALUES (1, 'Marty the zebra');"
-            "CREATE VIEW Endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
-            "SELECT CAST(i AS NVARCHAR(20)) AS Label FROM n;"
-        )
-    env = {**dev_server_env, "SQLITE_PATH": str(db_path), "SEARCH_TIMEOUT_SECONDS": "1", "QUERY_TIMEOUT_SECONDS": "30"}
-    with running_server(env, tmp_path, face="chatgpt", health_path=HEALTH) as server:
+    script = (
+        "CREATE TABLE Zebra (ZebraID INT PRIMARY KEY, Name NVARCHAR(40));"
+        "INSERT INTO Zebra VALUES (1, 'Marty the zebra');"
+        "CREATE VIEW Endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+        "SELECT CAST(i AS NVARCHAR(20)) AS Label FROM n;"
+    )
+    env = {**dev_server_env, "SEARCH_TIMEOUT_SECONDS": "1", "QUERY_TIMEOUT_SECONDS": "30"}
+    with serving(script, env, tmp_path) as server:
         async with connect(server.base_url, prefix=PREFIX) as client:
             started = time.perf_counter()
             results = search_results(await client.call_tool("search", {"query": "zebra"}))
@@ -116,17 +126,14 @@ async def test_keyword_search_stops_at_its_time_budget(dev_server_env: dict[str,
 
 async def test_awkward_names_and_keys_round_trip_through_ids(dev_server_env: dict[str, str], tmp_path: Path) -> None:
     """Spaces, dots, brackets and colons in names; text and composite keys: every id still resolves."""
-    db_path = tmp_path / "odd.sqlite"
-    with sqlite3.connect(db_path) as db:
-        db.executescript(
-            'CREATE TABLE "Order Details" ("Order ID" INT, "Line.No" INT, Note NVARCHAR(40), '
-            'PRIMARY KEY ("Order ID", "Line.No"));'
-            "INSERT INTO \"Order Details\" VALUES (7, 2, 'gift: wrap it, please');"
-            'CREATE TABLE "we]ird" (Code NVARCHAR(10) PRIMARY KEY, "na:me" NVARCHAR(40));'
-            "INSERT INTO \"we]ird\" VALUES ('O''B,1=1', 'wrapped parcel');"
-        )
-    env = {**dev_server_env, "SQLITE_PATH": str(db_path)}
-    with running_server(env, tmp_path, face="chatgpt", health_path=HEALTH) as server:
+    script = (
+        'CREATE TABLE "Order Details" ("Order ID" INT, "Line.No" INT, Note NVARCHAR(40), '
+        'PRIMARY KEY ("Order ID", "Line.No"));'
+        "INSERT INTO \"Order Details\" VALUES (7, 2, 'gift: wrap it, please');"
+        'CREATE TABLE "we]ird" (Code NVARCHAR(10) PRIMARY KEY, "na:me" NVARCHAR(40));'
+        "INSERT INTO \"we]ird\" VALUES ('O''B,1=1', 'wrapped parcel');"
+    )
+    with serving(script, dev_server_env, tmp_path) as server:
         async with connect(server.base_url, prefix=PREFIX) as client:
             found = search_results(await client.call_tool("search", {"query": "wrap"}))
             assert [r["id"] for r in found] == ["row:dbo.[Order Details]:[Order ID]=7,[Line.No]=2",
