@@ -224,23 +224,21 @@ def test_full_oauth_flow_then_tool_call(inspector: Inspector, oauth_server: Serv
     assert elsewhere.returncode == EXIT_AUTH_REQUIRED, elsewhere.describe()
 
 
-@pytest.mark.parametrize("method", ["tools/call", "tools/list"])
-def test_without_sign_in_needs_auth(inspector: Inspector, oauth_server: ServerProcess, home: Path,
-                                    method: str) -> None:
-    tool = {"tool": "list_tables"} if method == "tools/call" else {}
+def test_without_sign_in_needs_auth(inspector: Inspector, oauth_server: ServerProcess, home: Path) -> None:
+    url = oauth_server.base_url + "/mcp"
     # No browser and no terminal: the Inspector cannot sign in, and says so with exit 3.
-    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home, **tool)  # type: ignore[arg-type]
+    run = inspector.run(url, "tools/call", tool="list_tables", home=home)
     assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
     assert run.error()["code"] == "auth_required"
-    # Told never to start a sign-in, it sends the request without a token and gets our 401.
-    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home, extra_args=["--stored-auth-only"],
-                        **tool)  # type: ignore[arg-type]
-    assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
-    assert "unauthorized" in run.error()["message"]
+    # Told never to start a sign-in, it sends the request without a token and gets our 401; tools/list
+    # needs sign-in as well (ALLOW_UNAUTH_METHODS is off).
+    for method, tool in (("tools/call", "list_tables"), ("tools/list", None)):
+        run = inspector.run(url, method, tool=tool, home=home, extra_args=["--stored-auth-only"])
+        assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
+        assert "unauthorized" in run.error()["message"]
     # A made-up bearer token is no better.
-    run = inspector.run(oauth_server.base_url + "/mcp", method, home=home,
-                        extra_args=["--stored-auth-only", "--header", "Authorization: Bearer not-a-real-token"],
-                        **tool)  # type: ignore[arg-type]
+    run = inspector.run(url, "tools/call", tool="list_tables", home=home,
+                        extra_args=["--stored-auth-only", "--header", "Authorization: Bearer not-a-real-token"])
     assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
 
 
