@@ -9,6 +9,7 @@ Inspector does discovery, registration, PKCE and the token exchange itself; only
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -264,3 +265,36 @@ def test_loopback_redirects_off_refuses_the_inspector(inspector: Inspector, demo
     assert error["status"] == 400 and "invalid_redirect_uri" in error["message"]
     assert "ALLOW_LOOPBACK_REDIRECTS" in error["message"]
     assert steps == []  # no browser was ever opened
+
+
+def test_chatgpt_face_signs_in_then_search_and_fetch(inspector: Inspector, demo_db: Path, tmp_path: Path) -> None:
+    """The same flow on the ChatGPT face (/chatgpt/mcp, its own issuer path); then its search → fetch contract:
+    each result is one text item holding JSON."""
+    with sqlite3.connect(demo_db) as db:
+        company = db.execute("SELECT CompanyName FROM Customers ORDER BY CustomerID LIMIT 1").fetchone()[0]
+    with running_oauth_server(demo_db, tmp_path / "server", face="chatgpt",
+                              env={"ALLOW_LOOPBACK_REDIRECTS": "true"}) as server:
+        url = server.base_url + "/chatgpt/mcp"
+        home, log = tmp_path / "home", tmp_path / "browser.jsonl"
+        env = browser_env(home, DEFAULT_ACCOUNT.username, DEFAULT_ACCOUNT.password, log)
+        callback = ["--callback-url", f"http://127.0.0.1:{free_port()}/oauth/callback"]
+        try:
+            search = inspector.run(url, "tools/call", tool="search", args={"query": company}, home=home, env=env,
+                                   extra_args=callback)
+        finally:
+            stop_browsers(log)
+        content = ok(search)["content"]
+        assert isinstance(content, list) and len(content) == 1 and content[0]["type"] == "text", search.describe()
+        results = json.loads(content[0]["text"])["results"]
+        assert results and {"id", "title", "url"} <= set(results[0])
+        assert any(company in r["title"] for r in results)
+
+        first = next(r for r in results if company in r["title"])
+        fetch = inspector.run(url, "tools/call", tool="fetch", args={"id": first["id"]}, home=home,
+                              extra_args=["--stored-auth-only"])  # the token from the sign-in above
+        content = ok(fetch)["content"]
+        assert isinstance(content, list) and len(content) == 1, fetch.describe()
+        record = json.loads(content[0]["text"])
+        assert record["id"] == first["id"] and company in record["text"]
+        assert {"title", "url"} <= set(record)
+    assert len([s for s in browser_log(log) if "pid" in s]) == 1  # one sign-in for both calls
