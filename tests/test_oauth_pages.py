@@ -108,7 +108,7 @@ async def test_consent_page_says_who_where_and_what(server: ServerProcess, brows
     _, page = await signed_in_consent(browser, server.base_url, name="Inspector Gadget")
     text = page.text
     assert "Signed in as <strong>alice</strong>" in text
-    assert "Inspector Gadget" in text and "127.0.0.1:9" in text and "database tools" in text
+    assert "Inspector Gadget" in text and "127.0.0.1:33418" in text and "database tools" in text
     assert f"{server.base_url}/mcp" in text
     assert [b[1] for b in parse_form(text).buttons] == ["approve", "deny"]
 

@@ -105,7 +105,7 @@ async def test_authorize_refuses_a_redirect_uri_that_was_not_registered(
 ) -> None:
     client_id = await public_client(http, server.base_url)
     _, challenge = pkce_pair()
-    for other in ("http://127.0.0.1:10/callback", "http://127.0.0.1:9/callback/x", "http://localhost:9/callback"):
+    for other in ("http://127.0.0.1:10/callback", f"{REDIRECT_URI}/x", REDIRECT_URI.replace("127.0.0.1", "localhost")):
         resp = await http.get(f"{server.base_url}/authorize", params={
             "response_type": "code", "client_id": client_id, "redirect_uri": other, "state": "s",
             "code_challenge": challenge, "code_challenge_method": "S256"})
@@ -155,7 +155,7 @@ async def test_wrong_pkce_verifier_is_refused(server: ServerProcess, http: httpx
 async def test_token_request_redirect_uri_must_match(server: ServerProcess, http: httpx2.AsyncClient) -> None:
     client_id = await public_client(http, server.base_url)
     code, verifier = await code_for(server.base_url, client_id)
-    form = code_form(client_id, code, verifier, redirect_uri="http://127.0.0.1:9/other")
+    form = code_form(client_id, code, verifier, redirect_uri=REDIRECT_URI + "-other")
     resp = await http.post(f"{server.base_url}/token", data=form)
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_request"
 

@@ -33,7 +33,7 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from tests.support.mcp_client import Transport, connect
 from tests.support.procs import ROOT, ServerProcess, free_port, running_server
 
-REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the code is read from the Location header
+REDIRECT_URI = "http://127.0.0.1:33418/callback"  # never contacted: the code is read from the Location header
 
 
 @dataclass(frozen=True)
