@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef
-from mssql_mcp.errors import InvalidArgument
+from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
 from mssql_mcp.tools import ids
@@ -169,19 +169,22 @@ class Fetcher:
         col = _find_column(d, name)
         if col is None:
             raise InvalidArgument(f"{table.ref.qualified} has no column {name!r}. Fetch table:{id_table(table.ref)}.")
-        run = await self.queries.run(
-            f"SELECT DISTINCT TOP (5) {quote_ident(col.name)} FROM {quote_table(table.ref)} "
-            f"WHERE {quote_ident(col.name)} IS NOT NULL",
-            force_read_only=True,
-        )
-        examples = [json_value(row[0]) for row in run.result.rows]
+        try:
+            run = await self.queries.run(
+                f"SELECT DISTINCT TOP (5) {quote_ident(col.name)} FROM {quote_table(table.ref)} "
+                f"WHERE {quote_ident(col.name)} IS NOT NULL",
+                force_read_only=True,
+            )
+            examples = ", ".join(str(json_value(row[0])) for row in run.result.rows) or "(none)"
+        except MssqlMcpError as exc:  # e.g. SQL Server refuses DISTINCT on text/ntext/image: still describe it
+            examples = f"(unavailable: {exc.message})"
         rid = ids.format_id(ids.ColumnId(id_table(table.ref), col.name))
         fields: list[tuple[str, Any]] = [
             ("table", table.ref.qualified), ("column", col.name), ("type", col.type),
             ("nullable", "yes" if col.nullable else "no"),
             ("primary key", "yes" if col.name in primary_key(d) else "no"),
             ("default", col.default), ("description", col.description),
-            ("example values", ", ".join(str(v) for v in examples) or "(none)"),
+            ("example values", examples),
         ]
         fields = [(k, v) for k, v in fields if v is not None]
         meta = {"kind": "column", "table": table.ref.qualified, "column": col.name, "type": col.type}
