@@ -120,14 +120,15 @@ def test_security_headers_on_every_location(deployed: Stack, location: str, kind
 
 def test_chatgpt_paths_reach_the_chatgpt_app(deployed: Stack) -> None:
     ctx = deployed.tls_context()
-    health = request(deployed.ports.https, "GET", "/chatgpt/health", ctx=ctx)
+    # A unique query per request, so each access-log line read back is this request's own.
+    health = request(deployed.ports.https, "GET", "/chatgpt/health?probe=1", ctx=ctx)
     assert health.status == 200
-    assert deployed.upstream_of("GET /chatgpt/health") == deployed.chatgpt.port
-    meta = request(deployed.ports.https, "GET", "/.well-known/oauth-protected-resource/chatgpt/mcp", ctx=ctx)
-    assert deployed.upstream_of("GET /.well-known/oauth-protected-resource/chatgpt/mcp") == deployed.chatgpt.port
-    assert meta.status in (200, 404), meta.status
-    request(deployed.ports.https, "GET", "/health", ctx=ctx)
-    assert deployed.upstream_of("GET /health") == deployed.claude.port
+    assert deployed.upstream_of("GET /chatgpt/health?probe=1") == deployed.chatgpt.port
+    metadata = "/.well-known/oauth-protected-resource/chatgpt/mcp?probe=2"
+    assert request(deployed.ports.https, "GET", metadata, ctx=ctx).status == 200
+    assert deployed.upstream_of(f"GET {metadata}") == deployed.chatgpt.port
+    request(deployed.ports.https, "GET", "/health?probe=3", ctx=ctx)
+    assert deployed.upstream_of("GET /health?probe=3") == deployed.claude.port
 
 
 def test_port_80_redirects_everything_but_acme_challenges(deployed: Stack) -> None:
@@ -231,3 +232,24 @@ def test_tls_11_is_refused(deployed: Stack, tmp_path: Path) -> None:
         allowed = _s_client_tls11(ports.https)
     assert allowed.returncode == 0, allowed.stderr
     assert "Protocol  : TLSv1.1" in allowed.stdout and "Cipher is (NONE)" not in allowed.stdout, allowed.stdout
+
+
+def _route_paths(face: str, demo_db: Path, tmp: Path) -> list[str]:
+    from mssql_mcp.app import create_app
+    from mssql_mcp.settings import load_settings
+
+    env = {**DEV, "SQLITE_PATH": str(demo_db), "OAUTH_STORE_PATH": str(tmp / f"{face}.sqlite")}
+    app = create_app(load_settings(environ=env, env_file=None), face)
+    paths = [str(getattr(route, "path", "")) for route in app.routes]
+    return [re.sub(r"\{[^}]+\}", "x", p) for p in paths if p and p != "/health"]
+
+
+def test_every_route_of_each_face_reaches_that_face(deployed: Stack, demo_db: Path, tmp_path: Path) -> None:
+    """Ask the running nginx, for each route the apps declare, which app it proxies to: a route added to a
+    face later is checked too (the ChatGPT face's root-level /.well-known/.../chatgpt metadata included)."""
+    ctx = deployed.tls_context()
+    for face, port in (("claude", deployed.claude.port), ("chatgpt", deployed.chatgpt.port)):
+        for n, path in enumerate(_route_paths(face, demo_db, tmp_path)):
+            probe = f"{path}?route-probe={face}-{n}"  # unique, so the access-log line read back is this one
+            request(deployed.ports.https, "HEAD", probe, ctx=ctx)  # HEAD: GET /sse would be a stream
+            assert deployed.upstream_of(f"HEAD {probe}") == port, (face, path)

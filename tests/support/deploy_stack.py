@@ -45,7 +45,10 @@ class Stack:
 
     def upstream_of(self, request_line: str) -> int:
         """The upstream port nginx sent the last request with this request line to."""
-        lines = self.access_lines(f'"{request_line} HTTP/')
+        # nginx logs a request after answering it, so the client can be a moment ahead of the log.
+        deadline = time.monotonic() + 5
+        while not (lines := self.access_lines(f'"{request_line} HTTP/')) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert lines, f"no access-log line for {request_line!r}"
         match = re.search(r"upstream=127\.0\.0\.1:(\d+)", lines[-1])
         assert match, lines[-1]
