@@ -133,3 +133,19 @@ def test_dev_is_localhost_only_with_hot_reload_and_the_demo(tmp_path: Path) -> N
         watched = {w["path"]: w["action"] for w in svc["develop"]["watch"]}
         assert watched[str(tmp_path / "mssql_mcp")] == "sync+restart"
     assert "--demo" in m["services"]["mcp-claude"]["command"]
+
+
+@pytest.mark.parametrize("doc", ["docs/explanation_en.md", "docs/explicacion_es.md"])
+def test_explanations_name_what_the_files_use(project: Path, doc: str) -> None:
+    """The operations docs quote images, addresses, volume names and paths: they must be the real ones."""
+    m = model(project, "docker-compose.prod.yml")
+    text = (ROOT / doc).read_text()
+    for service in ("nginx", "certbot"):
+        assert f"`{m['services'][service]['image']}`" in text, service
+    assert m["services"]["nginx"]["networks"]["backend"]["ipv4_address"] in text
+    assert m["networks"]["backend"]["ipam"]["config"][0]["subnet"] in text
+    for volume in ("app-data", "letsencrypt", "acme-webroot"):
+        assert m["volumes"][volume]["name"] in text, volume  # the name `docker volume` commands need
+    script = (ROOT / "setup-letsencrypt.sh").read_text()
+    cron = script.split('cron_file="${CRON_FILE:-', 1)[1].split("}", 1)[0]
+    assert cron in text and "--renew --force-renewal" in text
