@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest
+.PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest deploy-check
 
 run: bootstrap
 	$(PY) -m mssql_mcp serve --face claude --demo
@@ -13,6 +13,10 @@ run-chatgpt: bootstrap
 	$(PY) -m mssql_mcp serve --face chatgpt --demo
 
 test: bootstrap-test lint typecheck pytest
+
+# The deployment kit alone: Compose and Dockerfile validators, then nginx, certbot and pebble on loopback.
+deploy-check: bootstrap-test
+	$(PY) -m pytest -q tests/test_deploy_*.py
 
 lint:
 	$(PY) -m ruff check .

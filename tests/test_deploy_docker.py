@@ -171,6 +171,10 @@ def test_cmd_starts_from_the_image_layout_and_healthcheck_tracks_it(name: str, t
     (app / "data").mkdir()
     shutil.copy(demo_db, app / "data" / "demo.sqlite")  # what the named volume holds after the first start
     env, _, ops = image(ROOT / name)
+    # The layout's own package is the one imported (not the checkout's editable install).
+    where = subprocess.run([sys.executable, "-c", "import mssql_mcp; print(mssql_mcp.__file__)"], cwd=app,
+                           capture_output=True, text=True, timeout=30, check=True)
+    assert where.stdout.strip() == str(app / "mssql_mcp" / "__init__.py")
     port = free_port()
     # The image's own ENV, except that a test binds loopback only; sign-in stays on, as in production.
     run_env = {"PATH": os.environ["PATH"], **env, "HOST": "127.0.0.1", "PORT": str(port)}
