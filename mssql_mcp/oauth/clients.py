@@ -29,6 +29,7 @@ from mssql_mcp.logs import event
 
 log = logging.getLogger("mssql_mcp.auth")
 
+SCOPE = "mcp"  # the one scope: use this server's tools as the signed-in user
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CIMD_MAX_BYTES = 16_384
 CIMD_TTL = 3600.0
@@ -111,7 +112,9 @@ class ClientPolicy:
                 else:
                     reason = self.check_redirects(meta.redirect_uris or [])
                 if reason is None:
-                    data = {**meta.model_dump(), "client_id": url, "token_endpoint_auth_method": "none"}
+                    # Like a registration without `scope` (routes.registration_options), it gets ours.
+                    data = {**meta.model_dump(), "client_id": url, "token_endpoint_auth_method": "none",
+                            "scope": meta.scope or SCOPE}
                     return OAuthClientInformationFull.model_validate(data)
         event(log, "client_document_refused", level=logging.WARNING, client=url, reason=reason)
         return None

@@ -33,6 +33,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
 from mssql_mcp.logs import event
+from mssql_mcp.oauth.clients import SCOPE as SCOPE  # re-exported: the scope every token carries
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.store import (
     ClientRecord,
@@ -46,7 +47,6 @@ from mssql_mcp.oauth.store import (
 
 log = logging.getLogger("mssql_mcp.auth")
 
-SCOPE = "mcp"  # the one scope: use this server's tools as the signed-in user
 CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10)
 PENDING_TTL = 900.0  # time a person has to sign in and consent
 

@@ -180,6 +180,7 @@ def oauth_client(
     client_name: str = "oauth-flow test client",
     auth_method: str = "none",
     filler: FormFiller | None = None,
+    client_metadata_url: str | None = None,
 ) -> tuple[OAuthClientProvider, MemoryStorage, FormFiller]:
     """The SDK's OAuthClientProvider for `server_url` (an MCP endpoint URL), signing in as `account`."""
     storage = storage or MemoryStorage()
@@ -194,6 +195,7 @@ def oauth_client(
     provider = OAuthClientProvider(
         server_url, metadata, storage,
         redirect_handler=filler.redirect_handler, callback_handler=filler.callback_handler,
+        client_metadata_url=client_metadata_url,
     )
     return provider, storage, filler
 
