@@ -387,6 +387,17 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# Read by docker-compose.prod.yml and setup-letsencrypt.sh, never by the app: listed so .env.example is complete.
+DEPLOY_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("DOMAIN", "", "Public name nginx serves and Let's Encrypt certifies (PUBLIC_URL is https://DOMAIN); "
+                   "setup-letsencrypt.sh adds it."),
+    ("NGINX_IP", "172.30.0.10", "nginx's fixed address on the Compose network: the apps trust X-Forwarded-* "
+                               "from it alone."),
+    ("BACKEND_SUBNET", "172.30.0.0/24", "The Compose network's subnet; change it, with NGINX_IP, if it collides "
+                                        "with one of yours."),
+)
+
+
 def env_example() -> str:
     out = ["# mssql-mcp settings. Generated from mssql_mcp/settings.py by `mssql-mcp config --env-example`.",
            "# Every variable is optional; the values shown are the defaults.", ""]
@@ -397,4 +408,8 @@ def env_example() -> str:
             out.append(f"# --- {group} ---")
         out.append(f"# {r.help}")
         out.append(f"{'' if r.default is not None else '# '}{r.env}={display_value(r.default, False)}")
+    out.append("# --- deployment (docker-compose.prod.yml; not read by the app) ---")
+    for name, default, help_text in DEPLOY_VARIABLES:
+        out.append(f"# {help_text}")
+        out.append(f"{'' if default else '# '}{name}={default}")
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ what the assertions read. check-jsonschema validates against the compose-spec sc
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,11 @@ def test_explanations_name_what_the_files_use(project: Path, doc: str) -> None:
     script = (ROOT / "setup-letsencrypt.sh").read_text()
     cron = script.split('cron_file="${CRON_FILE:-', 1)[1].split("}", 1)[0]
     assert cron in text and "--renew --force-renewal" in text
+
+
+def test_env_example_lists_every_variable_the_prod_file_reads() -> None:
+    compose_text = (ROOT / "docker-compose.prod.yml").read_text()
+    used = set(re.findall(r"\$\{(\w+)", compose_text))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^(?:# )?(\w+)=", example, re.M))
+    assert used and used <= listed, used - listed
