@@ -193,3 +193,55 @@ def test_cmd_starts_from_the_image_layout_and_healthcheck_tracks_it(name: str, t
         stop_pid(proc)
     check = subprocess.run(health, env=run_env, capture_output=True, text=True, timeout=10)
     assert check.returncode != 0  # the healthcheck really checks
+
+
+def _closure(names: set[str]) -> set[str]:
+    """The distributions `names` pull in, transitively, as installed here (extras not taken)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen: set[str] = set()
+    todo = [canonical(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            reqs = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        todo += [canonical(re.split(r"[\s;\[<>=!~(]", r, maxsplit=1)[0]) for r in reqs if "extra ==" not in r]
+    return seen
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_installs_every_package_the_code_imports() -> None:
+    """The CMD test above runs in the dev virtualenv; this closes the gap: each third-party import under
+    mssql_mcp/ comes from requirements.txt or scripts/install-odbc.sh (what the image installs), not from a
+    test-only package that happens to be installed here."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    pins = {line.split("==")[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    odbc_pin = re.search(r'default_pin="([^=]+)==', (ROOT / "scripts" / "install-odbc.sh").read_text())
+    assert odbc_pin
+    installed = _closure(pins | {odbc_pin.group(1)})
+    owners = packages_distributions()
+    missing: dict[str, list[str]] = {}
+    for path in (ROOT / "mssql_mcp").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                       else [])
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top == "mssql_mcp":
+                    continue
+                dists = {canonical(d) for d in owners.get(top, [top])}
+                if not dists & installed:
+                    missing.setdefault(top, []).append(str(path.relative_to(ROOT)))
+    assert not missing, f"imported but not installed by the image: {missing}"
