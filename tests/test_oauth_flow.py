@@ -49,6 +49,8 @@ async def test_sdk_client_signs_in_and_calls_a_tool(server: ServerProcess, trans
     client_id = storage.client_info.client_id if storage.client_info else None
     audit = [line for line in server.log().splitlines() if "msg=tool_call" in line and f"client={client_id}" in line]
     assert audit and all("user=alice" in line for line in audit), server.log()[-3000:]
+    sql_lines = [line for line in audit if "tool=execute_sql" in line]
+    assert sql_lines and all(f in sql_lines[-1] for f in ("ts=", "sql_sha256=", "rows=1", "duration_ms=", "outcome=ok"))
 
 
 async def test_token_is_bound_to_the_endpoint_it_was_issued_for(server: ServerProcess) -> None:

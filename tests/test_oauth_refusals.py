@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from mssql_mcp.oauth.sqlite_store import SqliteStore
+from mssql_mcp.oauth.store import TokenRecord, digest, new_secret
 from tests.support.oauth_flow import (
     DEFAULT_ACCOUNT,
     PING,
@@ -312,3 +315,21 @@ async def test_wrong_password_is_refused_with_a_generic_message(
     # Unknown user and wrong password read the same: no user enumeration.
     assert pages[0] == pages[1]
     assert "Sign-in failed. Check the username and password" in pages[0]
+
+
+async def test_token_without_our_scope_gets_403_insufficient_scope(
+    server: ServerProcess, http: httpx2.AsyncClient
+) -> None:
+    # No client can obtain such a token through the flow (every grant carries "mcp"), so it is written
+    # with the product's own store into the running server's file, as another issuer sharing it might.
+    store_path = next(Path(server.log_path.parent).glob("oauth.sqlite"))
+    store = SqliteStore(store_path)
+    token = new_secret()
+    store.save_token(TokenRecord(
+        token_hash=digest(token), kind="access", client_id="c", username="alice", scopes=("profile",),
+        resource=f"{server.base_url}/mcp", expires_at=time.time() + 60, family_id="f", created_at=time.time()))
+    store.close()
+    resp = await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(token))
+    assert resp.status_code == 403
+    assert resp.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+    assert 'scope="mcp"' in resp.headers["www-authenticate"]
