@@ -122,3 +122,23 @@ async def test_dev_server_with_both_flags_needs_no_token(dev_server_env: dict[st
 def test_add_user_helper_is_the_cli(tmp_path: Path) -> None:
     add_user(tmp_path / "s.sqlite", Account("zed", "long enough pw"))
     assert users(tmp_path / "s.sqlite", "list").stdout.startswith("zed\t")
+
+
+def test_a_plain_http_public_url_is_refused_unless_sign_in_is_off(demo_db: Path, tmp_path: Path) -> None:
+    env = {"SQLITE_PATH": str(demo_db), "OAUTH_STORE_PATH": str(tmp_path / "o.sqlite"),
+           "PUBLIC_URL": "http://mcp.example.com", "PATH": "/usr/bin:/bin", "PORT": str(free_port())}
+    refused = subprocess.run([sys.executable, "-m", "mssql_mcp", "--env-file", "/nonexistent", "serve"],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "PUBLIC_URL: http://mcp.example.com must be https" in refused.stderr
+
+
+async def test_plain_http_public_url_in_full_dev_mode_serves_without_sign_in(
+    dev_server_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**dev_server_env, "PUBLIC_URL": f"http://mcp.example.com:{port}", "ALLOWED_HOSTS": "127.0.0.1:*"}
+    with running_server(env, tmp_path, port=port) as server:
+        async with connect(server.base_url) as client:
+            assert (await client.list_tools()).tools
+        assert "sign-in is OFF" in server.log()

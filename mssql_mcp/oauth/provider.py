@@ -49,6 +49,7 @@ log = logging.getLogger("mssql_mcp.auth")
 
 CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10)
 PENDING_TTL = 900.0  # time a person has to sign in and consent
+PURGE_EVERY = 3600.0  # expired rows are dropped at most this often (and at start)
 
 # Set per request by routes.TokenRequestShim from the /token and /revoke form, which the SDK does not
 # pass to the provider: the client secret presented (checked against the stored hash in get_client)
@@ -93,6 +94,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self.policy = policy
         self.clock = clock
         self.login_url = f"{policy.issuer}/login"
+        self._purged_at = clock()
 
     # -- clients --------------------------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -272,6 +274,9 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     def _issue(self, client_id: str, username: str, scopes: list[str], resource: str, family: str) -> OAuthToken:
         now = self.clock()
+        if now - self._purged_at > PURGE_EVERY:
+            self.store.purge(now)
+            self._purged_at = now
         access, refresh = new_secret(), new_secret()
         record = TokenRecord(
             token_hash=digest(access), kind="access", client_id=client_id, username=username, scopes=tuple(scopes),

@@ -15,6 +15,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.login import LoginPages
@@ -67,6 +68,15 @@ def build_auth(
     clock: Callable[[], float] = time.time,
 ) -> AuthComponents:
     issuer = issuer_url.rstrip("/")
+    _warn_dev_flags(settings)
+    if not _issuer_ok(issuer):
+        # RFC 8414 §2 / OAuth 2.1 §1.5: an issuer is https (loopback excepted, for local use).
+        if settings.allow_unauth_methods and settings.allow_unauth_tools_call:
+            log.warning("sign-in is OFF: PUBLIC_URL %s is neither https nor loopback, and both dev flags are on",
+                        issuer)
+            return AuthComponents()
+        raise ConfigError(f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on "
+                          "localhost/127.0.0.1")
     resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
     store = store if store is not None else SqliteStore(settings.oauth_store_path)
     store.purge(clock())
@@ -102,10 +112,14 @@ def build_auth(
             unauth_tools_call=settings.allow_unauth_tools_call,
         )
 
-    _warn_dev_flags(settings)
     if store.count_users() == 0:
         log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
     return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider)
+
+
+def _issuer_ok(issuer: str) -> bool:
+    parts = urlsplit(issuer)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"))
 
 
 def _warn_dev_flags(settings: Settings) -> None:
