@@ -1,14 +1,16 @@
 """setup-letsencrypt.sh end to end, non-interactively, against pebble (Debian's ACME test server).
 
-The script runs in --local mode: certbot 2.1 and Debian's nginx on this host, nginx running the project's
-own config rendered for loopback. Each scenario gets its own certbot/ folder and nginx; every nginx the
-script starts is stopped by the PID in its pid file.
+Mostly in --local mode: certbot 2.1 and Debian's nginx on this host, nginx running the project's own config
+rendered for loopback. The default Compose mode runs too, through tests/support/docker_shim.py (certbot in a
+mount namespace laid out like its container). Each scenario gets its own certbot/ folder and nginx; every
+nginx the script starts is stopped by the PID in its pid file.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import socket
 import ssl
 import subprocess
@@ -169,3 +171,55 @@ def test_shell_scripts_pass_shellcheck() -> None:
     out = subprocess.run([str(shellcheck), str(SCRIPT), str(ROOT / "scripts" / "install-odbc.sh")],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the docker shim needs root for its mount namespace")
+def test_compose_mode_maps_the_container_paths(acme: Acme, tmp_path: Path) -> None:
+    """The default mode, through `docker compose` as the script calls it. tests/support/docker_shim.py
+    carries the calls out: certbot sees the certbot service's volumes at their container paths, read from
+    the real Compose model, so /etc/letsencrypt, /var/www/certbot and the deploy hook's flag must line up."""
+    deploy = tmp_path / "deploy"  # a deploy folder: the script writes .env beside itself
+    deploy.mkdir()
+    for name in ("setup-letsencrypt.sh", "docker-compose.prod.yml"):
+        shutil.copy2(ROOT / name, deploy / name)
+    (deploy / ".env").write_text(f"PUBLIC_URL=https://{DOMAIN}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(f"#!/bin/sh\nexec {sys.executable} {ROOT / 'tests' / 'support' / 'docker_shim.py'} \"$@\"\n")
+    docker.chmod(0o755)
+
+    data = deploy / "certbot"
+    ports = nginx.Ports(http=acme.http_port, https=free_port(), health=free_port(), claude=free_port(),
+                        chatgpt=free_port())
+    conf = nginx.render(tmp_path / "nginx", domain=DOMAIN, ports=ports, letsencrypt=data / "conf",
+                        webroot=data / "www")
+    shim_log = tmp_path / "docker-calls.log"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), **acme.env(),
+           "SHIM_LOG": str(shim_log), "SHIM_NGINX_START": shlex.join(conf.args()),
+           "SHIM_NGINX_RELOAD": shlex.join([*conf.args(), "-s", "reload"])}
+    cron = tmp_path / "cron"
+    try:
+        out = subprocess.run([str(deploy / "setup-letsencrypt.sh"), "--domain", DOMAIN, "--email", "ops@example.com",
+                              "--server", acme.directory, "--cron-file", str(cron)],
+                             capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+        assert out.returncode == 0, out.stdout + out.stderr + shim_log.read_text()
+        assert f"DOMAIN={DOMAIN}" in (deploy / ".env").read_text().splitlines()
+        calls = shim_log.read_text()
+        assert f"--profile certbot run --rm certbot certonly --webroot -w /var/www/certbot -d {DOMAIN}" in calls
+        site = Site(acme, data, conf, ports.https, cron)
+        first = site.live_leaf()
+        assert site.serves(first) and "Pebble" in x509(first, "-issuer")
+
+        # The cron entry, in Compose mode too: certbot renews inside the "container", its deploy hook
+        # touches /etc/letsencrypt/.renewed, which the script sees on the host and reloads nginx for.
+        (entry,) = [line for line in cron.read_text().splitlines() if not line.startswith("#")]
+        command = shlex.split(entry.split(" root ", 1)[1].split(">>", 1)[0])
+        assert "--local" not in command
+        renewed = subprocess.run([*command, "--force-renewal"], capture_output=True, text=True, timeout=180, env=env,
+                                 stdin=subprocess.DEVNULL)
+        assert renewed.returncode == 0 and "nginx reloaded" in renewed.stdout, renewed.stdout + renewed.stderr
+        assert "exec -T nginx nginx -s reload" in shim_log.read_text()
+        assert site.live_leaf() != first and site.serves(site.live_leaf())
+    finally:
+        nginx.stop_pid_file(conf.pid_file)
