@@ -134,3 +134,16 @@ async def test_sign_in_survives_a_restart_and_stores_only_hashes(demo_db: Path, 
                 "grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": info.client_id})
             assert refreshed.status_code == 200, refreshed.text
             assert refreshed.json()["refresh_token"] != tokens.refresh_token
+
+
+async def test_faces_sharing_a_store_refuse_each_others_tokens(demo_db: Path, tmp_path: Path) -> None:
+    storage = MemoryStorage()
+    with running_oauth_server(demo_db, tmp_path, face="claude") as claude, \
+            running_oauth_server(demo_db, tmp_path, face="chatgpt") as chatgpt:
+        async with signed_in(claude.base_url, DEFAULT_ACCOUNT, storage=storage) as client:
+            await client.list_tools()
+        assert storage.tokens is not None
+        async with httpx2.AsyncClient(timeout=10) as http:
+            resp = await http.post(f"{chatgpt.base_url}/chatgpt/mcp", json=PING,
+                                   headers=bearer(storage.tokens.access_token))
+        assert resp.status_code == 401 and 'error="invalid_token"' in resp.headers["www-authenticate"]
