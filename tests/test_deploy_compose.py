@@ -7,39 +7,20 @@ what the assertions read. check-jsonschema validates against the compose-spec sc
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.compose import COMPOSE, compose, model
 from tests.support.procs import ROOT
 
 BIN = Path(sys.executable).parent
-COMPOSE = BIN / "docker-compose"
 CHECK_JSONSCHEMA = BIN / "check-jsonschema"
 APPS = ("mcp-claude", "mcp-chatgpt")
-
-
-def compose(project: Path, file: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`docker-compose -f FILE ARGS` in `project`, a deploy directory holding a copy of the compose files."""
-    for name in ("docker-compose.yml", "docker-compose.prod.yml"):
-        shutil.copy(ROOT / name, project / name)
-    cmd = [str(COMPOSE), "-f", str(project / file), "--profile", "certbot"]
-    # A clean environment: a DOMAIN or NGINX_IP exported on the developer's shell must not leak in.
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(project)}
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, env=env, cwd=project)
-
-
-def model(project: Path, file: str) -> dict[str, Any]:
-    out = compose(project, file, "config", "--format", "json")
-    assert out.returncode == 0, out.stderr
-    value: dict[str, Any] = json.loads(out.stdout)
-    return value
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import nginx
+from tests.support.compose import model
 from tests.support.deploy_stack import DOMAIN, Stack, new_ports, render_for, sse_delays, stack
 from tests.support.procs import ROOT
 
@@ -253,3 +255,27 @@ def test_every_route_of_each_face_reaches_that_face(deployed: Stack, demo_db: Pa
             probe = f"{path}?route-probe={face}-{n}"  # unique, so the access-log line read back is this one
             request(deployed.ports.https, "HEAD", probe, ctx=ctx)  # HEAD: GET /sse would be a stream
             assert deployed.upstream_of(f"HEAD {probe}") == port, (face, path)
+
+
+# Environment of the nginx image (its Dockerfile's ENV plus what every container gets); Compose adds the rest.
+NGINX_IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": "abc123",
+                   "HOME": "/root", "NGINX_VERSION": "1.28.0", "PKG_RELEASE": "1", "DYNPKG_RELEASE": "1",
+                   "NJS_VERSION": "0.9.0", "NJS_RELEASE": "1"}
+
+
+@pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (Debian's gettext-base) is not installed")
+def test_template_survives_the_image_envsubst(tmp_path: Path) -> None:
+    """The nginx image renders templates with `envsubst '${A} ${B} …'` over every variable defined in the
+    container: only our three may change; nginx's own $host, $request_uri … must come through untouched."""
+    (tmp_path / ".env").write_text("DOMAIN=mcp.example.com\n")
+    compose_env = model(tmp_path, "docker-compose.prod.yml")["services"]["nginx"]["environment"]
+    env = {**NGINX_IMAGE_ENV, **compose_env}
+    template = (ROOT / "nginx" / "conf.d" / "default.conf").read_text()
+    shell_format = " ".join("${" + name + "}" for name in env)  # what the image's 20-envsubst-on-templates.sh passes
+    rendered = subprocess.run(["envsubst", shell_format], input=template, capture_output=True, text=True, env=env,
+                              timeout=30, check=True).stdout
+    expected = template
+    for name in ("DOMAIN", "CLAUDE_UPSTREAM", "CHATGPT_UPSTREAM"):
+        expected = expected.replace("${" + name + "}", compose_env[name])
+    assert rendered == expected
+    assert "server mcp-claude:8008;" in rendered and "live/mcp.example.com/fullchain.pem" in rendered
