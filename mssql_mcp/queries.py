@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 from cachetools import TTLCache
 
 from mssql_mcp import sqlgate
 from mssql_mcp.catalog import Catalog
 from mssql_mcp.db.base import Database, QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.errors import DatabaseUnavailable, InvalidArgument, MssqlMcpError, QueryTimeout
+from mssql_mcp.workers import DB_THREAD_NICE, WorkerPool
 
 T = TypeVar("T")
 
@@ -60,9 +60,10 @@ class QueryService:
         self.timeout = timeout
         self.read_only = read_only
         self.allow_ddl = allow_ddl
-        self._limiter = anyio.CapacityLimiter(workers)
-        # /health pings get their own thread so a pool full of slow queries cannot delay them.
-        self._health_limiter = anyio.CapacityLimiter(1)
+        # Database threads run below the event loop's priority; /health pings get their own thread so a
+        # pool full of slow queries cannot delay them (see mssql_mcp/workers.py).
+        self._pool = WorkerPool(workers, name="db", nice=DB_THREAD_NICE)
+        self._health_pool = WorkerPool(1, name="health")
         self._catalog_cache: TTLCache[str, Catalog] = TTLCache(maxsize=1, ttl=CATALOG_TTL_SECONDS)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class QueryService:
         deadline = (timeout if timeout is not None else self.timeout) + TIMEOUT_GRACE_SECONDS
         try:
             with anyio.fail_after(deadline):
-                return await anyio.to_thread.run_sync(fn, limiter=self._limiter, abandon_on_cancel=True)
+                return await self._pool.run(fn)
         except TimeoutError:
             raise QueryTimeout(deadline - TIMEOUT_GRACE_SECONDS) from None
         except MssqlMcpError:
@@ -136,7 +137,7 @@ class QueryService:
         """None when the database answers now; otherwise a one-line reason."""
         try:
             with anyio.fail_after(HEALTH_TIMEOUT_SECONDS):
-                await anyio.to_thread.run_sync(self.database.ping, limiter=self._health_limiter, abandon_on_cancel=True)
+                await self._health_pool.run(self.database.ping)
         except TimeoutError:
             return f"database did not answer within {HEALTH_TIMEOUT_SECONDS:g} s"
         except MssqlMcpError as exc:
@@ -146,4 +147,6 @@ class QueryService:
         return None
 
     def close(self) -> None:
+        self._pool.close()
+        self._health_pool.close()
         self.database.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -81,5 +82,26 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         "| " + " | ".join(_cell(c) for c in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
     ]
-    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    lines.extend("| " + " | ".join(_row_cells(row)) + " |" for row in rows)
     return "\n".join(lines)
+
+
+_NEEDS_CARE = re.compile(r"[\r\n|]")
+
+
+def _row_cells(row: Sequence[Any]) -> list[str]:
+    """`_cell` of each value, with the common cases inline: this runs for every cell of every result.
+
+    A short string without line breaks or pipes is its own cell; a JSON-ready int or float (json_rows
+    keeps them under 2**53, so never 60 characters) is its str(). Everything else goes through `_cell`.
+    """
+    out = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            out.append(value if len(value) <= _CELL_WIDTH and not _NEEDS_CARE.search(value) else _cell(value))
+        elif kind is int or kind is float:
+            out.append(str(value))
+        else:
+            out.append(_cell(value))
+    return out
