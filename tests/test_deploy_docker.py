@@ -17,9 +17,11 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.compose import model
 from tests.support.procs import ROOT, free_port, stop_pid, wait_http
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -162,36 +164,71 @@ def lay_out(name: str, app: Path) -> None:
                 shutil.copy2(f, target)
 
 
+# How a container is started: `docker run` of each Dockerfile, and each app service of both Compose files
+# (their command, environment and healthcheck as `docker-compose config` resolves them).
+RUNS = {
+    "docker-run-claude": ("Dockerfile", None),
+    "docker-run-chatgpt": ("Dockerfile.chatgpt", None),
+    "dev-claude": ("docker-compose.yml", "mcp-claude"),
+    "dev-chatgpt": ("docker-compose.yml", "mcp-chatgpt"),
+    "prod-claude": ("docker-compose.prod.yml", "mcp-claude"),
+    "prod-chatgpt": ("docker-compose.prod.yml", "mcp-chatgpt"),
+}
+
+
+def _container(run: str, tmp: Path, port: int) -> tuple[str, list[str], dict[str, str], list[str]]:
+    """(Dockerfile, command, environment, healthcheck command) of one way of starting a container."""
+    source, service = RUNS[run]
+    svc: dict[str, Any] = {}
+    if service is not None:
+        project = tmp / "project"
+        project.mkdir()
+        (project / ".env").write_text("DOMAIN=mcp.example.com\n")
+        svc = model(project, source)["services"][service]
+    dockerfile = svc["build"]["dockerfile"] if svc else source
+    image_env, _, ops = image(ROOT / dockerfile)
+    command = svc.get("command") or json.loads(ops["CMD"])
+    if "healthcheck" in svc and "test" in svc["healthcheck"]:
+        kind, *health = svc["healthcheck"]["test"]
+        assert kind == "CMD"
+        published = f":{svc['environment']['PORT']}/"  # the check must probe the port the service listens on
+        assert any(published in part for part in health), health
+        health = [part.replace(published, f":{port}/") for part in health]
+    else:
+        health = json.loads(ops["HEALTHCHECK"].split(" CMD ", 1)[1])
+    # The container's environment, except that a test binds loopback and a free port; sign-in stays on.
+    env = {"PATH": os.environ["PATH"], **image_env, **svc.get("environment", {}), "HOST": "127.0.0.1",
+           "PORT": str(port)}
+    python = [sys.executable if part == "python" else part for part in command]
+    return dockerfile, python, env, [sys.executable if part == "python" else part for part in health]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FILES)
-def test_cmd_starts_from_the_image_layout_and_healthcheck_tracks_it(name: str, tmp_path: Path, demo_db: Path) -> None:
+@pytest.mark.parametrize("run", list(RUNS))
+def test_container_starts_from_the_image_layout_and_its_healthcheck_tracks_it(run: str, tmp_path: Path,
+                                                                               demo_db: Path) -> None:
+    port = free_port()
+    dockerfile, command, env, health = _container(run, tmp_path, port)
     app = tmp_path / "app"
-    lay_out(name, app)
+    lay_out(dockerfile, app)
     assert not (app / "tests").exists() and (app / "mssql_mcp" / "app.py").is_file()
     (app / "data").mkdir()
     shutil.copy(demo_db, app / "data" / "demo.sqlite")  # what the named volume holds after the first start
-    env, _, ops = image(ROOT / name)
     # The layout's own package is the one imported (not the checkout's editable install).
     where = subprocess.run([sys.executable, "-c", "import mssql_mcp; print(mssql_mcp.__file__)"], cwd=app,
                            capture_output=True, text=True, timeout=30, check=True)
     assert where.stdout.strip() == str(app / "mssql_mcp" / "__init__.py")
-    port = free_port()
-    # The image's own ENV, except that a test binds loopback only; sign-in stays on, as in production.
-    run_env = {"PATH": os.environ["PATH"], **env, "HOST": "127.0.0.1", "PORT": str(port)}
-    cmd = [sys.executable if part == "python" else part for part in json.loads(ops["CMD"])]
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=app, env=run_env, stdout=out, stderr=subprocess.STDOUT)
-    health = [sys.executable if part == "python" else part
-              for part in json.loads(ops["HEALTHCHECK"].split(" CMD ", 1)[1])]
+        proc = subprocess.Popen(command, cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"http://127.0.0.1:{port}{FILES[name][1]}", proc, log)
-        check = subprocess.run(health, env=run_env, capture_output=True, text=True, timeout=10)
+        wait_http(f"http://127.0.0.1:{port}/health", proc, log)
+        check = subprocess.run(health, env=env, capture_output=True, text=True, timeout=10)
         assert check.returncode == 0, check.stderr
         assert (app / "data" / "oauth.sqlite").exists()  # the OAuth store is created inside the data volume
     finally:
         stop_pid(proc)
-    check = subprocess.run(health, env=run_env, capture_output=True, text=True, timeout=10)
+    check = subprocess.run(health, env=env, capture_output=True, text=True, timeout=10)
     assert check.returncode != 0  # the healthcheck really checks
 
 
