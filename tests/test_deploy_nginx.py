@@ -151,9 +151,17 @@ def test_port_80_redirects_everything_but_acme_challenges(deployed: Stack) -> No
     assert request(deployed.ports.http, "GET", "/.well-known/acme-challenge/nope").status == 404
 
 
-def test_nginx_health_endpoint_answers_on_loopback(deployed: Stack) -> None:
-    resp = request(deployed.ports.health, "GET", "/nginx-health")
-    assert resp.status == 200
+def test_compose_healthcheck_of_nginx_passes(deployed: Stack, tmp_path: Path) -> None:
+    """docker-compose.prod.yml's own healthcheck command for nginx (wget, as in the alpine image), pointed
+    at the rendered config's loopback health port."""
+    (tmp_path / ".env").write_text("DOMAIN=mcp.example.com\n")
+    kind, *test = model(tmp_path, "docker-compose.prod.yml")["services"]["nginx"]["healthcheck"]["test"]
+    assert kind == "CMD" and any("127.0.0.1:8080/" in part for part in test)
+    if shutil.which(test[0]) is None:
+        pytest.skip(f"{test[0]} is not installed here")
+    command = [part.replace("127.0.0.1:8080/", f"127.0.0.1:{deployed.ports.health}/") for part in test]
+    assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    assert request(deployed.ports.health, "GET", "/nginx-health").status == 200
 
 
 # -- proxy trust ---------------------------------------------------------------------------------
