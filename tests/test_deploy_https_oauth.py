@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx2
 import pytest
 
-from tests.support.deploy_stack import Stack, stack
+from tests.support.deploy_stack import Stack, can_bind, stack
 from tests.support.mcp_client import text_of
-from tests.support.oauth_flow import DEFAULT_ACCOUNT, MemoryStorage, add_user, signed_in
+from tests.support.oauth_flow import (
+    DEFAULT_ACCOUNT,
+    REDIRECT_URI,
+    MemoryStorage,
+    add_user,
+    parse_form,
+    pkce_pair,
+    register,
+    signed_in,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -68,3 +78,27 @@ async def test_no_token_gets_the_challenge_through_the_proxy(signed_stack: Stack
     # The resource metadata URL in the challenge is the public https one, not the app's loopback address.
     assert f'resource_metadata="{signed_stack.https}/.well-known/oauth-protected-resource/mcp"' in \
         resp.headers["www-authenticate"]
+
+
+async def test_login_throttling_sees_the_real_client_address(signed_stack: Stack) -> None:
+    """Behind nginx the app counts failed sign-ins per real client address: the one nginx saw (not nginx's
+    own), and not whatever the client wrote into X-Forwarded-For."""
+    if not can_bind("127.0.0.2"):
+        pytest.skip("cannot bind 127.0.0.2 as a second client address on this machine")
+    issuer = signed_stack.https
+    transport = httpx2.AsyncHTTPTransport(local_address="127.0.0.2", verify=signed_stack.tls_context())
+    async with httpx2.AsyncClient(transport=transport, timeout=10) as http:
+        client_id = (await register(http, issuer)).json()["client_id"]
+        _, challenge = pkce_pair()
+        params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s",
+                  "code_challenge": challenge, "code_challenge_method": "S256", "resource": f"{issuer}/mcp"}
+        start = await http.get(f"{issuer}/authorize", params=params)
+        login_url = urljoin(issuer, start.headers["location"])
+        form = parse_form((await http.get(login_url)).text)
+        form.fields.update(username=DEFAULT_ACCOUNT.username, password="not the password")
+        failed = await http.post(urljoin(login_url, form.action), data=form.fields,
+                                 headers={"X-Forwarded-For": "198.51.100.7"})
+    assert failed.status_code == 401
+    lines = [line for line in signed_stack.claude.log().splitlines() if "msg=login_failed" in line]
+    assert lines and "ip=127.0.0.2" in lines[-1] and "198.51.100.7" not in lines[-1], lines
+

@@ -20,7 +20,7 @@ import pytest
 
 from tests.support import nginx
 from tests.support.compose import model
-from tests.support.deploy_stack import DOMAIN, Stack, new_ports, render_for, sse_delays, stack
+from tests.support.deploy_stack import DOMAIN, Stack, can_bind, new_ports, render_for, sse_delays, stack
 from tests.support.procs import ROOT
 
 pytestmark = pytest.mark.slow
@@ -174,15 +174,6 @@ def _redirect_scheme(resp: http.client.HTTPResponse) -> str:
     return resp.headers["location"].split("://")[0]
 
 
-def _has_loopback_alias() -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.2", 0))
-        except OSError:
-            return False
-    return True
-
-
 def test_forwarded_headers_are_trusted_only_from_the_proxy(deployed: Stack) -> None:
     ctx = deployed.tls_context()
     # Through nginx (from 127.0.0.1, the trusted proxy): https, even if the client claims otherwise.
@@ -193,7 +184,7 @@ def test_forwarded_headers_are_trusted_only_from_the_proxy(deployed: Stack) -> N
     # Straight to the app from the proxy's address, the header is honoured (the control for the next check).
     forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
     assert _redirect_scheme(request(deployed.claude.port, "GET", "/messages", headers=forged)) == "https"
-    if not _has_loopback_alias():
+    if not can_bind("127.0.0.2"):
         pytest.skip("cannot bind 127.0.0.2 as a second client address on this machine")
     # From any other address the same forged header is ignored.
     direct = request(deployed.claude.port, "GET", "/messages", headers=forged, source="127.0.0.2")

@@ -12,6 +12,7 @@ import http.client
 import json
 import re
 import shutil
+import socket
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,6 +54,16 @@ class Stack:
         match = re.search(r"upstream=127\.0\.0\.1:(\d+)", lines[-1])
         assert match, lines[-1]
         return int(match.group(1))
+
+
+def can_bind(address: str) -> bool:
+    """Whether this machine lets a client use `address` (e.g. 127.0.0.2) as its source address."""
+    with socket.socket() as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 def install_certificate(ca: tlsca.Pair, letsencrypt: Path, domain: str) -> None:
