@@ -1,0 +1,120 @@
+"""Helpers for tests that talk to the TDS server: a small typed SQLite fixture and connection strings."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.tds.server import TdsServer
+
+FIXTURE_SCHEMA = """
+CREATE TABLE Customers (
+    CustomerID  INT PRIMARY KEY,
+    CompanyName NVARCHAR(80) NOT NULL,
+    Country     NVARCHAR(40) NOT NULL DEFAULT 'CH',
+    Balance     DECIMAL(10,2),
+    CreatedAt   DATETIME2 NOT NULL
+);
+CREATE TABLE Orders (
+    OrderID    INT IDENTITY(1,1) PRIMARY KEY,
+    CustomerID INT NOT NULL REFERENCES Customers (CustomerID),
+    Total      MONEY NOT NULL
+);
+CREATE INDEX IX_Orders_CustomerID ON Orders (CustomerID);
+CREATE VIEW BigCustomers AS SELECT CustomerID, CompanyName FROM Customers WHERE Balance > 100;
+-- Every SQL Server type the backend must carry losslessly. Exact decimals and money are stored as BLOBs
+-- of their text: SQLite's NUMERIC affinity would otherwise turn them into doubles (15 digits).
+CREATE TABLE TypeSamples (
+    id     INT PRIMARY KEY,
+    i64    BIGINT,
+    dec38  DECIMAL(38,10),
+    num    NUMERIC(5,0),
+    cash   MONEY,
+    flag   BIT,
+    dt     DATETIME,
+    dt2    DATETIME2,
+    dto    DATETIMEOFFSET,
+    d      DATE,
+    t      TIME,
+    guid   UNIQUEIDENTIFIER,
+    bin    BINARY(4),
+    vbin   "VARBINARY(MAX)",
+    doc    XML,
+    memo   "NVARCHAR(MAX)",
+    ratio  FLOAT
+);
+"""
+
+TYPE_SAMPLE = {
+    "i64": 9007199254740993,  # 2**53 + 1: a double cannot hold it
+    "dec38": b"1234567890123456789012345678.0123456789",
+    "num": b"-12345",
+    "cash": b"922337203685477.5807",
+    "flag": 1,
+    "dt": "2024-02-29 23:59:59.997",
+    "dt2": "2024-05-01 13:45:00.1234567",
+    "dto": "2024-05-01 13:45:00.1234567 +05:30",
+    "d": "0001-01-01",
+    "t": "23:59:59.9999999",
+    "guid": "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+    "bin": b"\x00\xff\x10\x80",
+    "vbin": bytes(range(256)) * 40,
+    "doc": "<a b=\"1\">Zürich &amp; co</a>",
+    "memo": "Grüße 👋 " + "x" * 9000,
+    "ratio": 0.1,
+}
+
+
+def make_fixture_db(path: Path) -> Path:
+    db = sqlite3.connect(path)
+    db.executescript(FIXTURE_SCHEMA)
+    db.executemany(
+        "INSERT INTO Customers VALUES (?, ?, ?, ?, ?)",
+        [(1, "Zürich Alpine Outfitters AG", "CH", 1234.5, "2024-01-02 03:04:05.1234567"),
+         (2, "Bob's Bikes", "US", None, "2024-01-03 00:00:00"),
+         (3, "Café Ñandú", "AR", 50, "2024-01-04 12:00:00")],
+    )
+    db.executemany("INSERT INTO Orders (CustomerID, Total) VALUES (?, ?)", [(1, 10.5), (1, 99.99), (3, 0.01)])
+    cols = ", ".join(TYPE_SAMPLE)
+    db.execute(f"INSERT INTO TypeSamples (id, {cols}) VALUES (1, {', '.join('?' for _ in TYPE_SAMPLE)})",
+               list(TYPE_SAMPLE.values()))
+    db.execute("INSERT INTO TypeSamples (id) VALUES (2)")  # all NULL
+    db.commit()
+    db.close()
+    return path
+
+
+DESCRIPTIONS = {("Customers", None): "People and companies who buy from us.",
+                ("Customers", "Balance"): "Open balance in CHF."}
+
+
+@dataclass(frozen=True)
+class DriverCase:
+    id: str
+    driver: str
+    encrypt: str  # yes | no
+    tls: bool  # whether the server offers TLS
+
+
+DRIVER_CASES = [
+    DriverCase("freetds", "FreeTDS", "no", False),
+    DriverCase("msodbc18", "ODBC Driver 18 for SQL Server", "no", False),
+    DriverCase("msodbc18-tls", "ODBC Driver 18 for SQL Server", "yes", True),
+]
+
+
+def odbc_escape(value: str) -> str:
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def connection_string(server: TdsServer, case: DriverCase, *, password: str | None = None,
+                      database: str | None = None) -> str:
+    pwd = odbc_escape(server.password if password is None else password)
+    db = server.database if database is None else database
+    if case.driver == "FreeTDS":
+        return (f"Driver={{FreeTDS}};Server=127.0.0.1;Port={server.port};Database={db};UID={server.user};"
+                f"PWD={pwd};TDS_Version=7.4;ClientCharset=UTF-8")
+    trust = ";TrustServerCertificate=yes" if case.encrypt == "yes" else ""
+    return (f"Driver={{{case.driver}}};Server=127.0.0.1,{server.port};Database={db};UID={server.user};PWD={pwd};"
+            f"Encrypt={case.encrypt}{trust}")

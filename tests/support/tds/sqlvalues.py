@@ -1,0 +1,46 @@
+"""Values between the client and SQLite: RPC parameters in, result rows out (ROW and NBCROW tokens)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from tests.support.tds import wire
+from tests.support.tds.types import SqlType, encode
+
+
+def bind_value(value: Any) -> Any:
+    """A driver's parameter value as SQLite stores the same thing."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value).upper()
+    return value
+
+
+def row_tokens(types: Sequence[SqlType], rows: Sequence[Sequence[Any]]) -> bytes:
+    """ROW tokens, or NBCROW (a null bitmap, then only the non-null values) for rows holding NULLs."""
+    out = bytearray()
+    for row in rows:
+        if any(v is None for v in row):
+            bitmap = bytearray((len(row) + 7) // 8)
+            for i, v in enumerate(row):
+                if v is None:
+                    bitmap[i // 8] |= 1 << (i % 8)
+            out.append(wire.TOKEN_NBCROW)
+            out += bitmap
+            for t, v in zip(types, row, strict=True):
+                if v is not None:
+                    out += encode(t, v)
+        else:
+            out.append(wire.TOKEN_ROW)
+            for t, v in zip(types, row, strict=True):
+                out += encode(t, v)
+    return bytes(out)

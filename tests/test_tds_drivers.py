@@ -1,0 +1,119 @@
+"""The TDS test server against the real drivers: pyodbc with FreeTDS and with ODBC Driver 18 (plain and TLS).
+
+These pin down what the server does for the backend's tests: typed results, RPC parameters, errors with
+SQL Server numbers, transactions it records, ATTENTION on timeout, and its injected faults.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mssql_mcp.db.drivers import ensure_driver
+from tests.support.tds import TdsServer
+from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, connection_string, make_fixture_db
+
+for _case in DRIVER_CASES:
+    ensure_driver(_case.driver)  # before pyodbc's first use: registers Driver 18 from mssql-python-odbc
+
+import pyodbc  # noqa: E402
+
+
+@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
+def case(request: pytest.FixtureRequest) -> DriverCase:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def server(case: DriverCase, tmp_path: Path) -> Iterator[TdsServer]:
+    db = make_fixture_db(tmp_path / "fixture.sqlite")
+    with TdsServer(db, tmp_path / "tds", tls=case.tls).running() as srv:
+        yield srv
+
+
+def connect(server: TdsServer, case: DriverCase, **kwargs: str) -> pyodbc.Connection:
+    return pyodbc.connect(connection_string(server, case, **kwargs), timeout=5, autocommit=False)
+
+
+def test_typed_rows_parameters_and_names(server: TdsServer, case: DriverCase) -> None:
+    conn = connect(server, case)
+    cur = conn.cursor()
+    rows = cur.execute("SELECT CustomerID, CompanyName, Balance FROM dbo.Customers ORDER BY CustomerID").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "Zürich Alpine Outfitters AG", Decimal("1234.50")),
+                                         (2, "Bob's Bikes", None), (3, "Café Ñandú", Decimal("50.00"))]
+    assert [d[0] for d in cur.description] == ["CustomerID", "CompanyName", "Balance"]
+    row = cur.execute("SELECT CompanyName FROM Customers WHERE CustomerID = ? AND Country = ?", 3, "AR").fetchone()
+    assert row[0] == "Café Ñandú"
+    assert cur.execute("SELECT COUNT(*) FROM Customers").fetchone()[0] == 3
+    if case.tls:
+        assert ("tls", "TLSv1.2") in {(e.kind, e.detail) for e in server.events}
+    conn.close()
+
+
+def test_multiple_result_sets(server: TdsServer, case: DriverCase) -> None:
+    cur = connect(server, case).cursor()
+    cur.execute("SELECT 1 AS a; SELECT N'two' AS b, 3 AS c")
+    assert cur.fetchall()[0][0] == 1
+    assert cur.nextset()
+    assert [tuple(r) for r in cur.fetchall()] == [("two", 3)]
+    assert not cur.nextset()
+
+
+def test_errors_keep_sql_server_numbers(server: TdsServer, case: DriverCase) -> None:
+    cur = connect(server, case).cursor()
+    with pytest.raises(pyodbc.ProgrammingError, match=r"Invalid object name 'NoSuchTable'.*\(208\)"):
+        cur.execute("SELECT * FROM NoSuchTable")
+    with pytest.raises(pyodbc.Error, match=r"\(207\)"):
+        cur.execute("SELECT nope FROM Customers")
+    assert cur.execute("SELECT 1").fetchone()[0] == 1  # the connection survives
+
+
+def test_wrong_password_and_database(server: TdsServer, case: DriverCase) -> None:
+    with pytest.raises(pyodbc.Error, match=r"Login failed for user 'mcp_reader'.*18456"):
+        connect(server, case, password="wrong")
+    with pytest.raises(pyodbc.Error, match=r"4060"):
+        connect(server, case, database="elsewhere")
+    server.faults.refuse_logins = True
+    with pytest.raises(pyodbc.Error, match=r"18456"):
+        connect(server, case)
+
+
+def test_rollback_is_recorded_and_undoes_the_write(server: TdsServer, case: DriverCase) -> None:
+    conn = connect(server, case)
+    cur = conn.cursor()
+    cur.execute("UPDATE Customers SET CompanyName = N'hacked'")
+    assert cur.rowcount == 3
+    conn.rollback()
+    assert "commit" not in server.kinds() and "rollback" in server.kinds()
+    names = {r[0] for r in connect(server, case).cursor().execute("SELECT CompanyName FROM Customers")}
+    assert "hacked" not in names
+
+
+def test_timeout_sends_attention_and_the_connection_recovers(server: TdsServer, case: DriverCase) -> None:
+    conn = connect(server, case)
+    conn.timeout = 1
+    cur = conn.cursor()
+    started = time.monotonic()
+    with pytest.raises(pyodbc.OperationalError, match="HYT00"):
+        cur.execute("WAITFOR DELAY '00:00:20'")
+    assert time.monotonic() - started < 5
+    assert "attention" in server.kinds()
+    assert conn.cursor().execute("SELECT 2").fetchone()[0] == 2
+
+
+def test_drop_mid_result_is_a_communication_error(server: TdsServer, case: DriverCase) -> None:
+    server.faults.add("FROM TypeSamples", drop=True)
+    cur = connect(server, case).cursor()
+    with pytest.raises(pyodbc.Error, match=r"08S01|Unexpected EOF from the server \(20017\)"):
+        cur.execute("SELECT id, memo, vbin FROM TypeSamples").fetchall()
+    assert "dropped" in server.kinds()
+
+
+def test_stopped_server_refuses_connections(server: TdsServer, case: DriverCase) -> None:
+    server.stop()
+    with pytest.raises(pyodbc.Error, match="08001|08S01|HYT00"):
+        pyodbc.connect(connection_string(server, case), timeout=2)
