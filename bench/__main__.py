@@ -23,12 +23,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
     r.add_argument("--json", type=Path, help="also write the raw report as JSON here")
     r.add_argument("--markdown", type=Path, help="also write the summary as Markdown here")
+    lt = sub.add_parser("loadtest", help="500 sessions x 20 calls through nginx over TLS; fails on any error")
+    lt.add_argument("--sessions", type=int, default=500)
+    lt.add_argument("--calls", type=int, default=20)
     sub.add_parser("install", help="install the peers from npm into bench/.scratch/npm")
     args = p.parse_args(argv)
 
     if args.command == "install":
         print(peers.install())
         return 0
+    if args.command == "loadtest":
+        from bench import loadtest
+
+        result = loadtest.run(args.sessions, args.calls)
+        print(result.summary())
+        for error in result.errors[:10]:
+            print(f"  error: {error}")
+        return 0 if not result.errors and result.ok == args.sessions * args.calls else 1
     cfg = Config(sessions=tuple(int(s) for s in args.sessions.split(",")), rounds=args.rounds,
                  warmup_s=args.warmup, window_s=args.window, include=tuple(args.only.split(",")))
     if args.no_pin:

@@ -24,35 +24,45 @@ def signin_available() -> bool:
     return (ROOT / "tests" / "support" / "oauth_flow.py").exists()
 
 
-def prepare(target: Target, scratch: Path) -> str:
-    """Give `target` (our server) a sign-in store with one user; returns that user's password."""
+def signin_env(scratch: Path, public_url: str) -> tuple[dict[str, str], str]:
+    """Environment for our server with sign-in on (a fresh store with one user), and that user's password."""
     from tests.support.oauth_flow import Account, add_user
 
-    store = scratch / f"oauth-{target.port}.sqlite"
-    store.unlink(missing_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    store = scratch / f"oauth-{secrets.token_hex(4)}.sqlite"
     password = secrets.token_urlsafe(18)
     add_user(store, Account(USERNAME, password))
-    for dev_flag in ("ALLOW_UNAUTH_METHODS", "ALLOW_UNAUTH_TOOLS_CALL"):
-        target.env.pop(dev_flag, None)
-    target.env |= {
+    env = {
         "OAUTH_STORE_PATH": str(store),
         # The issuer and resource must be the URL the client dials, or the SDK client's checks refuse it.
-        "PUBLIC_URL": f"http://127.0.0.1:{target.port}",
+        "PUBLIC_URL": public_url,
         "ALLOW_LOOPBACK_REDIRECTS": "true",  # the driver's redirect URI is on loopback
     }
+    return env, password
+
+
+def prepare(target: Target, scratch: Path) -> str:
+    """Turn sign-in on for `target` (our server, started later); returns the password of its one user."""
+    env, password = signin_env(scratch, f"http://127.0.0.1:{target.port}")
+    for dev_flag in ("ALLOW_UNAUTH_METHODS", "ALLOW_UNAUTH_TOOLS_CALL"):
+        target.env.pop(dev_flag, None)
+    target.env |= env
     return password
 
 
 def token_for(server: Running, password: str) -> str:
+    return fetch_token(f"http://127.0.0.1:{server.target.port}", password)
+
+
+def fetch_token(base_url: str, password: str) -> str:
     """Sign in as the bench user through the SDK's OAuth client; return the access token it got."""
     from tests.support.mcp_client import connect
     from tests.support.oauth_flow import Account, oauth_client
 
-    base = f"http://127.0.0.1:{server.target.port}"
-
     async def flow() -> str:
-        provider, storage, _ = oauth_client(f"{base}/mcp", Account(USERNAME, password), client_name="mssql-mcp bench")
-        async with connect(base, auth=provider) as client:
+        provider, storage, _ = oauth_client(f"{base_url}/mcp", Account(USERNAME, password),
+                                            client_name="mssql-mcp bench")
+        async with connect(base_url, auth=provider) as client:
             await client.list_tools()
         assert storage.tokens is not None, "the OAuth flow finished without a token"
         return storage.tokens.access_token

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Endpoint:
     expect_rows: int
     token: str | None = None
     host_header: str | None = None
+    tls: ssl.SSLContext | None = None  # HTTPS (through nginx); HTTP/1.1 over TLS, no ALPN
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Connection:
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> Connection:
-        reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, limit=1 << 22)
+        reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, limit=1 << 22, ssl=endpoint.tls)
         return cls(endpoint, reader, writer)
 
     def close(self) -> None:

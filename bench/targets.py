@@ -35,7 +35,7 @@ TSQL_QUERY = f"SELECT TOP {ROWS} " + JOIN.format(s="dbo.")
 SQLITE_QUERY = "SELECT " + JOIN.format(s="") + f" LIMIT {ROWS}"
 
 
-def _ours_rows(result: dict[str, Any]) -> int:
+def ours_rows(result: dict[str, Any]) -> int:
     return len(result["structuredContent"]["rows"])
 
 
@@ -124,7 +124,7 @@ def ours_sqlite(db: Path, extra_env: dict[str, str] | None = None) -> Target:
     env = {"HOST": "127.0.0.1", "PORT": str(port), "SQLITE_PATH": str(db), "READ_ONLY_MODE": "true",
            "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env |= {"ALLOW_UNAUTH_METHODS": "true", "ALLOW_UNAUTH_TOOLS_CALL": "true"}
-    endpoint = Endpoint("127.0.0.1", port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, _ours_rows, ROWS)
+    endpoint = Endpoint("127.0.0.1", port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS)
     return Target("mssql-mcp (SQLite)", False, _ours_argv(), env, port, endpoint, health_path="/health",
                   note="DEV MODE: no sign-in, no token checks (ALLOW_UNAUTH_*)")
 

@@ -91,3 +91,13 @@ def test_percentile_and_sse_decoding() -> None:
     sse = b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'
     assert _decode("text/event-stream", sse) == {"jsonrpc": "2.0", "id": 1, "result": {}}
     assert _decode("application/json", b'{"result": 1}') == {"result": 1}
+
+
+def test_loadtest_through_nginx_small(tmp_path: Path) -> None:
+    """`make loadtest` in miniature: the production nginx config over TLS, signed in, every answer checked."""
+    if not Path("/usr/sbin/nginx").exists():
+        pytest.skip("nginx is not installed (make bootstrap-test installs it)")
+    from bench import loadtest
+
+    result = loadtest.run(sessions=20, calls=3, scratch=tmp_path)
+    assert result.errors == [] and result.ok == 60, result.summary()

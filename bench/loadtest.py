@@ -1,0 +1,104 @@
+"""`make loadtest`: 500 concurrent MCP sessions x 20 calls each, through nginx over TLS, expecting 0 errors.
+
+The production shape on loopback (tests/support/deploy_stack.py): both faces as real processes behind
+Debian's nginx running the project's own nginx/ config, with a certificate from a throwaway CA. Sign-in
+is on: the bench user signs in once through nginx with the SDK's OAuth client, and every session sends
+that access token. Each session opens its own TLS connection, initialises, then makes its calls in turn;
+all sessions start together. Every answer is checked in full (HTTP 200, a result, 100 rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import auth, peers
+from bench.load import CallFailed, Connection, Endpoint
+from bench.report import percentile
+from bench.run import demo_database
+from bench.targets import ROWS, TSQL_QUERY, ours_rows
+
+
+@dataclass
+class LoadResult:
+    sessions: int
+    calls_per_session: int
+    ok: int = 0
+    errors: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lat = self.latencies_ms
+        return (f"loadtest: {self.sessions} sessions x {self.calls_per_session} calls through nginx (TLS): "
+                f"{self.ok:,} ok, {len(self.errors)} errors in {self.seconds:.1f} s "
+                f"({self.ok / self.seconds if self.seconds else 0:,.0f} calls/s); "
+                f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+                f"max {max(lat, default=0):.1f} ms, mean {statistics.fmean(lat) if lat else 0:.1f} ms")
+
+
+async def drive(endpoint: Endpoint, sessions: int, calls: int) -> LoadResult:
+    result = LoadResult(sessions, calls)
+
+    async def session() -> None:
+        try:
+            conn = await Connection.open(endpoint)
+        except OSError as exc:
+            result.errors.append(f"connect: {exc}")
+            return
+        try:
+            await conn.initialize()
+            for _ in range(calls):
+                began = time.perf_counter()
+                await conn.call(verify=True)
+                result.latencies_ms.append((time.perf_counter() - began) * 1000)
+                result.ok += 1
+        except (CallFailed, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            result.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextlib.contextmanager
+def _ca_trusted(ca_cert: Path) -> Iterator[None]:
+    """The SDK's HTTP client reads SSL_CERT_FILE: trust the throwaway CA for the sign-in, then restore."""
+    before = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(ca_cert)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = before
+
+
+def run(sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "loadtest") -> LoadResult:
+    from tests.support.deploy_stack import DOMAIN, stack
+    from tests.support.procs import free_port
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    db = demo_database(peers.SCRATCH)
+    https_port = free_port()
+    public = f"https://{DOMAIN}:{https_port}"
+    env, password = auth.signin_env(scratch, public)
+    env |= {"SQLITE_PATH": str(db), "LOG_LEVEL": "WARNING"}
+    with stack(scratch / f"stack-{https_port}", env, https_port=https_port) as deployed:
+        with _ca_trusted(deployed.ca.cert):
+            token = auth.fetch_token(deployed.https, password)
+        tls = ssl.create_default_context(cafile=str(deployed.ca.cert))
+        endpoint = Endpoint(DOMAIN, https_port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS,
+                            token=token, tls=tls)
+        return asyncio.run(drive(endpoint, sessions, calls))
