@@ -122,6 +122,23 @@ class Settings:
     trusted_connection: bool = setting(
         "Trusted_Connection", False, "Use integrated (Kerberos) authentication instead of a login.", group="database"
     )
+    mssql_port: int | None = setting("MSSQL_PORT", None, "SQL Server TCP port (default 1433).", group="database")
+    mssql_encrypt: Literal["yes", "no", "strict"] = setting(
+        "MSSQL_ENCRYPT", "yes", "TLS: yes, no or strict (TDS 8.0). Driver 18's default is yes.", group="database")
+    mssql_connection_string: Secret | None = setting(
+        "MSSQL_CONNECTION_STRING", None, "Raw ODBC connection string; overrides the MSSQL_* connection settings.",
+        group="database", secret=True)
+    mssql_application_intent: Literal["ReadWrite", "ReadOnly"] | None = setting(
+        "MSSQL_APPLICATION_INTENT", None, "ReadOnly routes to a readable secondary (Always On).", group="database")
+    mssql_authentication: Literal[
+        "ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal", "ActiveDirectoryMsi", "ActiveDirectoryDefault"
+    ] | None = setting("MSSQL_AUTHENTICATION", None, "Entra ID (Azure SQL) authentication mode; Driver 18 only. "
+                       "ServicePrincipal: MSSQL_USER is the app id, MSSQL_PASSWORD its secret.", group="database")
+    mssql_login_timeout: int = setting("MSSQL_LOGIN_TIMEOUT", 15, "Seconds to wait for a connection and login.",
+                                       group="database")
+    mssql_refuse_writable_login: bool = setting(
+        "MSSQL_REFUSE_WRITABLE_LOGIN", False, "In READ_ONLY_MODE, refuse to serve (not just warn) when the login "
+        "can write (fn_my_permissions, db_owner/db_datawriter/db_ddladmin, sysadmin).", group="database")
     sqlite_path: Path = setting(
         "SQLITE_PATH",
         Path("data/demo.sqlite"),
@@ -225,6 +242,8 @@ class Settings:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "port": (1, 65535),
+    "mssql_port": (1, 65535),
+    "mssql_login_timeout": (1, 600),
     "max_rows": (1, 1_000_000),
     "query_timeout_seconds": (0.1, 86_400),
     "db_workers": (1, 256),

@@ -117,17 +117,22 @@ def _distro_family() -> str:
 
 
 def ensure_driver(name: str) -> DriverInfo:
-    """Make ODBC driver `name` usable by pyodbc in this process, or raise ConfigError naming both options."""
+    """Make ODBC driver `name` usable by pyodbc in this process, or raise ConfigError naming both options.
+
+    The PyPI Driver 18 is registered whichever driver is asked for (when the system has no Driver 18):
+    unixODBC reads ODBCSYSINI once, so a later request in the same process could not add it.
+    """
     with _lock:
         ini = _read_ini(system_ini())
-        library = _library(ini, name)
-        if library is not None:
-            return DriverInfo(name, library, "system")
-        if name.lower() == MS_DRIVER.lower():
+        if _library(ini, MS_DRIVER) is None and MS_DRIVER not in _registered:
             shipped = pypi_driver_library()
             if shipped is not None:
                 _register(ini, MS_DRIVER, shipped)
-                return DriverInfo(MS_DRIVER, shipped, "mssql-python-odbc")
+                ini = _read_ini(system_ini())
+        library = _library(ini, name)
+        if library is not None:
+            source = "mssql-python-odbc" if _registered.get(name) == library else "system"
+            return DriverInfo(name, library, source)
         if name.lower() == FREETDS.lower():
             for candidate in _FREETDS_LIBS:
                 if Path(candidate).exists():

@@ -118,3 +118,19 @@ def connection_string(server: TdsServer, case: DriverCase, *, password: str | No
     trust = ";TrustServerCertificate=yes" if case.encrypt == "yes" else ""
     return (f"Driver={{{case.driver}}};Server=127.0.0.1,{server.port};Database={db};UID={server.user};PWD={pwd};"
             f"Encrypt={case.encrypt}{trust}")
+
+
+def backend_env(server: TdsServer, case: DriverCase, **extra: str) -> dict[str, str]:
+    """The product's settings (environment variables) for reaching `server` with `case`'s driver."""
+    env = {
+        "MSSQL_HOST": f"127.0.0.1,{server.port}",
+        "MSSQL_USER": server.user,
+        "MSSQL_PASSWORD": server.password,
+        "MSSQL_DATABASE": server.database,
+        "MSSQL_DRIVER": case.driver,
+        "MSSQL_ENCRYPT": case.encrypt,
+        "TrustServerCertificate": "true" if case.tls else "false",
+        "MSSQL_LOGIN_TIMEOUT": "5",
+    }
+    env.update(extra)
+    return env

@@ -1,0 +1,244 @@
+"""The SQL Server backend: pyodbc through ODBC Driver 18 (or FreeTDS), a bounded pool, rollback-only reads.
+
+Every call blocks; the query service runs it on a worker thread. A statement runs like this:
+
+    lease a connection (checked if idle; dead ones replaced)  -> mssql_pool.py
+    connection.timeout = QUERY_TIMEOUT_SECONDS               (the driver sends ATTENTION past it)
+    cursor.execute(sql, *params); fetchmany(max_rows + 1)    (the row cap decides `truncated`)
+    rollback, always, unless this is a write in write mode   (autocommit is off; `with conn:` would COMMIT)
+
+A timeout or a lost link discards the connection (its state is unknown); a read that lost its link
+before any result is retried once on a fresh connection. Errors keep SQL Server's error number.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from mssql_mcp.db import mssql_catalog, mssql_types
+from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
+from mssql_mcp.db.drivers import ensure_driver
+from mssql_mcp.db.mssql_conn import (
+    connect_error,
+    connection_string,
+    describe,
+    is_connection_lost,
+    is_timeout,
+    lost_error,
+    query_error,
+)
+from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
+from mssql_mcp.db.mssql_pool import Pool, alive
+from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryTimeout
+from mssql_mcp.settings import Settings
+
+log = logging.getLogger("mssql_mcp.db.mssql")
+T = TypeVar("T")
+PING_WAIT_SECONDS = 1.0
+
+
+class _Lost(Exception):
+    """The link died before any result: safe to retry a read on a fresh connection."""
+
+    def __init__(self, error: DatabaseUnavailable) -> None:
+        self.error = error
+
+
+def quote_name(name: str) -> str:
+    return "[" + name.replace("]", "]]") + "]"
+
+
+class MssqlDatabase:
+    kind = "mssql"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.driver = ensure_driver(settings.mssql_driver)  # before pyodbc's first use (ODBCSYSINI)
+        import pyodbc
+
+        self._pyodbc = pyodbc
+        self._conn_str = connection_string(settings, self.driver)
+        self.where = (settings.mssql_host or "MSSQL_CONNECTION_STRING")
+        self.description = describe(settings, self.driver)
+        self.read_only = settings.read_only_mode
+        # One connection per worker thread, plus room for /health and the start-up check.
+        self.pool = Pool(self._connect, size=settings.db_workers + 2)
+        self.permissions: PermissionReport | None = None
+        self._refusal: str | None = None
+        self._check_lock = threading.Lock()
+        log.info("SQL Server backend: %s (driver from %s)", self.description, self.driver.source)
+        if self.read_only and settings.mssql_refuse_writable_login:
+            self._startup_check()  # blocking: a writable login must stop the start
+            if self._refusal:
+                raise ConfigError(f"MSSQL_REFUSE_WRITABLE_LOGIN: {self._refusal}")
+        elif self.read_only:
+            threading.Thread(target=self._startup_check, name="mssql-startup-check", daemon=True).start()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        try:
+            conn = self._pyodbc.connect(self._conn_str, timeout=self.settings.mssql_login_timeout, autocommit=False)
+        except self._pyodbc.Error as exc:
+            raise connect_error(exc, self.where) from None
+        mssql_types.install(conn)
+        # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
+        # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
+        lock_ms = max(100, int(self.settings.query_timeout_seconds * 800))
+        cursor = conn.cursor()
+        cursor.execute(f"SET LOCK_TIMEOUT {lock_ms}; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cursor.close()
+        conn.rollback()
+        if self.read_only and self.permissions is None:
+            self._check_permissions(conn)
+        return conn
+
+    def _check_permissions(self, conn: Any) -> None:
+        with self._check_lock:
+            if self.permissions is not None:
+                return
+            try:
+                report = check_permissions(conn.cursor())
+                conn.rollback()
+            except self._pyodbc.Error as exc:
+                log.warning("could not check the login's permissions: %s", query_error(exc).message)
+                return
+            self.permissions = report
+            if report.can_write:
+                message = writable_message(report)
+                if self.settings.mssql_refuse_writable_login:
+                    self._refusal = message
+                    log.error("REFUSING to serve: %s", message)
+                else:
+                    log.warning("!!! %s", message)
+            else:
+                log.info("permissions: %s", report.summary())
+
+    def _startup_check(self) -> None:
+        try:
+            self.ping()
+        except MssqlMcpError as exc:
+            log.warning("SQL Server is not reachable at start (the server keeps running): %s", exc.message)
+
+    def _guard(self) -> None:
+        if self._refusal:
+            raise DatabaseUnavailable(f"Refusing to query: {self._refusal}")
+
+    def _with_connection(self, fn: Callable[[Any], T], *, timeout: float, retry: bool) -> T:
+        self._guard()
+        for attempt in (1, 2):
+            conn = self.pool.acquire(wait=timeout)
+            try:
+                result = self._attempt(conn, fn, timeout)
+            except _Lost as lost:
+                self.pool.clear_idle()  # its siblings went through the same outage
+                if retry and attempt == 1:
+                    log.info("connection lost before any result; retrying once on a fresh connection")
+                    continue
+                raise lost.error from None
+            self._guard()
+            return result
+        raise AssertionError("unreachable")
+
+    def _attempt(self, conn: Any, fn: Callable[[Any], T], timeout: float) -> T:
+        conn.timeout = max(1, math.ceil(timeout))  # pyodbc: whole seconds; 0 would mean no timeout
+        try:
+            result = fn(conn)
+        except self._pyodbc.Error as exc:
+            if is_timeout(exc):
+                self.pool.discard(conn)
+                raise QueryTimeout(timeout) from None
+            error = query_error(exc)
+            # FreeTDS first reports a dead socket as HY000 "Unknown error": with no server error number,
+            # ask the link itself before blaming the statement.
+            if is_connection_lost(exc) or (error.number is None and not alive(conn)):
+                self.pool.discard(conn)
+                raise _Lost(lost_error(exc, self.where)) from None
+            self._end(conn, commit=False)
+            raise error from None
+        except BaseException:
+            self.pool.discard(conn)
+            raise
+        return result
+
+    def _end(self, conn: Any, *, commit: bool) -> None:
+        """End the transaction and give the connection back; a connection that cannot is discarded."""
+        try:
+            if commit and not self.read_only:
+                conn.commit()
+            else:
+                conn.rollback()  # read-only: whatever ran, nothing is ever committed
+        except self._pyodbc.Error:
+            self.pool.discard(conn)
+            return
+        self.pool.release(conn)
+
+    # -- the Database protocol -------------------------------------------------------------
+
+    def list_tables(self) -> list[TableInfo]:
+        def run(conn: Any) -> list[TableInfo]:
+            tables = mssql_catalog.list_tables(conn.cursor())
+            self._end(conn, commit=False)
+            return tables
+
+        return self._with_connection(run, timeout=self.settings.query_timeout_seconds, retry=True)
+
+    def describe_table(self, table: TableRef) -> TableDetail:
+        def run(conn: Any) -> TableDetail:
+            try:
+                detail = mssql_catalog.describe_table(conn.cursor(), table)
+            except MssqlMcpError:
+                self._end(conn, commit=False)
+                raise
+            self._end(conn, commit=False)
+            return detail
+
+        return self._with_connection(run, timeout=self.settings.query_timeout_seconds, retry=True)
+
+    def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
+        sql = f"SELECT TOP ({int(limit)}) * FROM {quote_name(table.schema)}.{quote_name(table.name)}"
+        return self.execute(sql, (), max_rows=limit, timeout=timeout)
+
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
+    ) -> QueryResult:
+        def run(conn: Any) -> QueryResult:
+            cursor = conn.cursor()
+            cursor.execute(sql, *params)
+            result = _collect(cursor, max_rows)
+            if result.truncated:
+                cursor.cancel()  # stop the server streaming rows nobody will read
+            cursor.close()
+            self._end(conn, commit=write)
+            return result
+
+        return self._with_connection(run, timeout=timeout, retry=not write)
+
+    def ping(self) -> None:
+        def run(conn: Any) -> None:
+            conn.cursor().execute("SELECT 1").fetchall()
+            self._end(conn, commit=False)
+
+        self._with_connection(run, timeout=PING_WAIT_SECONDS, retry=True)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _collect(cursor: Any, max_rows: int) -> QueryResult:
+    """The first result set (skipping row counts before it), capped at max_rows."""
+    affected = cursor.rowcount
+    while cursor.description is None:
+        if not cursor.nextset():
+            return QueryResult([], [], False, max(affected, 0))
+        affected = cursor.rowcount
+    columns = [d[0] for d in cursor.description]
+    types = [getattr(d[1], "__name__", str(d[1])) for d in cursor.description]
+    rows = [tuple(r) for r in cursor.fetchmany(max_rows + 1)]
+    truncated = len(rows) > max_rows
+    rows = rows[:max_rows]
+    return QueryResult(columns, rows, truncated, len(rows), types)
