@@ -1,0 +1,73 @@
+"""`mssql-mcp doctor` as a user runs it (a subprocess), against the TDS test server with each driver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import ROOT
+from tests.support.tds import TdsServer
+from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env, make_fixture_db
+
+
+@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
+def case(request: pytest.FixtureRequest) -> DriverCase:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def server(case: DriverCase, tmp_path: Path) -> Iterator[TdsServer]:
+    db = make_fixture_db(tmp_path / "fixture.sqlite")
+    with TdsServer(db, tmp_path / "tds", tls=case.tls).running() as srv:
+        yield srv
+
+
+def doctor(env: dict[str, str], tmp: Path) -> tuple[int, dict[str, str]]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MSSQL_", "ODBC"))}
+    full.update(env)
+    proc = subprocess.run([sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp / "none.env"), "doctor"],
+                          cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines() if line.strip()}
+    return proc.returncode, lines
+
+
+def test_all_checks_pass_in_order(server: TdsServer, case: DriverCase, tmp_path: Path) -> None:
+    code, lines = doctor(backend_env(server, case), tmp_path)
+    assert list(lines) == ["driver", "dns", "tcp", "tls", "login", "database", "permissions", "catalog"]
+    assert code == 0, lines
+    assert lines["tls"].startswith("OK" if case.encrypt == "yes" else "WARN")
+    assert lines["permissions"].startswith("OK") and "read-only" in lines["permissions"]
+    assert "3 tables and 1 views" in lines["catalog"]
+    assert server.password not in "".join(lines.values())
+
+
+def test_writable_login_is_a_loud_warning_or_a_failure(server: TdsServer, case: DriverCase, tmp_path: Path) -> None:
+    server.roles.add("db_datawriter")
+    code, lines = doctor(backend_env(server, case), tmp_path)
+    assert code == 0 and lines["permissions"].startswith("WARN") and "db_datawriter" in lines["permissions"]
+    code, lines = doctor(backend_env(server, case, MSSQL_REFUSE_WRITABLE_LOGIN="true"), tmp_path)
+    assert code == 1 and lines["permissions"].startswith("FAIL")
+
+
+def test_failures_name_the_fix(server: TdsServer, case: DriverCase, tmp_path: Path) -> None:
+    code, lines = doctor(backend_env(server, case, MSSQL_PASSWORD="wrong"), tmp_path)
+    assert code == 1 and lines["login"].startswith("FAIL") and "MSSQL_PASSWORD" in lines["login"]
+    assert lines["permissions"].startswith("SKIP")
+    if case.encrypt == "yes":
+        return
+    code, lines = doctor(backend_env(server, case, MSSQL_ENCRYPT="yes"), tmp_path)  # this server has no TLS
+    assert code == 1 and lines["tls"].startswith("FAIL") and "does not support encryption" in lines["tls"]
+    port = server.port
+    server.stop()
+    code, lines = doctor(backend_env(server, case), tmp_path)
+    assert code == 1 and lines["tcp"].startswith("FAIL") and str(port) in lines["tcp"]
+
+
+def test_missing_driver_names_both_options(tmp_path: Path) -> None:
+    code, lines = doctor({"MSSQL_HOST": "127.0.0.1", "MSSQL_DRIVER": "No Such Driver"}, tmp_path)
+    assert code == 1 and "ODBC Driver 18" in lines["driver"] and "FreeTDS" in lines["driver"]
