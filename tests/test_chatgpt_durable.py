@@ -41,6 +41,8 @@ async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str],
                 new = fetched(await client.call_tool("fetch", {"id": record_id}))
                 assert (new["id"], new["title"], new["text"]) == (old["id"], old["title"], old["text"]), record_id
                 assert new["url"].split("/chatgpt/", 1)[1] == str(old["url"]).split("/chatgpt/", 1)[1]
+                if record_id.startswith("query:"):  # a new process has an empty cache: the SQL came from the id
+                    assert new["metadata"]["cached"] == "false"
     query_ids = [i for i in before if i.startswith("query:")]
     assert query_ids and before[query_ids[0]]["metadata"]["cached"] == "true"  # type: ignore[index]
 
