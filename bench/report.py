@@ -40,9 +40,10 @@ class Report:
     rows: list[Row]
     meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    extra_verdicts: list[str] = field(default_factory=list)  # goals measured outside the table (/health)
 
     def to_json(self) -> str:
-        return json.dumps({"meta": self.meta, "notes": self.notes,
+        return json.dumps({"meta": self.meta, "notes": self.notes, "verdicts": self.extra_verdicts,
                            "rows": [asdict(r) | {"calls_per_s": r.calls_per_s} for r in self.rows]}, indent=2)
 
 
@@ -133,7 +134,7 @@ def summary(report: Report, high: int, low: int) -> str:
     parts += [f"- {note}" for note in report.notes]
     errors = [f"- first error, {r.target} at {r.sessions}: {r.first_error}" for r in report.rows if r.first_error]
     parts += errors
-    parts += ["", "Verdicts:", *verdicts(report, high, low)]
+    parts += ["", "Verdicts:", *verdicts(report, high, low), *report.extra_verdicts]
     return "\n".join(parts)
 
 

@@ -15,15 +15,17 @@ import asyncio
 import contextlib
 import os
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from bench import auth, peers, targets, tds_path
+from bench import auth, health, peers, targets, tds_path
 from bench.load import PhaseResult, run_phase
 from bench.report import Report, Row, make_row
+from tests.support.procs import stop_pid
 
 DEFAULT_DB_SCALE = 1
 T = TypeVar("T")
@@ -39,7 +41,7 @@ class Config:
     client_cpu: int | None = 1
     scratch: Path = peers.SCRATCH  # database, logs, sign-in stores
     npm_dir: Path = peers.SCRATCH / "npm"  # the peers' install, shared between runs
-    include: tuple[str, ...] = ("ours", "ours-mssql", "dbhub", "toolbox")
+    include: tuple[str, ...] = ("ours", "ours-mssql", "dbhub", "toolbox", "health")
     ours_env: dict[str, str] = field(default_factory=dict)
     signin: bool = True
     quiet: bool = False
@@ -74,14 +76,20 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
     notes: list[str] = []
     logs = cfg.scratch / "logs"
     started: list[targets.Running] = []
+    helpers: list[subprocess.Popen[bytes]] = []
     try:
         selected: list[targets.Target] = []
         if "ours" in cfg.include:
-            selected.append(_ours(cfg, db, notes, started, logs))
+            selected.append(_signed_in(cfg, targets.ours_sqlite(db, cfg.ours_env), started, logs))
         if "ours-mssql" in cfg.include:
-            tds = tds_path.target(db, notes)
-            if tds is not None:
-                selected.append(tds)
+            if tds_path.available():
+                tds, backend = tds_path.start_tds(db, cfg.scratch / "tds", cfg.client_cpu)
+                helpers.append(tds)
+                selected.append(_signed_in(cfg, tds_path.target(db, backend, cfg.ours_env), started, logs))
+                notes.append(f"{selected[-1].name}: the TDS test server (Python, {tds_path.DRIVER_CASE}) runs on the "
+                             "client CPU and limits this row; its server CPU ms/call is our SQL Server path's cost")
+            else:
+                notes.append("mssql-mcp (SQL Server/TDS): left out, the TDS test server or the backend is missing")
         if "dbhub" in cfg.include or "toolbox" in cfg.include:
             installed = peers.install(cfg.npm_dir, quiet=cfg.quiet)
             if "dbhub" in cfg.include:
@@ -96,11 +104,12 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
     finally:
         for server in started:
             server.stop()
+        for helper in helpers:
+            stop_pid(helper)
 
 
-def _ours(cfg: Config, db: Path, notes: list[str], started: list[targets.Running], logs: Path) -> targets.Target:
-    """Our server, with sign-in on and a token from the real OAuth flow when the driver is in the tree."""
-    target = targets.ours_sqlite(db, cfg.ours_env)
+def _signed_in(cfg: Config, target: targets.Target, started: list[targets.Running], logs: Path) -> targets.Target:
+    """One of our servers, with sign-in on and a token from the real OAuth flow when the driver is in the tree."""
     if auth.signin_available() and cfg.signin:
         password = auth.prepare(target, cfg.scratch)
         server = targets.start(target, cfg.server_cpu, logs)
@@ -144,6 +153,16 @@ def run(cfg: Config) -> Report:
             if previous is not None:
                 os.sched_setaffinity(0, previous)
     report.rows.sort(key=_order)
+    if "health" in cfg.include:
+        previous = _pin_self(cfg.client_cpu)
+        try:
+            result = health.run(db, cfg.scratch, cfg.server_cpu, signin=cfg.signin)
+        finally:
+            if previous is not None:
+                os.sched_setaffinity(0, previous)
+        report.extra_verdicts.append(result.verdict("mssql-mcp (SQLite)"))
+        report.meta["health_under_slow_queries"] = {"p50_ms": result.p50, "p99_ms": result.p99,
+                                                    "samples": len(result.samples), "slow_errors": result.slow_errors}
     return report
 
 

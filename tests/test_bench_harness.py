@@ -101,3 +101,11 @@ def test_loadtest_through_nginx_small(tmp_path: Path) -> None:
 
     result = loadtest.run(sessions=20, calls=3, scratch=tmp_path)
     assert result.errors == [] and result.ok == 60, result.summary()
+
+
+def test_health_verdict_reads_the_p99() -> None:
+    from bench.health import HealthResult
+
+    assert HealthResult([1.0] * 99 + [30.0], 0).verdict("x").startswith("PASS x: /health p99 1.0 ms")
+    assert HealthResult([1.0] * 98 + [30.0] * 2, 0).verdict("x").startswith("FAIL x: /health p99 30.0 ms")
+    assert HealthResult([], 0).verdict("x").startswith("FAIL")
