@@ -105,3 +105,23 @@ async def test_without_a_session_nothing_of_the_record_is_shown(server: ServerPr
             response = await http.get(f"{server.base_url}{PREFIX}/records/{record_id}",
                                       headers={"Authorization": "Bearer not-a-token"})
             assert response.status_code in (303, 401) and KNOWN_CUSTOMER not in response.text
+
+
+@pytest.mark.parametrize(("path", "resource"), [
+    ("/.well-known/oauth-protected-resource/chatgpt/mcp", "/chatgpt/mcp"),
+    ("/chatgpt/.well-known/oauth-protected-resource/mcp", "/chatgpt/mcp"),
+    ("/chatgpt/.well-known/oauth-protected-resource/sse", "/chatgpt/sse"),
+    ("/chatgpt/.well-known/oauth-protected-resource", "/chatgpt/mcp"),
+    ("/chatgpt/.well-known/oauth-authorization-server", None),
+    ("/.well-known/oauth-authorization-server/chatgpt", None),
+])
+async def test_every_discovery_url_also_lives_under_the_prefix(server: ServerProcess, path: str,
+                                                               resource: str | None) -> None:
+    """The face's URLs work with or without the proxy, so its discovery documents answer under /chatgpt/ too."""
+    async with httpx2.AsyncClient() as http:
+        doc = (await http.get(server.base_url + path)).raise_for_status().json()
+    if resource is None:
+        assert doc["issuer"].rstrip("/") == server.base_url + PREFIX  # running_oauth_server sets PUBLIC_URL
+    else:
+        assert urlsplit(doc["resource"]).path == resource
+        assert [a.rstrip("/") for a in doc["authorization_servers"]] == [doc["resource"].rsplit("/", 1)[0]]

@@ -83,9 +83,14 @@ def oauth_routes(
 
     for resource in resources:
         routes.append(Route(resource_metadata_path(resource), prm(resource), methods=["GET", "OPTIONS"]))
+        if prefix:  # the prefix-relative form, so a face's URLs all live under its prefix (with or without a proxy)
+            relative = prefix + "/.well-known/oauth-protected-resource" + urlsplit(resource).path[len(prefix):]
+            routes.append(Route(relative.rstrip("/"), prm(resource), methods=["GET", "OPTIONS"]))
     # The face's root answers too, describing its main endpoint (clients fall back to it: RFC 9728 §3).
-    root = f"/.well-known/oauth-protected-resource{prefix}"
-    routes.append(Route(root, prm(resources[0]), methods=["GET", "OPTIONS"]))
+    roots = [f"/.well-known/oauth-protected-resource{prefix}"]
+    if prefix:
+        roots.append(f"{prefix}/.well-known/oauth-protected-resource")
+    routes.extend(Route(root, prm(resources[0]), methods=["GET", "OPTIONS"]) for root in roots)
 
     sdk_routes = create_auth_routes(
         provider,
