@@ -15,30 +15,11 @@ from mssql_mcp.errors import ConfigError, DatabaseUnavailable, QueryError, Query
 from mssql_mcp.serialize import json_rows
 from mssql_mcp.settings import load_settings
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import (
-    DESCRIPTIONS,
-    DRIVER_CASES,
-    TYPE_SAMPLE,
-    DriverCase,
-    backend_env,
-    make_fixture_db,
-)
+from tests.support.tds import fixtures as tds_fixtures
+from tests.support.tds.fixtures import DESCRIPTIONS, TYPE_SAMPLE, DriverCase, backend_env
 
-
-@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
-def case(request: pytest.FixtureRequest) -> DriverCase:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def fixture_db(tmp_path: Path) -> Path:
-    return make_fixture_db(tmp_path / "fixture.sqlite")
-
-
-@pytest.fixture
-def server(case: DriverCase, fixture_db: Path, tmp_path: Path) -> Iterator[TdsServer]:
-    with TdsServer(fixture_db, tmp_path / "tds", tls=case.tls, descriptions=DESCRIPTIONS).running() as srv:
-        yield srv
+# The shared fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
+case, fixture_db, server = tds_fixtures.case, tds_fixtures.fixture_db, tds_fixtures.server
 
 
 def backend(server: TdsServer, case: DriverCase, **extra: str) -> MssqlDatabase:

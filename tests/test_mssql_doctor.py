@@ -5,26 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support.procs import ROOT
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env, make_fixture_db
+from tests.support.tds import fixtures as tds_fixtures
+from tests.support.tds.fixtures import DriverCase, backend_env
 
-
-@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
-def case(request: pytest.FixtureRequest) -> DriverCase:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def server(case: DriverCase, tmp_path: Path) -> Iterator[TdsServer]:
-    db = make_fixture_db(tmp_path / "fixture.sqlite")
-    with TdsServer(db, tmp_path / "tds", tls=case.tls).running() as srv:
-        yield srv
+# The shared fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
+case, fixture_db, server = tds_fixtures.case, tds_fixtures.fixture_db, tds_fixtures.server
 
 
 def doctor(env: dict[str, str], tmp: Path) -> tuple[int, dict[str, str]]:

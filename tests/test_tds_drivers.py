@@ -7,32 +7,22 @@ SQL Server numbers, transactions it records, ATTENTION on timeout, and its injec
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from mssql_mcp.db.drivers import ensure_driver
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, connection_string, make_fixture_db
+from tests.support.tds import fixtures as tds_fixtures
+from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, connection_string
 
 for _case in DRIVER_CASES:
     ensure_driver(_case.driver)  # before pyodbc's first use: registers Driver 18 from mssql-python-odbc
 
 import pyodbc  # noqa: E402
 
-
-@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
-def case(request: pytest.FixtureRequest) -> DriverCase:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def server(case: DriverCase, tmp_path: Path) -> Iterator[TdsServer]:
-    db = make_fixture_db(tmp_path / "fixture.sqlite")
-    with TdsServer(db, tmp_path / "tds", tls=case.tls).running() as srv:
-        yield srv
+# The shared fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
+case, fixture_db, server = tds_fixtures.case, tds_fixtures.fixture_db, tds_fixtures.server
 
 
 def connect(server: TdsServer, case: DriverCase, **kwargs: str) -> pyodbc.Connection:

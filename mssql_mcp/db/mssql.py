@@ -33,7 +33,7 @@ from mssql_mcp.db.mssql_conn import (
 )
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
 from mssql_mcp.db.mssql_pool import Pool, alive
-from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryTimeout
+from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError, QueryTimeout
 from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.db.mssql")
@@ -160,6 +160,18 @@ class MssqlDatabase:
                 raise _Lost(lost_error(exc, self.where)) from None
             self._end(conn, commit=False)
             raise error from None
+        except MssqlMcpError:
+            self.pool.discard(conn)
+            raise
+        except Exception as exc:
+            # pyodbc can fail converting a value the driver half-read from a dying link (Driver 18 hands it
+            # an empty decimal): if the link is gone, this is a lost connection, not a bad statement.
+            link_alive = alive(conn)
+            self.pool.discard(conn)
+            if not link_alive:
+                raise _Lost(DatabaseUnavailable(f"Connection to SQL Server at {self.where} was lost "
+                                                f"({type(exc).__name__} while reading the result).")) from None
+            raise QueryError(f"Could not read the result: {type(exc).__name__}: {exc}") from None
         except BaseException:
             self.pool.discard(conn)
             raise

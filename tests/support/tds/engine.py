@@ -261,14 +261,15 @@ class Session:
         for name, t in zip(names, final, strict=True):
             meta += struct.pack("<IH", 0, 0x0001 | 0x0008) + type_info(t) + wire.b_varchar(name)  # nullable, updatable
         emit(meta)
+        if drop:  # the metadata and one row reach the client, then the link dies
+            emit(row_tokens(final, first[:1]))
+            raise DropConnection()
         count = 0
         batch = first
         while batch:
             self.check_cancel()
             emit(row_tokens(final, batch))
             count += len(batch)
-            if drop:
-                raise DropConnection()
             batch = cursor.fetchmany(500)
         return count
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.support.tds.server import TdsServer
 
@@ -134,3 +137,22 @@ def backend_env(server: TdsServer, case: DriverCase, **extra: str) -> dict[str, 
     }
     env.update(extra)
     return env
+
+
+# Fixtures shared by the driver, backend and doctor tests (imported by name into those modules).
+
+
+@pytest.fixture(params=DRIVER_CASES, ids=lambda c: c.id)
+def case(request: pytest.FixtureRequest) -> DriverCase:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fixture_db(tmp_path: Path) -> Path:
+    return make_fixture_db(tmp_path / "fixture.sqlite")
+
+
+@pytest.fixture
+def server(case: DriverCase, fixture_db: Path, tmp_path: Path) -> Iterator[TdsServer]:
+    with TdsServer(fixture_db, tmp_path / "tds", tls=case.tls, descriptions=DESCRIPTIONS).running() as srv:
+        yield srv
