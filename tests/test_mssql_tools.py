@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mcp_client import connect, text_of
-from tests.support.procs import ServerProcess, free_port, running_server
+from tests.support.procs import ServerProcess, free_port, running_server, start_server
 from tests.support.tds import TdsServer
 from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env
 from tests.test_claude_tools import (  # noqa: F401 - collected here, against this module's dev_server
@@ -135,3 +135,19 @@ async def test_database_down_at_start_then_back(case: DriverCase, demo_db: Path,
             result = await client.call_tool("execute_sql", {"query": "SELECT 1 AS one"})
             assert result.is_error  # down again: an error, and the MCP server keeps running
         assert server.proc.poll() is None
+
+
+async def test_writable_login_warns_at_start_or_refuses_to_start(
+    case: DriverCase, demo_db: Path, dev_server_env: dict[str, str], tmp_path: Path
+) -> None:
+    tds = TdsServer(demo_db, tmp_path / "tds", tls=case.tls, roles={"public", "db_owner"})
+    with tds.running():
+        env = {**dev_server_env, **backend_env(tds, case)}
+        with running_server(env, tmp_path) as server:
+            deadline = time.monotonic() + 10
+            while "can write" not in server.log() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "WARNING" in server.log() and "can write: db_owner" in server.log()
+        with pytest.raises(RuntimeError, match="server exited with 2") as info:
+            start_server({**env, "MSSQL_REFUSE_WRITABLE_LOGIN": "true"}, tmp_path).stop()
+        assert "MSSQL_REFUSE_WRITABLE_LOGIN" in str(info.value) and "db_owner" in str(info.value)

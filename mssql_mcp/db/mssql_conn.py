@@ -16,7 +16,7 @@ from mssql_mcp.db.drivers import DriverInfo
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError
 from mssql_mcp.settings import Settings
 
-_NEEDS_BRACES = re.compile(r"[;{}=\[\](),?*!@ ]|^\s|\s$")
+_NEEDS_BRACES = re.compile(r"[;{}=]|^\s|\s$")  # what would end or confuse an unbraced value
 APP_NAME = "mssql-mcp"
 
 
