@@ -402,7 +402,8 @@ def markdown_table() -> str:
     lines = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
     for r in rows():
         default = display_value(r.default, False)
-        lines.append(f"| `{r.env}` | {r.type_name} | {f'`{default}`' if default else '—'} | {r.help} |")
+        kind = r.type_name.replace("|", "\\|")  # choices are written a | b: escaped, or they split the cell
+        lines.append(f"| `{r.env}` | {kind} | {f'`{default}`' if default else '—'} | {r.help} |")
     return "\n".join(lines) + "\n"
 
 
