@@ -125,6 +125,9 @@ class Settings:
     mssql_port: int | None = setting("MSSQL_PORT", None, "SQL Server TCP port (default 1433).", group="database")
     mssql_encrypt: Literal["yes", "no", "strict"] = setting(
         "MSSQL_ENCRYPT", "yes", "TLS: yes, no or strict (TDS 8.0). Driver 18's default is yes.", group="database")
+    mssql_server_certificate: Path | None = setting(
+        "MSSQL_SERVER_CERTIFICATE", None, "Driver 18: the certificate file (PEM/DER) the server must present: "
+        "pins a self-signed certificate, with MSSQL_ENCRYPT=yes or strict.", group="database")
     mssql_connection_string: Secret | None = setting(
         "MSSQL_CONNECTION_STRING", None, "Raw ODBC connection string; overrides the MSSQL_* connection settings.",
         group="database", secret=True)

@@ -39,8 +39,8 @@ def test_typed_rows_parameters_and_names(server: TdsServer, case: DriverCase) ->
     row = cur.execute("SELECT CompanyName FROM Customers WHERE CustomerID = ? AND Country = ?", 3, "AR").fetchone()
     assert row[0] == "Café Ñandú"
     assert cur.execute("SELECT COUNT(*) FROM Customers").fetchone()[0] == 3
-    if case.tls:
-        assert ("tls", "TLSv1.2") in {(e.kind, e.detail) for e in server.events}
+    tls = {e.detail for e in server.events if e.kind == "tls"}
+    assert tls == ({"TLSv1.2"} if case.encrypt == "yes" else {"strict TLSv1.3"} if case.encrypt == "strict" else set())
     conn.close()
 
 

@@ -89,10 +89,14 @@ class MssqlDatabase:
         # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
         # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
         lock_ms = max(100, int(self.settings.query_timeout_seconds * 800))
-        cursor = conn.cursor()
-        cursor.execute(f"SET LOCK_TIMEOUT {lock_ms}; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        cursor.close()
-        conn.rollback()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(f"SET LOCK_TIMEOUT {lock_ms}; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.close()
+            conn.rollback()
+        except self._pyodbc.Error as exc:  # the link died right after the login
+            conn.close()
+            raise connect_error(exc, self.where) from None
         if self.read_only and self.permissions is None:
             self._check_permissions(conn)
         return conn
@@ -123,6 +127,8 @@ class MssqlDatabase:
             self.ping()
         except MssqlMcpError as exc:
             log.warning("SQL Server is not reachable at start (the server keeps running): %s", exc.message)
+        except Exception as exc:  # a background thread: nothing above it would see the error
+            log.warning("SQL Server start-up check failed: %s: %s", type(exc).__name__, exc)
 
     def _guard(self) -> None:
         if self._refusal:

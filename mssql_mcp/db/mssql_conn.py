@@ -87,6 +87,8 @@ def connection_string(settings: Settings, driver: DriverInfo) -> str:
         parts.append(f"Encrypt={settings.mssql_encrypt}")
         if settings.trust_server_certificate:
             parts.append("TrustServerCertificate=yes")
+        if settings.mssql_server_certificate is not None:
+            parts.append(f"ServerCertificate={escape(str(settings.mssql_server_certificate))}")
         if settings.mssql_application_intent:
             parts.append(f"ApplicationIntent={settings.mssql_application_intent}")
     parts.append(f"APP={APP_NAME}")

@@ -96,14 +96,16 @@ DESCRIPTIONS = {("Customers", None): "People and companies who buy from us.",
 class DriverCase:
     id: str
     driver: str
-    encrypt: str  # yes | no
-    tls: bool  # whether the server offers TLS
+    encrypt: str  # yes | no | strict
+    tls: bool  # whether the server offers TLS (inside PRELOGIN, and TDS 8.0's TLS-first)
 
 
 DRIVER_CASES = [
     DriverCase("freetds", "FreeTDS", "no", False),
     DriverCase("msodbc18", "ODBC Driver 18 for SQL Server", "no", False),
     DriverCase("msodbc18-tls", "ODBC Driver 18 for SQL Server", "yes", True),
+    # TDS 8.0: TLS before any TDS packet; strict always validates, so the test certificate is pinned.
+    DriverCase("msodbc18-strict", "ODBC Driver 18 for SQL Server", "strict", True),
 ]
 
 
@@ -118,7 +120,8 @@ def connection_string(server: TdsServer, case: DriverCase, *, password: str | No
     if case.driver == "FreeTDS":
         return (f"Driver={{FreeTDS}};Server=127.0.0.1;Port={server.port};Database={db};UID={server.user};"
                 f"PWD={pwd};TDS_Version=7.4;ClientCharset=UTF-8")
-    trust = ";TrustServerCertificate=yes" if case.encrypt == "yes" else ""
+    trust = {"yes": ";TrustServerCertificate=yes",
+             "strict": f";ServerCertificate={server.cert_path}"}.get(case.encrypt, "")
     return (f"Driver={{{case.driver}}};Server=127.0.0.1,{server.port};Database={db};UID={server.user};PWD={pwd};"
             f"Encrypt={case.encrypt}{trust}")
 
@@ -132,9 +135,11 @@ def backend_env(server: TdsServer, case: DriverCase, **extra: str) -> dict[str, 
         "MSSQL_DATABASE": server.database,
         "MSSQL_DRIVER": case.driver,
         "MSSQL_ENCRYPT": case.encrypt,
-        "TrustServerCertificate": "true" if case.tls else "false",
+        "TrustServerCertificate": "true" if case.encrypt == "yes" else "false",
         "MSSQL_LOGIN_TIMEOUT": "5",
     }
+    if case.encrypt == "strict":
+        env["MSSQL_SERVER_CERTIFICATE"] = str(server.cert_path)
     env.update(extra)
     return env
 

@@ -83,11 +83,19 @@ class Connection:
 
     def serve(self) -> None:
         self.server.record(self.spid, "connect", "")
+        strict = self.server.strict_context
+        if strict is not None and self.transport.sock.recv(1, socket.MSG_PEEK) == b"\x16":  # a TLS ClientHello
+            tls = TlsTransport(self.transport.sock, strict)
+            tls.handshake_raw()
+            self.transport = tls
+            self.server.record(self.spid, "tls", f"strict {tls.version()}")
         msg = wire.read_message(self.transport.recv)
         if msg.type != wire.PRELOGIN:
             raise ConnectionError(f"expected PRELOGIN, got packet type {msg.type}")
         offered = lg.parse_prelogin(msg.payload).get(lg.OPT_ENCRYPTION, bytes([lg.ENCRYPT_NOT_SUP]))[0]
-        answer = lg.answer_encryption(offered, self.server.tls_context is not None)
+        self.server.record(self.spid, "prelogin", f"encryption={offered}")
+        already = isinstance(self.transport, TlsTransport)
+        answer = lg.ENCRYPT_NOT_SUP if already else lg.answer_encryption(offered, self.server.tls_context is not None)
         for packet in wire.packets(wire.TABULAR_RESULT, lg.build_prelogin(answer), 4096, self.spid):
             self.send(packet)
         if answer == lg.ENCRYPT_ON:

@@ -26,7 +26,7 @@ from tests.support.tds import login as login_mod
 from tests.support.tds.faults import Faults
 from tests.support.tds.requests import Connection
 from tests.support.tds.syscat import Descriptions, build, declared_types
-from tests.support.tds.tls import make_certificate, server_context
+from tests.support.tds.tls import make_certificate, server_context, strict_context
 
 log = logging.getLogger("tds")
 
@@ -56,7 +56,10 @@ class TdsServer:
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.sys_path = self.work_dir / "sys.sqlite"
-        self.tls_context = server_context(*make_certificate(self.work_dir)) if self.tls else None
+        cert = make_certificate(self.work_dir) if self.tls else None
+        self.cert_path = cert[0] if cert else None
+        self.tls_context = server_context(*cert) if cert else None
+        self.strict_context = strict_context(*cert) if cert else None
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._connections: set[Connection] = set()

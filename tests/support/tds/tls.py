@@ -51,6 +51,14 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
+def strict_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """TDS 8.0 (`Encrypt=strict`): TLS first, before any TDS packet, negotiated with ALPN "tds/8.0"."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["tds/8.0"])
+    return ctx
+
+
 class PlainTransport(wire.Transport):
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -88,6 +96,24 @@ class TlsTransport(PlainTransport):
                 msg = wire.read_message(self.sock.recv)
                 self._in.write(msg.payload)
         self._flush_prelogin()
+
+    def handshake_raw(self) -> None:
+        """TDS 8.0: the handshake comes straight over TCP, not wrapped in PRELOGIN packets."""
+        while True:
+            try:
+                self._tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pending = self._out.read()
+                if pending:
+                    self.sock.sendall(pending)
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("client closed the connection during the TLS handshake") from None
+                self._in.write(data)
+        pending = self._out.read()
+        if pending:
+            self.sock.sendall(pending)
 
     def _flush_prelogin(self) -> None:
         pending = self._out.read()
