@@ -27,11 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     lt = sub.add_parser("loadtest", help="500 sessions x 20 calls through nginx over TLS; fails on any error")
     lt.add_argument("--sessions", type=int, default=500)
     lt.add_argument("--calls", type=int, default=20)
+    pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
+    pr.add_argument("--seconds", type=float, default=10.0)
     sub.add_parser("install", help="install the peers from npm into bench/.scratch/npm")
     args = p.parse_args(argv)
 
     if args.command == "install":
         print(peers.install())
+        return 0
+    if args.command == "profile":
+        from bench import profile
+
+        print(profile.run(args.seconds))
         return 0
     if args.command == "loadtest":
         from bench import loadtest
