@@ -7,28 +7,19 @@ through each driver, and the face's own tests are imported unchanged, picking up
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support.procs import ServerProcess, running_server
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env
+from tests.support.tds import fixtures as tds_fixtures
+from tests.support.tds.fixtures import DriverCase, backend_env
 from tests.test_chatgpt_tools import *  # noqa: F403 - collected here, against this module's chatgpt_server
 from tests.test_chatgpt_tools import MAX_RESULTS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module", params=DRIVER_CASES, ids=lambda c: c.id)
-def case(request: pytest.FixtureRequest) -> DriverCase:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def tds(case: DriverCase, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
-    with TdsServer(demo_db, tmp_path_factory.mktemp(f"tds-gpt-{case.id}"), tls=case.tls).running() as server:
-        yield server
+# The shared module-scoped fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
+case, tds = tds_fixtures.module_case, tds_fixtures.demo_tds
 
 
 @pytest.fixture(scope="module")

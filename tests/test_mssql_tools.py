@@ -20,7 +20,8 @@ import pytest
 from tests.support.mcp_client import connect, text_of
 from tests.support.procs import ServerProcess, free_port, running_server, start_server
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env
+from tests.support.tds import fixtures as tds_fixtures
+from tests.support.tds.fixtures import DriverCase, backend_env
 from tests.test_claude_tools import (  # noqa: F401 - collected here, against this module's dev_server
     test_every_tool_over_each_transport,
     test_join_across_three_tables,
@@ -34,18 +35,8 @@ from tests.test_claude_tools import (  # noqa: F401 - collected here, against th
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module", params=DRIVER_CASES, ids=lambda c: c.id)
-def case(request: pytest.FixtureRequest) -> DriverCase:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def tds(case: DriverCase, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
-    work = tmp_path_factory.mktemp(f"tds-{case.id}")
-    with TdsServer(demo_db, work, tls=case.tls).running() as server:
-        yield server
+# The shared module-scoped fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
+case, tds = tds_fixtures.module_case, tds_fixtures.demo_tds
 
 
 @pytest.fixture(scope="module")

@@ -161,3 +161,17 @@ def fixture_db(tmp_path: Path) -> Path:
 def server(case: DriverCase, fixture_db: Path, tmp_path: Path) -> Iterator[TdsServer]:
     with TdsServer(fixture_db, tmp_path / "tds", tls=case.tls, descriptions=DESCRIPTIONS).running() as srv:
         yield srv
+
+
+# Module-scoped variants for the MCP-server tests: one TDS server on the demo database per driver case.
+
+
+@pytest.fixture(scope="module", params=DRIVER_CASES, ids=lambda c: c.id, name="case")
+def module_case(request: pytest.FixtureRequest) -> DriverCase:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module", name="tds")
+def demo_tds(case: DriverCase, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
+    with TdsServer(demo_db, tmp_path_factory.mktemp(f"tds-{case.id}"), tls=case.tls).running() as server:
+        yield server
