@@ -101,7 +101,8 @@ def _check_mssql(settings: Settings, report: Report) -> int:
         elif not _tcp_and_tls(settings, report, target.host, port, timeout):
             return report.skip("login", "database", "permissions", "catalog")
     else:
-        report.line("SKIP", "dns", "MSSQL_CONNECTION_STRING is set: the driver resolves the server")
+        for step in ("dns", "tcp", "tls"):
+            report.line("SKIP", step, "MSSQL_CONNECTION_STRING is set: the login step checks the way there")
     import pyodbc
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.support.procs import ROOT
 from tests.support.tds import TdsServer
 from tests.support.tds import fixtures as tds_fixtures
-from tests.support.tds.fixtures import DriverCase, backend_env
+from tests.support.tds.fixtures import DriverCase, backend_env, connection_string
 
 # The shared fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
 case, fixture_db, server = tds_fixtures.case, tds_fixtures.fixture_db, tds_fixtures.server
@@ -60,3 +60,11 @@ def test_failures_name_the_fix(server: TdsServer, case: DriverCase, tmp_path: Pa
 def test_missing_driver_names_both_options(tmp_path: Path) -> None:
     code, lines = doctor({"MSSQL_HOST": "127.0.0.1", "MSSQL_DRIVER": "No Such Driver"}, tmp_path)
     assert code == 1 and "ODBC Driver 18" in lines["driver"] and "FreeTDS" in lines["driver"]
+
+
+def test_raw_connection_string_goes_straight_to_the_login(server: TdsServer, case: DriverCase, tmp_path: Path) -> None:
+    raw = connection_string(server, case)  # passed through as written, its Driver= included
+    code, lines = doctor({**backend_env(server, case), "MSSQL_CONNECTION_STRING": raw}, tmp_path)
+    assert code == 0, lines
+    assert [lines[s][:4] for s in ("dns", "tcp", "tls", "login")] == ["SKIP", "SKIP", "SKIP", "OK  "]
+    assert server.password not in "".join(lines.values())
