@@ -135,8 +135,9 @@ class Settings:
         "MSSQL_APPLICATION_INTENT", None, "ReadOnly routes to a readable secondary (Always On).", group="database")
     mssql_authentication: Literal[
         "ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal", "ActiveDirectoryMsi", "ActiveDirectoryDefault"
-    ] | None = setting("MSSQL_AUTHENTICATION", None, "Entra ID (Azure SQL) authentication mode; Driver 18 only. "
-                       "ServicePrincipal: MSSQL_USER is the app id, MSSQL_PASSWORD its secret.", group="database")
+    ] | None = setting("MSSQL_AUTHENTICATION", None, "Entra ID (Azure SQL) sign-in; Driver 18 only, which "
+                       "lacks ActiveDirectoryDefault on Linux. ServicePrincipal: MSSQL_USER is the app id, "
+                       "MSSQL_PASSWORD its secret.", group="database")
     mssql_login_timeout: int = setting("MSSQL_LOGIN_TIMEOUT", 15, "Seconds to wait for a connection and login.",
                                        group="database")
     mssql_refuse_writable_login: bool = setting(

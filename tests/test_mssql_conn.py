@@ -62,11 +62,17 @@ def test_freetds_string_and_its_brace_limit() -> None:
         build(TDS, MSSQL_PASSWORD="a}b;")
 
 
-@pytest.mark.parametrize("mode", ["ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal",
-                                  "ActiveDirectoryMsi", "ActiveDirectoryDefault"])
+@pytest.mark.parametrize("mode", ["ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal", "ActiveDirectoryMsi"])
 def test_entra_modes(mode: str) -> None:
     cs = build(MSSQL_HOST="srv.database.windows.net", MSSQL_AUTHENTICATION=mode, MSSQL_USER="app@contoso.com")
     assert f";Authentication={mode};" in cs and "Encrypt=yes" in cs
+
+
+def test_entra_modes_the_driver_lacks_are_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="does not implement ActiveDirectoryDefault.*ActiveDirectoryMsi"):
+        build(MSSQL_AUTHENTICATION="ActiveDirectoryDefault")
+    with pytest.raises(ConfigError, match="FreeTDS has no Entra"):
+        build(TDS, MSSQL_AUTHENTICATION="ActiveDirectoryMsi")
 
 
 def test_integrated_auth_drops_the_login() -> None:

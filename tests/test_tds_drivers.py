@@ -107,3 +107,13 @@ def test_stopped_server_refuses_connections(server: TdsServer, case: DriverCase)
     server.stop()
     with pytest.raises(pyodbc.Error, match="08001|08S01|HYT00"):
         pyodbc.connect(connection_string(server, case), timeout=2)
+
+
+@pytest.mark.parametrize(("mode", "known"), [("ActiveDirectoryMsi", True), ("ActiveDirectoryServicePrincipal", True),
+                                             ("ActiveDirectoryPassword", True), ("ActiveDirectoryDefault", False)])
+def test_driver18_entra_modes(mode: str, known: bool) -> None:
+    """Which Entra modes Driver 18 knows (mssql_conn.py refuses ActiveDirectoryDefault because of this)."""
+    cs = f"Driver={{ODBC Driver 18 for SQL Server}};Server=127.0.0.1,1;Authentication={mode};UID=a@b.c;PWD=x"
+    with pytest.raises(pyodbc.Error) as info:
+        pyodbc.connect(cs, timeout=1)
+    assert ("Invalid value specified for connection string attribute 'Authentication'" in str(info.value)) != known

@@ -75,7 +75,15 @@ def connection_string(settings: Settings, driver: DriverInfo) -> str:
         parts.append(f"Database={escape(settings.mssql_database, freetds=ft, name='MSSQL_DATABASE')}")
     if settings.trusted_connection:
         parts.append("Trusted_Connection=yes")
-    elif settings.mssql_authentication and not ft:
+    elif settings.mssql_authentication:
+        if ft:
+            raise ConfigError("MSSQL_AUTHENTICATION: FreeTDS has no Entra ID sign-in; use ODBC Driver 18.")
+        if settings.mssql_authentication == "ActiveDirectoryDefault":
+            # Driver 18.6 on Linux answers "Invalid value specified for connection string attribute
+            # 'Authentication'" (tests/test_tds_drivers.py keeps checking): say so at start, not at login.
+            raise ConfigError("MSSQL_AUTHENTICATION: ODBC Driver 18 on Linux does not implement "
+                              "ActiveDirectoryDefault; use ActiveDirectoryMsi (managed identity), "
+                              "ActiveDirectoryServicePrincipal or ActiveDirectoryPassword.")
         parts.append(f"Authentication={settings.mssql_authentication}")
     if settings.mssql_user and not settings.trusted_connection:
         parts.append(f"UID={escape(settings.mssql_user, freetds=ft, name='MSSQL_USER')}")
