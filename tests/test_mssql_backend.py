@@ -65,6 +65,15 @@ def test_describe_types_keys_defaults_identity_descriptions(db: MssqlDatabase) -
     assert types["dec38"] == "decimal(38,10)" and types["vbin"] == "varbinary(max)" and types["memo"] == "nvarchar(max)"
 
 
+def test_information_schema_answers_like_sql_server(db: MssqlDatabase) -> None:
+    tables = run(db, "SELECT TABLE_NAME, TABLE_TYPE FROM INFORMATION_SCHEMA.TABLES ORDER BY TABLE_NAME")
+    assert tables[0] == ["BigCustomers", "VIEW"] and ["Customers", "BASE TABLE"] in tables
+    columns = run(db, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, IS_NULLABLE "
+                      "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = ? ORDER BY ORDINAL_POSITION", "Customers")
+    assert columns[1] == ["CompanyName", "nvarchar", 80, None, "NO"]
+    assert columns[3] == ["Balance", "decimal", None, 10, "YES"]
+
+
 def test_every_type_is_lossless_in_json(db: MssqlDatabase) -> None:
     result = db.execute("SELECT * FROM TypeSamples ORDER BY id", (), max_rows=10, timeout=5)
     row = dict(zip(result.columns, json_rows(result.rows)[0], strict=True))

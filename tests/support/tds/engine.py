@@ -89,6 +89,7 @@ class Session:
         self.server, self.spid, self.login = server, spid, login
         self.db = sqlite3.connect(server.db_path, isolation_level=None, check_same_thread=False, timeout=10)
         self.db.execute("ATTACH DATABASE ? AS sys", (str(server.sys_path),))
+        self.db.execute("ATTACH DATABASE ? AS INFORMATION_SCHEMA", (str(server.info_path),))
         self.db.create_function("IS_ROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.db.create_function("IS_SRVROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.implicit = False

@@ -25,7 +25,7 @@ from typing import Any
 from tests.support.tds import login as login_mod
 from tests.support.tds.faults import Faults
 from tests.support.tds.requests import Connection
-from tests.support.tds.syscat import Descriptions, build, declared_types
+from tests.support.tds.syscat import Descriptions, build, build_information_schema, declared_types
 from tests.support.tds.tls import make_certificate, server_context, strict_context
 
 log = logging.getLogger("tds")
@@ -56,6 +56,7 @@ class TdsServer:
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.sys_path = self.work_dir / "sys.sqlite"
+        self.info_path = self.work_dir / "information_schema.sqlite"
         cert = make_certificate(self.work_dir) if self.tls else None
         self.cert_path = cert[0] if cert else None
         self.tls_context = server_context(*cert) if cert else None
@@ -70,12 +71,15 @@ class TdsServer:
     def refresh_catalog(self) -> None:
         """Rebuild the sys views and type table (after a test changed the schema or the row counts)."""
         self.sys_path.unlink(missing_ok=True)
+        self.info_path.unlink(missing_ok=True)
         build(self.db_path, self.sys_path, descriptions=self.descriptions, permissions=self.permissions)
+        build_information_schema(self.sys_path, self.info_path, self.database)
         types = declared_types(self.db_path)
         sys_types = declared_types(self.sys_path)
         self.column_types_lower = {t.lower(): {c.lower(): v.upper() for c, v in cols.items()}
                                    for t, cols in types.items()}
-        self.sqlglot_schema: dict[str, Any] = {"dbo": types, "sys": sys_types}
+        self.sqlglot_schema: dict[str, Any] = {"dbo": types, "sys": sys_types,
+                                               "INFORMATION_SCHEMA": declared_types(self.info_path)}
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -160,6 +160,37 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
     src.close()
 
 
+INFORMATION_SCHEMA = """
+CREATE TABLE TABLES (TABLE_CATALOG NVARCHAR(128), TABLE_SCHEMA NVARCHAR(128), TABLE_NAME NVARCHAR(128),
+    TABLE_TYPE VARCHAR(10));
+CREATE TABLE COLUMNS (TABLE_CATALOG NVARCHAR(128), TABLE_SCHEMA NVARCHAR(128), TABLE_NAME NVARCHAR(128),
+    COLUMN_NAME NVARCHAR(128), ORDINAL_POSITION INT, COLUMN_DEFAULT NVARCHAR(4000), IS_NULLABLE VARCHAR(3),
+    DATA_TYPE NVARCHAR(128), CHARACTER_MAXIMUM_LENGTH INT, NUMERIC_PRECISION TINYINT, NUMERIC_SCALE INT);
+"""
+
+
+def build_information_schema(sys_db: Path, target: Path, database: str) -> None:
+    """INFORMATION_SCHEMA.TABLES and COLUMNS, derived from the sys tables as SQL Server derives them."""
+    dst = sqlite3.connect(target)
+    dst.executescript(INFORMATION_SCHEMA)
+    dst.execute("ATTACH DATABASE ? AS s", (str(sys_db),))
+    dst.execute("INSERT INTO TABLES SELECT ?, 'dbo', o.name, CASE o.type WHEN 'U' THEN 'BASE TABLE' ELSE 'VIEW' END "
+                "FROM s.objects o WHERE o.type IN ('U', 'V') ORDER BY o.name", (database,))
+    dst.execute(
+        "INSERT INTO COLUMNS SELECT ?, 'dbo', o.name, c.name, c.column_id, d.definition, "
+        "CASE c.is_nullable WHEN 1 THEN 'YES' ELSE 'NO' END, t.name, "
+        "CASE WHEN t.name IN ('nvarchar', 'nchar') AND c.max_length > 0 THEN c.max_length / 2 "
+        "WHEN t.name IN ('varchar', 'char', 'varbinary', 'binary') OR c.max_length = -1 THEN c.max_length END, "
+        "CASE WHEN t.name IN ('decimal', 'numeric') THEN c.precision END, "
+        "CASE WHEN t.name IN ('decimal', 'numeric') THEN c.scale END "
+        "FROM s.columns c JOIN s.objects o ON o.object_id = c.object_id AND o.type IN ('U', 'V') "
+        "JOIN s.types t ON t.user_type_id = c.user_type_id "
+        "LEFT JOIN s.default_constraints d ON d.object_id = c.default_object_id ORDER BY o.name, c.column_id",
+        (database,))
+    dst.commit()
+    dst.close()
+
+
 def declared_types(source: Path) -> dict[str, dict[str, str]]:
     """table -> column -> SQL Server type text, for typing result columns (and sqlglot's annotator)."""
     out: dict[str, dict[str, str]] = {}
