@@ -2,7 +2,8 @@
 
 The MCP server runs as a user runs it (`MSSQL_HOST=127.0.0.1,PORT`), reaching the TDS test server, which
 serves a copy of the demo database, through pyodbc with FreeTDS, ODBC Driver 18, and Driver 18 over TLS.
-The foundation's tests are imported unchanged; they pick up this module's `dev_server`. Only the error
+Every test of the foundation's test_claude_tools.py is imported unchanged (a new one joins by itself);
+they pick up this module's `dev_server`. Only the error
 test is rewritten, since SQL Server words its errors differently from SQLite.
 """
 
@@ -22,19 +23,11 @@ from tests.support.procs import ServerProcess, free_port, running_server, start_
 from tests.support.tds import TdsServer
 from tests.support.tds import fixtures as tds_fixtures
 from tests.support.tds.fixtures import DriverCase, backend_env
-from tests.test_claude_tools import (  # noqa: F401 - collected here, against this module's dev_server
-    test_every_tool_over_each_transport,
-    test_join_across_three_tables,
-    test_name_forms_resolve_to_the_same_table,
-    test_refused_writes_leave_the_database_untouched,
-    test_row_cap_truncates_and_says_so,
-    test_sample_argument_errors,
-    test_slow_query_is_cut_at_the_timeout,
-    test_tools_list_names_schemas_and_hints,
-    test_unknown_table_lists_close_matches,
-)
+from tests.test_claude_tools import *  # noqa: F403 - every tool test, collected here against this dev_server
 
 pytestmark = pytest.mark.anyio
+# SQLite's wording of errors; replaced below by test_sql_server_errors_are_one_line_with_their_number.
+globals().pop("test_execute_sql_errors_are_one_line_tool_errors", None)
 # The shared module-scoped fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.
 case, tds = tds_fixtures.module_case, tds_fixtures.demo_tds
 
