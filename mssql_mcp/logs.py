@@ -49,3 +49,6 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
+    # The SDK's transport logs "Terminating session: None" at INFO once per stateless request: noise, and
+    # a formatted, flushed line per call on the hot path. Its warnings and errors still come through.
+    logging.getLogger("mcp.server.streamable_http").setLevel(max(logging.WARNING, root.level))
