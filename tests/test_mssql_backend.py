@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp.db.base import TableRef
-from mssql_mcp.db.mssql import MssqlDatabase
+from mssql_mcp.db.mssql import OUTAGE_MEMORY_SECONDS, MssqlDatabase
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, QueryError, QueryTimeout
 from mssql_mcp.serialize import json_rows
 from mssql_mcp.settings import load_settings
@@ -164,7 +164,18 @@ def test_outage_and_recovery(db: MssqlDatabase, server: TdsServer) -> None:
     assert "\n" not in info.value.message and "127.0.0.1" in info.value.message
     with pytest.raises(DatabaseUnavailable):
         db.ping()
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):  # remembered for a moment: no new dial per call during an outage
+        db.ping()
+    assert time.monotonic() - started < 0.5
     server.start()  # same port
+    deadline = time.monotonic() + 15  # a connect that was still failing may be remembered for a moment
+    while time.monotonic() < deadline:
+        try:
+            db.ping()
+            break
+        except DatabaseUnavailable:
+            time.sleep(OUTAGE_MEMORY_SECONDS / 4)
     db.ping()
     assert run(db, "SELECT 3") == [[3]]
 

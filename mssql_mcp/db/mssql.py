@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from mssql_mcp.settings import Settings
 log = logging.getLogger("mssql_mcp.db.mssql")
 T = TypeVar("T")
 PING_WAIT_SECONDS = 1.0
+OUTAGE_MEMORY_SECONDS = 1.0
 
 
 class _Lost(Exception):
@@ -70,6 +72,7 @@ class MssqlDatabase:
         self.permissions: PermissionReport | None = None
         self._refusal: str | None = None
         self._check_lock = threading.Lock()
+        self._last_failure: tuple[float, MssqlMcpError | None] = (0.0, None)
         log.info("SQL Server backend: %s (driver from %s)", self.description, self.driver.source)
         if self.read_only and settings.mssql_refuse_writable_login:
             self._startup_check()  # blocking: a writable login must stop the start
@@ -81,10 +84,18 @@ class MssqlDatabase:
     # -- connections -------------------------------------------------------------------------
 
     def _connect(self) -> Any:
+        # During an outage every call would dial again, and a silently dropped SYN (a firewall) costs Driver 18
+        # the whole login timeout per call and per worker: for a moment after a failure, repeat it instead.
+        failed_at, failure = self._last_failure
+        if failure is not None and time.monotonic() - failed_at < OUTAGE_MEMORY_SECONDS:
+            raise failure
         try:
             conn = self._pyodbc.connect(self._conn_str, timeout=self.settings.mssql_login_timeout, autocommit=False)
         except self._pyodbc.Error as exc:
-            raise connect_error(exc, self.where) from None
+            error = connect_error(exc, self.where)
+            self._last_failure = (time.monotonic(), error)  # at most this long stale once the server is back
+            raise error from None
+        self._last_failure = (0.0, None)
         mssql_types.install(conn)
         # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
         # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
