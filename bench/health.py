@@ -70,7 +70,7 @@ async def _measure(target: targets.Target, seconds: float) -> HealthResult:
             except CallFailed as exc:
                 slow_errors += "timeout" not in str(exc).lower()
         finally:
-            conn.close()
+            await conn.close()
 
     tasks = [asyncio.create_task(slow()) for _ in range(SLOW_QUERIES)]
     await all_in.wait()
@@ -85,6 +85,7 @@ async def _measure(target: targets.Target, seconds: float) -> HealthResult:
             samples.append((time.perf_counter() - began) * 1000)
         await asyncio.sleep(0.01)
     writer.close()
+    await writer.wait_closed()
     await asyncio.gather(*tasks)
     return HealthResult(samples, slow_errors)
 

@@ -16,6 +16,7 @@ bodies come with Content-Length or chunked. Streamable HTTP: MCP 2025-06-18, bas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import time
@@ -80,8 +81,10 @@ class Connection:
         reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, limit=1 << 22, ssl=endpoint.tls)
         return cls(endpoint, reader, writer)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.writer.close()
+        with contextlib.suppress(OSError):  # the peer may have gone first
+            await self.writer.wait_closed()
 
     def _head(self, length: int) -> bytes:
         ep = self.endpoint
@@ -219,7 +222,7 @@ async def run_phase(
             result.errors += 1
             result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
         finally:
-            conn.close()
+            await conn.close()
 
     await asyncio.gather(*(session() for _ in range(sessions)))
     return result

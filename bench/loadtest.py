@@ -63,7 +63,7 @@ async def drive(endpoint: Endpoint, sessions: int, calls: int) -> LoadResult:
         except (CallFailed, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             result.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
-            conn.close()
+            await conn.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(session() for _ in range(sessions)))

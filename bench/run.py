@@ -71,8 +71,8 @@ def _pin_self(cpu: int | None) -> set[int] | None:
 
 
 @contextlib.contextmanager
-def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list[str]]]:
-    """Start the selected servers; yield them and the notes they bring; stop each by PID."""
+def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list[str], dict[str, int]]]:
+    """Start the selected servers; yield them, the notes they bring and helper PIDs; stop each by PID."""
     notes: list[str] = []
     logs = cfg.scratch / "logs"
     started: list[targets.Running] = []
@@ -100,7 +100,7 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
             if not any(r.target is target for r in started):
                 started.append(targets.start(target, cfg.server_cpu, logs))
         notes += [f"{r.target.name}: {r.target.note}" for r in started if r.target.note]
-        yield started, notes
+        yield started, notes, ({"TDS test server": helpers[0].pid} if helpers else {})
     finally:
         for server in started:
             server.stop()
@@ -128,9 +128,9 @@ def run(cfg: Config) -> Report:
         "query_tsql": targets.TSQL_QUERY, "query_sqlite": targets.SQLITE_QUERY,
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     })
-    with running(cfg, db) as (servers, notes):
+    with running(cfg, db) as (servers, notes, helper_pids):
         report.notes += notes
-        report.meta["pids"] = {s.target.name: s.pid for s in servers}
+        report.meta["pids"] = {s.target.name: s.pid for s in servers} | helper_pids
         # Peak RSS is measured under load: start-up (and our sign-in's argon2 hash) is not the steady state.
         startup = {s.target.name: s.reset_peak_rss() for s in servers}
         report.notes.append("peak RSS is VmHWM under load (reset after start-up); start-up peaks: "
@@ -148,7 +148,8 @@ def run(cfg: Config) -> Report:
                                   f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}", flush=True)
                 for server in servers:
                     report.rows.append(make_row(server.target.name, server.target.peer, sessions,
-                                                phases[server.target.name], server.peak_rss_mb()))
+                                                phases[server.target.name], server.peak_rss_mb(),
+                                                server.target.capped))
         finally:
             if previous is not None:
                 os.sched_setaffinity(0, previous)

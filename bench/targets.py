@@ -58,6 +58,7 @@ class Target:
     endpoint: Endpoint
     note: str = ""
     health_path: str | None = None  # readiness: GET this; None: an MCP initialize must succeed
+    capped: bool = False  # throughput limited outside the server (reported, not judged)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def _wait_ready(running: Running, timeout: float) -> None:
         try:
             await conn.initialize()
         finally:
-            conn.close()
+            await conn.close()
 
     deadline = time.monotonic() + timeout
     last: Exception | None = None

@@ -32,10 +32,11 @@ def start_tds(db: Path, workdir: Path, cpu: int | None) -> tuple[subprocess.Pope
     workdir.mkdir(parents=True, exist_ok=True)
     argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + \
         [sys.executable, "-m", "bench.tds_path", str(db), str(workdir)]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=open(workdir / "tds.log", "wb"),
-                            stdin=subprocess.DEVNULL)
+    with open(workdir / "tds.log", "wb") as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
+    with proc.stdout:  # the server prints one line, then only logs to tds.log
+        line = proc.stdout.readline().decode()
     if not line.startswith("ENV "):
         proc.kill()
         proc.wait()
@@ -47,6 +48,7 @@ def start_tds(db: Path, workdir: Path, cpu: int | None) -> tuple[subprocess.Pope
 def target(db: Path, backend: dict[str, str], extra_env: dict[str, str] | None = None) -> Target:
     t = targets.ours_sqlite(db, extra_env)
     t.name = "mssql-mcp (SQL Server/TDS)"
+    t.capped = True
     del t.env["SQLITE_PATH"]
     t.env |= backend
     return t

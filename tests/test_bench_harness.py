@@ -34,7 +34,7 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     if shutil.which("npm") is None and peers.installed() is None:
         pytest.skip("npm is not installed, so the peers cannot be installed (make bootstrap-test installs it)")
     cfg = Config(sessions=(1, 2), rounds=1, warmup_s=0.2, window_s=0.6, quiet=True,
-                 scratch=tmp_path_factory.mktemp("bench"), include=("ours", "dbhub", "toolbox"))
+                 scratch=tmp_path_factory.mktemp("bench"), include=("ours", "ours-mssql", "dbhub", "toolbox"))
     cpus = os.sched_getaffinity(0)
     if len(cpus) < 2:
         cfg.server_cpu = cfg.client_cpu = None
@@ -45,29 +45,32 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 
 def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> None:
     names = {r.target for r in tiny_report.rows}
-    assert names == {"mssql-mcp (SQLite)", f"dbhub {peers.DBHUB_VERSION}", f"MCP Toolbox {peers.TOOLBOX_VERSION}"}
+    assert names == {"mssql-mcp (SQLite)", "mssql-mcp (SQL Server/TDS)", f"dbhub {peers.DBHUB_VERSION}",
+                     f"MCP Toolbox {peers.TOOLBOX_VERSION}"}
     for row in tiny_report.rows:
         assert row.errors == 0, (row.target, row.sessions, row.first_error)
         assert row.calls > 0 and row.p50_ms > 0 and row.p99_ms >= row.p50_ms, row
         assert row.peak_rss_mb > 5, row
         assert row.cpu_ms_per_call > 0, row
     pids = tiny_report.meta["pids"]
-    assert len(pids) == 3
+    assert len(pids) == 5  # four servers and the TDS test server
     assert not [name for name, pid in pids.items() if _alive(pid)], "a server outlived the run"
 
 
 def test_ours_ran_signed_in(tiny_report: Report) -> None:
-    note = next(n for n in tiny_report.notes if n.startswith("mssql-mcp (SQLite)"))
-    assert "sign-in on" in note, note
+    for name in ("mssql-mcp (SQLite)", "mssql-mcp (SQL Server/TDS)"):
+        assert any(n.startswith(name) and "sign-in on" in n for n in tiny_report.notes), tiny_report.notes
 
 
 def test_report_has_ratios_and_a_verdict_per_goal(tiny_report: Report) -> None:
     text = summary(tiny_report, high=2, low=1)
     table = [line for line in text.splitlines() if line.startswith("| ") and "sessions" not in line]
-    assert len(table) == 6
+    assert len(table) == 8
     assert all("x)" in line for line in table)  # every figure has its ratio to the best peer
     lines = verdicts(tiny_report, high=2, low=1)
-    assert len(lines) == 4 and all(line.split()[0] in ("PASS", "FAIL") for line in lines)
+    # SQLite: throughput, p50, RSS, errors; SQL Server/TDS: capped (INFO), RSS, errors.
+    assert [line.split()[0] for line in lines].count("INFO") == 1
+    assert len(lines) == 7 and all(line.split()[0] in ("PASS", "FAIL", "INFO") for line in lines)
     assert json.loads(tiny_report.to_json())["rows"][0]["calls_per_s"] > 0
 
 
