@@ -117,3 +117,14 @@ def test_driver18_entra_modes(mode: str, known: bool) -> None:
     with pytest.raises(pyodbc.Error) as info:
         pyodbc.connect(cs, timeout=1)
     assert ("Invalid value specified for connection string attribute 'Authentication'" in str(info.value)) != known
+
+
+def test_repeated_parameterised_statement(server: TdsServer, case: DriverCase) -> None:
+    cur = connect(server, case).cursor()
+    sql = "SELECT CompanyName FROM Customers WHERE CustomerID = ?"
+    names = [cur.execute(sql, n).fetchone()[0] for n in (1, 3, 2)]
+    assert names == ["Zürich Alpine Outfitters AG", "Café Ñandú", "Bob's Bikes"]
+    rpcs = [e.detail for e in server.events if e.kind == "rpc"]
+    # Both drivers prepare and execute in one call each time; FreeTDS unprepares the previous handle first.
+    assert rpcs.count("sp_prepexec") == 3, rpcs
+    assert ("sp_unprepare" in rpcs) == (case.driver == "FreeTDS"), rpcs

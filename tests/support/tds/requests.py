@@ -195,7 +195,7 @@ class Connection:
             if proc == "sp_executesql":
                 sql, bound = params[0].value, _bind(params[1].value if len(params) > 1 else "", params[2:])
             elif proc in ("sp_prepexec", "sp_prepare"):
-                handle = len(session.prepared) + 1
+                handle = max(session.prepared, default=0) + 1  # never a live handle, after unprepares too
                 session.prepared[handle] = (params[2].value, _declared(params[1].value))
                 sql, bound = params[2].value, _bind(params[1].value, params[3:])
             elif proc == "sp_execute":
