@@ -109,7 +109,7 @@ def _check_mssql(settings: Settings, report: Report) -> int:
         conn = pyodbc.connect(connection_string(settings, driver), timeout=int(timeout), autocommit=False)
     except pyodbc.Error as exc:
         error = connect_error(exc, settings.mssql_host or "the server")
-        report.line("FAIL", "login", error.message, _login_fix(getattr(error, "number", None)))
+        report.line("FAIL", "login", error.message, _login_fix(error.number))
         return report.skip("database", "permissions", "catalog")
     try:
         return _inside(conn, settings, report)

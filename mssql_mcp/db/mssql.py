@@ -72,7 +72,7 @@ class MssqlDatabase:
         self.permissions: PermissionReport | None = None
         self._refusal: str | None = None
         self._check_lock = threading.Lock()
-        self._last_failure: tuple[float, MssqlMcpError | None] = (0.0, None)
+        self._last_failure: tuple[float, DatabaseUnavailable | None] = (0.0, None)
         log.info("SQL Server backend: %s (driver from %s)", self.description, self.driver.source)
         if self.read_only and settings.mssql_refuse_writable_login:
             self._startup_check()  # blocking: a writable login must stop the start
@@ -88,7 +88,7 @@ class MssqlDatabase:
         # the whole login timeout per call and per worker: for a moment after a failure, repeat it instead.
         failed_at, failure = self._last_failure
         if failure is not None and time.monotonic() - failed_at < OUTAGE_MEMORY_SECONDS:
-            raise failure
+            raise DatabaseUnavailable(failure.message, failure.number)  # a fresh one: threads share the record
         try:
             conn = self._pyodbc.connect(self._conn_str, timeout=self.settings.mssql_login_timeout, autocommit=False)
         except self._pyodbc.Error as exc:

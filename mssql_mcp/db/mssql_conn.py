@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mssql_mcp.db.drivers import DriverInfo
-from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError
+from mssql_mcp.errors import ConfigError, DatabaseUnavailable, QueryError
 from mssql_mcp.settings import Settings
 
 _NEEDS_BRACES = re.compile(r"[;{}=]|^\s|\s$")  # what would end or confuse an unbraced value
@@ -144,7 +144,7 @@ def is_timeout(exc: Exception) -> bool:
     return state in ("HYT00", "HY008") or "timeout expired" in message.lower()
 
 
-def connect_error(exc: Exception, where: str) -> MssqlMcpError:
+def connect_error(exc: Exception, where: str) -> DatabaseUnavailable:
     """An error from connecting: login failures keep 18456; everything else names the server."""
     state, message, number = _parts(exc)
     if state == "28000" or number in (18456, 18452, 18486, 18487, 18488):
