@@ -13,7 +13,8 @@ from pathlib import Path
 
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.oauth.users_cli import add_arguments as add_user_arguments
-from mssql_mcp.settings import Settings, effective_items, env_example, load_settings, markdown_table
+from mssql_mcp.settings import Settings, load_settings
+from mssql_mcp.settings_docs import effective_items, env_example, markdown_table
 
 FACES = ("claude", "chatgpt")
 

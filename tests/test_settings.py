@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp.errors import ConfigError
-from mssql_mcp.settings import Secret, Settings, env_example, load_settings, markdown_table, rows
+from mssql_mcp.settings import Secret, Settings, load_settings, rows
+from mssql_mcp.settings_docs import env_example, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
