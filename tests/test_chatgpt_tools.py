@@ -84,7 +84,7 @@ async def test_describe_resolves_any_name_form(chatgpt_server: ServerProcess) ->
         results = await search(chatgpt_server, f"describe {name}")
         assert [r["id"] for r in results] == ["table:dbo.Customers"], name
     record = await fetch(chatgpt_server, "table:dbo.Customers")
-    for column in ("CustomerID", "CompanyName", "NVARCHAR(80)", "NOT NULL"):
+    for column in ("CustomerID", "CompanyName", "nvarchar(80)", "NOT NULL"):
         assert column in record["text"]
     assert "Unknown table 'Custmers'" in await tool_error(chatgpt_server, "search", {"query": "describe Custmers"})
 
@@ -132,7 +132,7 @@ async def test_keywords_match_names_first_then_values(chatgpt_server: ServerProc
         columns)
     assert found.index(columns[-1]) < min(i for i, x in enumerate(found) if x.startswith("row:"))
     column = await fetch(chatgpt_server, "column:dbo.Orders:ShipCountry")
-    assert "type: NVARCHAR(40)" in column["text"] and "example values:" in column["text"]
+    assert "type: nvarchar(40)" in column["text"] and "example values:" in column["text"]
 
 
 async def test_keywords_are_literal_and_views_are_cited_as_queries(chatgpt_server: ServerProcess) -> None:

@@ -50,7 +50,7 @@ def test_demo_is_deterministic_and_realistic(demo_db: Path, tmp_path: Path) -> N
         assert [c.name for c in lines.columns if c.primary_key] == ["OrderID", "LineNumber"]
         assert {fk.references.name for fk in lines.foreign_keys} == {"Orders", "Products"}
         types = {c.name: c.type for c in lines.columns}
-        assert types["UnitPrice"] == "DECIMAL(10,2)"
+        assert types["UnitPrice"] == "decimal(10,2)"  # spelled as SQL Server does
         con = sqlite3.connect(demo_db)
         try:
             assert con.execute("SELECT count(*) FROM Customers WHERE Email IS NULL").fetchone()[0] > 0

@@ -31,12 +31,6 @@ def chatgpt_server(tds: TdsServer, case: DriverCase, dev_server_env: dict[str, s
         yield server
 
 
-# These two assert the SQLite backend's spelling of types (the declared NVARCHAR(80)); the SQL Server backend
-# spells them as sys.types and base.py's contract do (nvarchar(80)). They are replaced by the test below.
-for _name in ("test_describe_resolves_any_name_form", "test_keywords_match_names_first_then_values"):
-    globals().pop(_name, None)
-
-
 async def test_describe_and_column_records_carry_sql_server_types(chatgpt_server: ServerProcess) -> None:
     record = await fetch(chatgpt_server, "table:dbo.Customers")  # noqa: F405
     for text in ("CustomerID", "CompanyName", "nvarchar(80)", "uniqueidentifier", "datetime2"):

@@ -158,7 +158,8 @@ class SqliteDatabase:
             indexes.insert(0, IndexInfo(f"PK_{name}", pk_cols, True, primary_key=True))
         identity = len(pk_cols) == 1 and _is_rowid_alias(cols, pk_cols[0])
         columns = tuple(
-            ColumnInfo(col, (ctype or "").strip('"') or "ANY", not notnull and not pk, default, bool(pk),
+            # Spelled as SQL Server's sys.types does (nvarchar(80)), so both backends describe tables alike.
+            ColumnInfo(col, (ctype or "").strip('"').lower() or "any", not notnull and not pk, default, bool(pk),
                        identity=identity and col == pk_cols[0])
             for col, ctype, notnull, default, pk in cols
         )
