@@ -129,7 +129,7 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None) -> s
     lines = [f"{sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
              f"{sum(ms.values()):.2f} ms: event-loop thread {ms['user']:.2f} ms user + {ms['kernel']:.2f} ms kernel; "
              f"database threads {ms['other']:.2f} ms. py-spy finds the event-loop thread in Python code in "
-             f"{python_share:.0%} of its samples (the rest: uvloop/httptools C code, system calls, idle).",
+             f"{python_share:.0%} of its samples (the rest: C code such as httptools and sqlite3, system calls, idle).",
              f"Python time of the event-loop thread by component ({busy} samples):",
              "| component | share |", "|---|---:|"]
     lines += [f"| {name} | {n / busy * 100:.1f}% |" for name, n in shares.most_common()] if busy else []
