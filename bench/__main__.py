@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     lt.add_argument("--calls", type=int, default=20)
     pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
     pr.add_argument("--seconds", type=float, default=10.0)
+    pr.add_argument("--mssql", action="store_true", help="our SQL Server path, through the TDS test server")
     sub.add_parser("install", help="install the peers from npm into bench/.scratch/npm")
     args = p.parse_args(argv)
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "profile":
         from bench import profile
 
-        print(profile.run(args.seconds))
+        print(profile.run(args.seconds, mssql=args.mssql))
         return 0
     if args.command == "loadtest":
         from bench import loadtest

@@ -18,13 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import auth, targets
+from bench import auth, targets, tds_path
 from bench.load import run_phase
 from bench.run import demo_database
+from tests.support.procs import stop_pid
 
 # (component, path prefixes of the innermost frame's file, as py-spy prints it), first match wins.
 COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
-    ("database (sqlite3, our backend)", ("mssql_mcp/db/", "sqlite3/")),
+    ("database (our backend, sqlite3, pyodbc)", ("mssql_mcp/db/", "sqlite3/")),
     ("result shaping (json_rows, Markdown table)", ("mssql_mcp/serialize.py", "mssql_mcp/tools/")),
     ("sign-in (bearer token check)", ("mssql_mcp/oauth/", "mcp/server/auth/")),
     ("SQL gate and query service", ("mssql_mcp/sqlgate", "mssql_mcp/queries.py", "mssql_mcp/workers.py",
@@ -95,16 +96,27 @@ def thread_cpu(pid: int) -> tuple[float, float, float]:
     return user, kernel, other
 
 
-def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None) -> str:
+def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, mssql: bool = False) -> str:
+    """Profile our SQLite path, or with `mssql` our SQL Server path (through the TDS test server)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install -r bench/requirements.txt")
     scratch = targets.ROOT / "bench" / ".scratch"
     db = demo_database(scratch)
-    target = targets.ours_sqlite(db)
+    helper = None
+    if mssql:
+        helper, backend = tds_path.start_tds(db, scratch / "tds", 1)
+        target = tds_path.target(db, backend)
+    else:
+        target = targets.ours_sqlite(db)
     password = auth.prepare(target, scratch) if auth.signin_available() else None
-    server = targets.start(target, 0, scratch / "logs")
     raw = out or scratch / "profile.raw"
+    try:
+        server = targets.start(target, 0, scratch / "logs")
+    except BaseException:
+        if helper is not None:
+            stop_pid(helper)
+        raise
     try:
         if password is not None:
             target.endpoint.token = auth.token_for(server, password)
@@ -121,12 +133,14 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None) -> s
         os.sched_setaffinity(0, previous)
     finally:
         server.stop()
+        if helper is not None:
+            stop_pid(helper)
     shares, busy, samples = aggregate(raw)
     calls = phase.all_calls or 1
     ms = {name: value * 1000 / calls for name, value in
           (("user", user_s), ("kernel", kernel_s), ("other", other_s))}
     python_share = busy / samples if samples else 0.0
-    lines = [f"{sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
+    lines = [f"{target.name}, {sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
              f"{sum(ms.values()):.2f} ms: event-loop thread {ms['user']:.2f} ms user + {ms['kernel']:.2f} ms kernel; "
              f"database threads {ms['other']:.2f} ms. py-spy finds the event-loop thread in Python code in "
              f"{python_share:.0%} of its samples (the rest: C code such as httptools and sqlite3, system calls, idle).",
