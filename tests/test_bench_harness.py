@@ -112,3 +112,20 @@ def test_health_verdict_reads_the_p99() -> None:
     assert HealthResult([1.0] * 99 + [30.0], 0).verdict("x").startswith("PASS x: /health p99 1.0 ms")
     assert HealthResult([1.0] * 98 + [30.0] * 2, 0).verdict("x").startswith("FAIL x: /health p99 30.0 ms")
     assert HealthResult([], 0).verdict("x").startswith("FAIL")
+
+
+def test_profile_charges_each_sample_to_a_component(tmp_path: Path) -> None:
+    from bench.profile import aggregate
+
+    main = "<module> (mssql_mcp/__main__.py:5);_run_module_as_main (<frozen runpy>:198);run (uvicorn/main.py:632)"
+    raw = tmp_path / "profile.raw"
+    raw.write_text("\n".join([
+        f"{main};render_table (mssql_mcp/serialize.py:85) 30",
+        f"{main};TypeAdapter.dump_python (pydantic/type_adapter.py:581) 20",
+        f"{main};select (selectors.py:468) 50",  # idle: not counted
+        "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81) 40",  # not the loop
+    ]) + "\n")
+    shares, busy, samples = aggregate(raw)
+    assert (busy, samples) == (50, 100)
+    assert shares["result shaping (json_rows, Markdown table)"] == 30
+    assert shares["MCP SDK (transport, dispatch, validation, serialisation)"] == 20
