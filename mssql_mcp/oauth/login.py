@@ -60,7 +60,7 @@ class LoginPages:
         username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
         if not self.csrf.check("login", request, key, csrf):
             return message_page("Sign-in", FORM_EXPIRED, status=403)
-        found = self.provider.pending(key)
+        found = await self.provider.pending(key)
         if found is None:
             return message_page("Sign-in", EXPIRED, status=400)
         ip = request.client.host if request.client else "unknown"
@@ -77,7 +77,8 @@ class LoginPages:
             return await self._login_form(request, key, error=FAILED, username=username, status=401)
         self.throttle.succeeded(username)
         browser, _ = self.csrf.browser(request)
-        self.provider.store.mark_pending_signed_in(digest(key), username, digest(browser))
+        await self.provider.io(lambda: self.provider.store.mark_pending_signed_in(digest(key), username,
+                                                                                  digest(browser)))
         event(log, "login_ok", user=username, ip=ip, client=found[0].client_id)
         return RedirectResponse(f"{self.prefix}/consent?{urlencode({'request': key})}", status_code=303)
 
@@ -85,7 +86,7 @@ class LoginPages:
         self, request: Request, key: str, *, error: str = "", username: str = "", status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        found = self.provider.pending(key)
+        found = await self.provider.pending(key)
         if found is None:
             return message_page("Sign-in", EXPIRED, status=400 if status == 200 else status)
         client_name = await self._client_name(found[0].client_id)
@@ -113,10 +114,10 @@ class LoginPages:
 
         async def decide(request: Request, key: str, record: PendingRecord, params: AuthorizationParams) -> Response:
             # Consent is given once: take the pending request so a second POST finds nothing.
-            if self.provider.store.take_pending(digest(key)) is None:
+            if await self.provider.io(lambda: self.provider.store.take_pending(digest(key))) is None:
                 return message_page("Allow access?", EXPIRED, status=400)
             if decision == "approve":
-                url = self.provider.issue_code(record.client_id, record.username or "", params)
+                url = await self.provider.issue_code(record.client_id, record.username or "", params)
             else:
                 event(log, "consent_denied", user=record.username, client=record.client_id)
                 url = self.provider.deny_url(params)
@@ -139,7 +140,7 @@ class LoginPages:
         self, request: Request, key: str,
         then: Callable[[Request, str, PendingRecord, AuthorizationParams], Awaitable[Response]],
     ) -> Response:
-        found = self.provider.pending(key)
+        found = await self.provider.pending(key)
         if found is None:
             return message_page("Allow access?", EXPIRED, status=400)
         record, params = found

@@ -5,6 +5,9 @@ authentication, expiry); this class decides who and what: which redirect hosts m
 resource a token is bound to, that codes and refresh tokens are single-use, and what a replay revokes.
 `authorize()` does not approve anything: it parks the request and sends the browser to our login page
 (login.py), which later calls `issue_code()`.
+
+Every store call runs on the store's own thread (`io()`), never on the event loop: a store read is quick,
+but a write may wait on another process's lock (the other face, `mssql-mcp users`), up to the busy timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from mcp.server.auth.provider import (
@@ -44,8 +48,10 @@ from mssql_mcp.oauth.store import (
     digest,
     new_secret,
 )
+from mssql_mcp.workers import WorkerPool
 
 log = logging.getLogger("mssql_mcp.auth")
+T = TypeVar("T")
 
 CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10)
 PENDING_TTL = 900.0  # time a person has to sign in and consent
@@ -95,10 +101,19 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self.clock = clock
         self.login_url = f"{policy.issuer}/login"
         self._purged_at = clock()
+        # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
+        self._io = WorkerPool(1, name="oauth-store")
+
+    async def io(self, fn: Callable[[], T]) -> T:
+        """Run a store call off the event loop."""
+        return await self._io.run(fn)
+
+    def close(self) -> None:
+        self._io.close()
 
     # -- clients --------------------------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        record = self.store.get_client(client_id)
+        record = await self.io(lambda: self.store.get_client(client_id))
         if record is None:
             return await self.clients.metadata_document(client_id)
         info = OAuthClientInformationFull.model_validate_json(record.info_json)
@@ -116,14 +131,13 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             raise RegistrationError("invalid_redirect_uri", problem)
         secret = client_info.client_secret
         stored = client_info.model_copy(update={"client_secret": None})
-        self.store.save_client(
-            ClientRecord(
-                client_id=client_info.client_id or "",
-                info_json=stored.model_dump_json(exclude_none=True),
-                secret_hash=digest(secret) if secret else None,
-                created_at=self.clock(),
-            )
+        record = ClientRecord(
+            client_id=client_info.client_id or "",
+            info_json=stored.model_dump_json(exclude_none=True),
+            secret_hash=digest(secret) if secret else None,
+            created_at=self.clock(),
         )
+        await self.io(lambda: self.store.save_client(record))
         event(log, "client_registered", client=client_info.client_id, client_name=client_info.client_name,
               redirects=",".join(str(u) for u in client_info.redirect_uris or []),
               auth_method=client_info.token_endpoint_auth_method)
@@ -135,39 +149,37 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             raise AuthorizeError("invalid_target", "resource is not an MCP endpoint of this server")
         params = params.model_copy(update={"resource": resource, "scopes": [SCOPE]})
         key = new_secret()
-        self.store.save_pending(
-            PendingRecord(
-                key_hash=digest(key),
-                client_id=client.client_id or "",
-                params_json=params.model_dump_json(),
-                expires_at=self.clock() + PENDING_TTL,
-            )
+        pending = PendingRecord(
+            key_hash=digest(key),
+            client_id=client.client_id or "",
+            params_json=params.model_dump_json(),
+            expires_at=self.clock() + PENDING_TTL,
         )
+        await self.io(lambda: self.store.save_pending(pending))
         return f"{self.login_url}?{urlencode({'request': key})}"
 
-    def pending(self, key: str) -> tuple[PendingRecord, AuthorizationParams] | None:
-        record = self.store.get_pending(digest(key))
+    async def pending(self, key: str) -> tuple[PendingRecord, AuthorizationParams] | None:
+        record = await self.io(lambda: self.store.get_pending(digest(key)))
         if record is None or record.expires_at < self.clock():
             return None
         return record, AuthorizationParams.model_validate_json(record.params_json)
 
-    def issue_code(self, client_id: str, username: str, params: AuthorizationParams) -> str:
+    async def issue_code(self, client_id: str, username: str, params: AuthorizationParams) -> str:
         """The consent page's approval: the redirect URL carrying a fresh code, state and iss (RFC 9207)."""
         code = new_secret()
-        self.store.save_code(
-            CodeRecord(
-                code_hash=digest(code),
-                client_id=client_id,
-                username=username,
-                scopes=tuple(params.scopes or [SCOPE]),
-                code_challenge=params.code_challenge,
-                redirect_uri=str(params.redirect_uri),
-                redirect_uri_explicit=params.redirect_uri_provided_explicitly,
-                resource=params.resource or self.policy.resources[0],
-                expires_at=self.clock() + CODE_TTL,
-                family_id=uuid.uuid4().hex,
-            )
+        record = CodeRecord(
+            code_hash=digest(code),
+            client_id=client_id,
+            username=username,
+            scopes=tuple(params.scopes or [SCOPE]),
+            code_challenge=params.code_challenge,
+            redirect_uri=str(params.redirect_uri),
+            redirect_uri_explicit=params.redirect_uri_provided_explicitly,
+            resource=params.resource or self.policy.resources[0],
+            expires_at=self.clock() + CODE_TTL,
+            family_id=uuid.uuid4().hex,
         )
+        await self.io(lambda: self.store.save_code(record))
         event(log, "consent_granted", user=username, client=client_id, resource=params.resource)
         return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state, iss=self.policy.issuer)
 
@@ -181,11 +193,11 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> McpAuthorizationCode | None:
-        rec = self.store.get_code(digest(authorization_code))
+        rec = await self.io(lambda: self.store.get_code(digest(authorization_code)))
         if rec is None or rec.client_id != client.client_id:
             return None
         if rec.used_at is not None:
-            self._replayed("code_replayed", rec.family_id, rec.client_id, rec.username)
+            await self._replayed("code_replayed", rec.family_id, rec.client_id, rec.username)
             return None
         if rec.expires_at < self.clock():
             return None
@@ -202,23 +214,23 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         code = authorization_code
         self._check_requested_resource(code.resource or "")
         # Codes are single-use (RFC 6749 §4.1.2): a second redemption revokes what the first obtained.
-        if not self.store.use_code(digest(code.code), self.clock()):
-            self._replayed("code_replayed", code.family_id, code.client_id, code.username)
+        if not await self.io(lambda: self.store.use_code(digest(code.code), self.clock())):
+            await self._replayed("code_replayed", code.family_id, code.client_id, code.username)
             raise TokenError("invalid_grant", "authorization code was already used")
         event(log, "tokens_issued", user=code.username, client=code.client_id, grant="authorization_code",
               resource=code.resource)
-        return self._issue(code.client_id, code.username, code.scopes, code.resource or "", code.family_id)
+        return await self._issue(code.client_id, code.username, code.scopes, code.resource or "", code.family_id)
 
     # -- refresh tokens -------------------------------------------------------------------------
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> McpRefreshToken | None:
-        rec = self.store.get_token(digest(refresh_token))
+        rec = await self.io(lambda: self.store.get_token(digest(refresh_token)))
         if rec is None or rec.kind != "refresh" or rec.client_id != client.client_id or rec.revoked_at is not None:
             return None
         if rec.used_at is not None:
             # A rotated refresh token came back: someone holds a copy (OAuth 2.1 §4.3.1). Revoke the family.
-            self._replayed("refresh_reused", rec.family_id, rec.client_id, rec.username)
+            await self._replayed("refresh_reused", rec.family_id, rec.client_id, rec.username)
             return None
         if rec.expires_at < self.clock():
             return None
@@ -232,17 +244,17 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     ) -> OAuthToken:
         rt = refresh_token
         self._check_requested_resource(rt.resource or "")
-        if not self.store.use_refresh(digest(rt.token), self.clock()):
-            self._replayed("refresh_reused", rt.family_id, rt.client_id, rt.username)
+        if not await self.io(lambda: self.store.use_refresh(digest(rt.token), self.clock())):
+            await self._replayed("refresh_reused", rt.family_id, rt.client_id, rt.username)
             raise TokenError("invalid_grant", "refresh token was already used")
         event(log, "tokens_issued", user=rt.username, client=rt.client_id, grant="refresh_token", resource=rt.resource)
-        return self._issue(rt.client_id, rt.username, scopes or rt.scopes, rt.resource or "", rt.family_id)
+        return await self._issue(rt.client_id, rt.username, scopes or rt.scopes, rt.resource or "", rt.family_id)
 
     # -- access tokens and revocation -----------------------------------------------------------
     async def load_access_token(self, token: str) -> McpAccessToken | None:
         if len(token) > 512:
             return None
-        rec = self.store.get_token(digest(token))
+        rec = await self.io(lambda: self.store.get_token(digest(token)))
         if rec is None or rec.kind != "access" or rec.revoked_at is not None or rec.expires_at < self.clock():
             return None
         return McpAccessToken(
@@ -256,7 +268,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     async def revoke_token(self, token: McpAccessToken | McpRefreshToken) -> None:
         # RFC 7009 §2.1: revoking either token of a grant revokes the grant's other tokens too.
-        n = self.store.revoke_family(token.family_id, self.clock())
+        n = await self.io(lambda: self.store.revoke_family(token.family_id, self.clock()))
         event(log, "tokens_revoked", user=token.username, client=token.client_id, count=n)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -272,23 +284,31 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if requested is not None and canonical_resource(requested) != bound:
             raise TokenError("invalid_target", "resource differs from the one authorized")
 
-    def _issue(self, client_id: str, username: str, scopes: list[str], resource: str, family: str) -> OAuthToken:
+    async def _issue(
+        self, client_id: str, username: str, scopes: list[str], resource: str, family: str
+    ) -> OAuthToken:
         now = self.clock()
-        if now - self._purged_at > PURGE_EVERY:
-            self.store.purge(now)
+        purge = now - self._purged_at > PURGE_EVERY
+        if purge:
             self._purged_at = now
         access, refresh = new_secret(), new_secret()
         record = TokenRecord(
             token_hash=digest(access), kind="access", client_id=client_id, username=username, scopes=tuple(scopes),
             resource=resource, expires_at=now + self.policy.access_ttl, family_id=family, created_at=now,
         )
-        self.store.save_token(record)
-        self.store.save_token(
-            replace(record, token_hash=digest(refresh), kind="refresh", expires_at=now + self.policy.refresh_ttl)
-        )
+        refresh_record = replace(record, token_hash=digest(refresh), kind="refresh",
+                                 expires_at=now + self.policy.refresh_ttl)
+
+        def write() -> None:
+            if purge:
+                self.store.purge(now)
+            self.store.save_token(record)
+            self.store.save_token(refresh_record)
+
+        await self.io(write)
         return OAuthToken(access_token=access, token_type="Bearer", expires_in=self.policy.access_ttl,
                           refresh_token=refresh, scope=" ".join(scopes))
 
-    def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
-        n = self.store.revoke_family(family, self.clock())
+    async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
+        n = await self.io(lambda: self.store.revoke_family(family, self.clock()))
         event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)
