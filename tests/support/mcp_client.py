@@ -40,7 +40,7 @@ async def connect(
             timeout = httpx2.Timeout(30.0, read=60.0)
             http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=timeout))
             target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
-        client = await stack.enter_async_context(Client(target, mode=mode))  # type: ignore[arg-type]
+        client = await stack.enter_async_context(Client(target, mode=mode))
         yield client
 
 
