@@ -197,6 +197,7 @@ BAD_READS: list[Bad] = [
     Bad("WITH c AS (DELETE FROM Orders OUTPUT deleted.*) SELECT * FROM c", "DELETE inside a query modifies data"),
     Bad("SELECT NEXT VALUE FOR dbo.order_seq", "NEXT VALUE FOR"),
     Bad("SELECT @x = Name FROM Customers", "assigning variables"),
+    Bad("SELECT @x = c Name FROM Customers", "assigning variables"),  # found by the mutation test
     Bad("SELECT * FROM Customers WITH (UPDLOCK)", "table hint UPDLOCK"),
     Bad("SELECT * FROM Customers WITH (XLOCK, ROWLOCK)", "table hint XLOCK"),
     Bad("SELECT * FROM Customers WITH (TABLOCKX, HOLDLOCK)", "takes or holds locks"),
