@@ -23,8 +23,9 @@ import json
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mssql_mcp.oauth.asgi import replaying
 from mssql_mcp.oauth.clients import canonical_resource
 
 HANDSHAKE_METHODS = frozenset({"initialize", "ping", "tools/list", "server/discover"})
@@ -88,16 +89,7 @@ class BearerGuard:
             body += message.get("body", b"")
             if not message.get("more_body", False) or len(body) > MAX_PEEK_BYTES:
                 break
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return self._methods_allowed(body), replay
+        return self._methods_allowed(body), replaying(body, receive)
 
     def _methods_allowed(self, body: bytes) -> bool:
         try:

@@ -27,6 +27,7 @@ from pydantic import AnyHttpUrl
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mssql_mcp.oauth.asgi import replaying
 from mssql_mcp.oauth.provider import SCOPE, Provider, presented_secret, requested_resource
 
 AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]
@@ -150,15 +151,7 @@ class TokenRequestShim:
             body += (b"&" if body else b"") + urlencode(extra).encode()
         secret = form.get("client_secret") or (basic[1] if basic else None)
         tokens = (presented_secret.set(secret), requested_resource.set(form.get("resource")))
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        replay = replaying(body, receive)
         try:
             await self.app(scope, replay, send)
         finally:
