@@ -106,3 +106,17 @@ def test_an_unrelated_file_is_not_modified_by_reads(tmp_path: Path) -> None:
     finally:
         database.close()
     assert path.read_bytes() == before
+
+
+def test_a_file_whose_name_looks_like_a_uri_is_opened_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "odd ?name#%41.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE t (a TEXT)")
+        con.execute("INSERT INTO t VALUES ('here')")
+    con.close()
+    database = SqliteDatabase(path, read_only=True)
+    try:
+        assert database.execute("SELECT a FROM t", max_rows=1, timeout=1).rows == [("here",)]
+    finally:
+        database.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing created beside it

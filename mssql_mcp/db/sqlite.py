@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 from mssql_mcp.db.base import (
     ColumnInfo,
@@ -80,10 +81,8 @@ class SqliteDatabase:
     # -- connections -----------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        if self.read_only:
-            uri = f"file:{self.path.resolve().as_posix()}?mode=ro"
-        else:
-            uri = f"file:{self.path.resolve().as_posix()}?mode=rw"
+        # Percent-encoded: a '?', '#' or '%' in the file's path must not end the URI's path early.
+        uri = f"file:{pathname2url(str(self.path.resolve()))}?mode={'ro' if self.read_only else 'rw'}"
         try:
             con = sqlite3.connect(uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES,
                                   timeout=5.0)
