@@ -120,3 +120,17 @@ def test_a_file_whose_name_looks_like_a_uri_is_opened_as_it_is(tmp_path: Path) -
     finally:
         database.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing created beside it
+
+
+def test_row_counts_stop_at_their_time_budget(tmp_path: Path) -> None:
+    """A file with huge tables still lists them promptly: past the budget a count is unknown (None)."""
+    path = tmp_path / "many.sqlite"
+    with sqlite3.connect(path) as con:
+        con.executescript("CREATE TABLE a (x INT); CREATE TABLE b (x INT); INSERT INTO a VALUES (1), (2);")
+    con.close()
+    for budget, expected in ((5.0, {"a": 2, "b": 0}), (0.0, {"a": None, "b": None})):
+        database = SqliteDatabase(path, read_only=True, count_budget=budget)
+        try:
+            assert {t.ref.name: t.row_count for t in database.list_tables()} == expected
+        finally:
+            database.close()

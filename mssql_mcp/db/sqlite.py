@@ -38,6 +38,7 @@ from mssql_mcp.db.tsql_sqlite import translate
 from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryTimeout, TranslationError
 
 SCHEMA = "dbo"  # SQLite has no schemas; the catalog shows every table as dbo.X, as SQL Server would
+COUNT_BUDGET_SECONDS = 2.0  # list_tables spends at most this on exact row counts
 _PROGRESS_STEPS = 2_000  # VM instructions between deadline checks: cheap, and well under a millisecond
 _MISSING_FUNCTION = re.compile(r"no such function: (\w+)", re.IGNORECASE)
 
@@ -71,8 +72,11 @@ def quote(name: str) -> str:
 class SqliteDatabase:
     kind = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool = True, pool_size: int = 8) -> None:
+    def __init__(
+        self, path: Path, *, read_only: bool = True, pool_size: int = 8, count_budget: float = COUNT_BUDGET_SECONDS
+    ) -> None:
         self.path = Path(path)
+        self.count_budget = count_budget
         self.read_only = read_only
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
         self._types_lock = threading.Lock()
@@ -130,11 +134,24 @@ class SqliteDatabase:
                 "AND name NOT LIKE 'sqlite_%' ORDER BY name"
             ).fetchall()
             tables = []
+            deadline = time.monotonic() + self.count_budget
             for name, kind in rows:
                 # Views may be expensive to count; SQL Server reports no row count for them either.
-                count = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0] if kind == "table" else None
+                count = self._count(con, name, deadline) if kind == "table" else None
                 tables.append(TableInfo(TableRef(SCHEMA, name), "TABLE" if kind == "table" else "VIEW", count))
         return tables
+
+    def _count(self, con: sqlite3.Connection, name: str, deadline: float) -> int | None:
+        """Exact row count, or None (unknown) once the catalog's time budget is spent: a file with huge
+        tables still lists them promptly."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            with self._deadline(con, remaining):
+                return int(con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0])
+        except QueryTimeout:
+            return None
 
     def describe_table(self, table: TableRef) -> TableDetail:
         name = table.name
