@@ -16,6 +16,11 @@ from typing import Any, Literal, Protocol
 TableType = Literal["TABLE", "VIEW"]
 
 
+def quote_ident(name: str) -> str:
+    """T-SQL bracket quoting (QUOTENAME's rule: `]` doubles). Only for names that came from the catalog."""
+    return "[" + name.replace("]", "]]") + "]"
+
+
 @dataclass(frozen=True, order=True)
 class TableRef:
     """A table that exists in the catalog. Only the catalog creates these, so they are safe to quote."""
@@ -26,6 +31,11 @@ class TableRef:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def quoted(self) -> str:
+        """[schema].[name], safe to put into T-SQL."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
 
 
 @dataclass(frozen=True)

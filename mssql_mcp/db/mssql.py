@@ -50,10 +50,6 @@ class _Lost(Exception):
         self.error = error
 
 
-def quote_name(name: str) -> str:
-    return "[" + name.replace("]", "]]") + "]"
-
-
 class MssqlDatabase:
     kind = "mssql"
 
@@ -229,7 +225,7 @@ class MssqlDatabase:
         return self._with_connection(run, timeout=self.settings.query_timeout_seconds, retry=True)
 
     def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
-        sql = f"SELECT TOP ({int(limit)}) * FROM {quote_name(table.schema)}.{quote_name(table.name)}"
+        sql = f"SELECT TOP ({int(limit)}) * FROM {table.quoted}"
         return self.execute(sql, (), max_rows=limit, timeout=timeout)
 
     def execute(

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mssql_mcp.cache import ResultCache
-from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef
+from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
@@ -56,15 +56,6 @@ class QueryRun:
     truncated: bool
     elapsed_ms: float
     ran_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-
-
-def quote_ident(name: str) -> str:
-    """T-SQL bracket quoting. Only ever applied to names that came from the catalog."""
-    return "[" + name.replace("]", "]]") + "]"
-
-
-def quote_table(ref: TableRef) -> str:
-    return f"{quote_ident(ref.schema)}.{quote_ident(ref.name)}"
 
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -171,7 +162,7 @@ class Fetcher:
             raise InvalidArgument(f"{table.ref.qualified} has no column {name!r}. Fetch table:{id_table(table.ref)}.")
         try:
             run = await self.queries.run(
-                f"SELECT DISTINCT TOP (5) {quote_ident(col.name)} FROM {quote_table(table.ref)} "
+                f"SELECT DISTINCT TOP (5) {quote_ident(col.name)} FROM {table.ref.quoted} "
                 f"WHERE {quote_ident(col.name)} IS NOT NULL",
                 force_read_only=True,
             )
@@ -213,7 +204,7 @@ class Fetcher:
         where = " AND ".join(f"{quote_ident(c)} = ?" for c in pk)
         params = tuple(str(v) if isinstance(v, Decimal) else v for _, v in key)  # exact digits; drivers compare
         outcome = await self.queries.run(
-            f"SELECT TOP (1) * FROM {quote_table(table.ref)} WHERE {where}", params, force_read_only=True
+            f"SELECT TOP (1) * FROM {table.ref.quoted} WHERE {where}", params, force_read_only=True
         )
         r = outcome.result
         if not r.rows:

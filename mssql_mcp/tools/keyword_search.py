@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import anyio
 
-from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo
+from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, quote_ident
 from mssql_mcp.errors import MssqlMcpError, QueryTimeout
 from mssql_mcp.serialize import json_rows
 from mssql_mcp.tools import ids
-from mssql_mcp.tools.chatgpt_fetch import Fetcher, id_table, is_text, primary_key, quote_ident, quote_table, row_title
+from mssql_mcp.tools.chatgpt_fetch import Fetcher, id_table, is_text, primary_key, row_title
 
 log = logging.getLogger("mssql_mcp.tools.search")
 
@@ -58,7 +58,7 @@ def literal_sql(table: TableInfo, columns: list[ColumnInfo], terms: tuple[str, .
     where, params = where_clause(columns, terms)
     for p in params:
         where = where.replace("?", "N'" + p.replace("'", "''") + "'", 1)
-    return f"SELECT TOP ({top}) * FROM {quote_table(table.ref)} WHERE {where}"
+    return f"SELECT TOP ({top}) * FROM {table.ref.quoted} WHERE {where}"
 
 
 class KeywordSearch:
@@ -126,7 +126,7 @@ class KeywordSearch:
             return [Hit(ids.format_id(ids.query_id(sql)), title)]
         wanted = pk + [c.name for c in text_columns if c.name not in pk]
         select = ", ".join(quote_ident(c) for c in wanted)
-        sql = f"SELECT TOP ({room}) {select} FROM {quote_table(table.ref)} WHERE {where}"
+        sql = f"SELECT TOP ({room}) {select} FROM {table.ref.quoted} WHERE {where}"
         outcome = await self.queries.run(sql, params, force_read_only=True, timeout=seconds)
         hits = []
         for raw, row in zip(outcome.result.rows, json_rows(outcome.result.rows), strict=True):
