@@ -141,10 +141,20 @@ def _strftime_int(fmt: str, value: exp.Expr) -> exp.Expr:
     return exp.Cast(this=strftime, to=exp.DataType.build("INTEGER"))
 
 
-def _date_arg(node: exp.Expr) -> exp.Expr:
-    arg: exp.Expr = node.this
-    inner: exp.Expr = arg.this if isinstance(arg, exp.TsOrDsToDate) else arg
+def _plain(value: exp.Expr) -> exp.Expr:
+    """The value under the date-conversion wrappers sqlglot adds (STRFTIME takes the text as it is)."""
+    inner: exp.Expr = value.this if isinstance(value, exp.TsOrDsToDate | exp.TimeStrToTime) else value
     return inner
+
+
+def _date_arg(node: exp.Expr) -> exp.Expr:
+    return _plain(node.this)
+
+
+def _quarter(value: exp.Expr) -> exp.Expr:
+    month_plus_two = exp.Paren(this=exp.Add(this=_strftime_int("%m", value), expression=exp.Literal.number(2)))
+    return exp.Cast(this=exp.Div(this=month_plus_two, expression=exp.Literal.number(3)),
+                    to=exp.DataType.build("INTEGER"))
 
 
 def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
@@ -194,14 +204,11 @@ def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
 
 def _datepart(node: exp.Extract) -> exp.Expr:
     part = node.this.name.lower()
-    value = _date_arg(node.expression) if isinstance(node.expression, exp.TsOrDsToDate) else node.expression
+    value = _plain(node.expression)
     if part in _DATEPART:
         return _strftime_int(_DATEPART[part], value)
     if part == "quarter":
-        month = _strftime_int("%m", value)
-        quarter = exp.Div(this=exp.Paren(this=exp.Add(this=month, expression=exp.Literal.number(2))),
-                          expression=exp.Literal.number(3))
-        return exp.Cast(this=quarter, to=exp.DataType.build("INTEGER"))
+        return _quarter(value)
     if part in ("dayofweek", "weekday", "dw"):  # SQL Server's default DATEFIRST 7: Sunday is 1
         return exp.Add(this=_strftime_int("%w", value), expression=exp.Literal.number(1))
     raise TranslationError(f"DATEPART({part}, …) is not supported on the embedded SQLite database.")
@@ -212,15 +219,13 @@ def _month_diff(node: exp.DateDiff) -> exp.Expr:
     unit = node.text("unit").upper()
 
     def months(value: exp.Expr) -> exp.Expr:
-        value = value.this if isinstance(value, exp.TimeStrToTime | exp.TsOrDsToDate) else value
+        value = _plain(value)
         year = _strftime_int("%Y", value)
         if unit == "YEAR":
             return year
-        month = _strftime_int("%m", value)
         if unit == "QUARTER":
-            month = exp.Cast(this=exp.Div(this=exp.Paren(this=exp.Add(this=month, expression=exp.Literal.number(2))),
-                                          expression=exp.Literal.number(3)), to=exp.DataType.build("INTEGER"))
-            return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(4)), expression=month)
+            return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(4)), expression=_quarter(value))
+        month = _strftime_int("%m", value)
         return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(12)), expression=month)
 
     return exp.Paren(this=exp.Sub(this=months(node.this), expression=exp.Paren(this=months(node.expression))))
