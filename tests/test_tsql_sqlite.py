@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp.db.sqlite import SqliteDatabase
-from mssql_mcp.db.tsql_sqlite import translate
+from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import TranslationError
 
 
@@ -88,10 +88,10 @@ def test_untranslatable_tsql_gets_a_one_line_reason(db: SqliteDatabase, sql: str
 
 
 def test_translation_is_cached_per_schema() -> None:
-    types = {"t": {"a": "NVARCHAR(5)"}}
-    assert translate("SELECT a + 'x' FROM t", types) == translate("SELECT a + 'x' FROM t", types)
-    assert "||" in translate("SELECT a + b FROM t", types)
-    assert "||" not in translate("SELECT a + b FROM t", {"t": {"a": "INT", "b": "INT"}})
+    schema = Schema({"t": {"a": "NVARCHAR(5)"}})
+    assert translate("SELECT a + 'x' FROM t", schema) == translate("SELECT a + 'x' FROM t", schema)
+    assert "||" in translate("SELECT a + b FROM t", schema)
+    assert "||" not in translate("SELECT a + b FROM t", Schema({"t": {"a": "INT", "b": "INT"}}))
 
 
 def test_an_unrelated_file_is_not_modified_by_reads(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from mssql_mcp.db.base import (
     TableInfo,
     TableRef,
 )
-from mssql_mcp.db.tsql_sqlite import translate
+from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryTimeout, TranslationError
 
 SCHEMA = "dbo"  # SQLite has no schemas; the catalog shows every table as dbo.X, as SQL Server would
@@ -80,7 +80,7 @@ class SqliteDatabase:
         self.read_only = read_only
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
         self._types_lock = threading.Lock()
-        self._column_types: dict[str, dict[str, str]] | None = None
+        self._schema: Schema | None = None
 
     # -- connections -----------------------------------------------------------------------
 
@@ -190,19 +190,19 @@ class SqliteDatabase:
         info = TableInfo(table, "TABLE" if kind == "table" else "VIEW", count)
         return TableDetail(info, columns, foreign_keys, tuple(indexes), )
 
-    def column_types(self) -> dict[str, dict[str, str]]:
-        """Declared types by table and column (lower case), for translating `+` on text into `||`."""
+    def schema(self) -> Schema:
+        """Declared types by table and column, for translating `+` on text into `||`; read once per schema."""
         with self._types_lock:
-            if self._column_types is None:
+            if self._schema is None:
                 with self._connection() as con:
                     names = [r[0] for r in con.execute(
                         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
-                    self._column_types = {
+                    self._schema = Schema({
                         n.lower(): {c.lower(): (t or "").upper() for c, t in con.execute(
                             "SELECT name, type FROM pragma_table_info(?)", (n,))}
                         for n in names
-                    }
-            return self._column_types
+                    })
+            return self._schema
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -214,11 +214,11 @@ class SqliteDatabase:
     def execute(
         self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
     ) -> QueryResult:
-        translated = translate(sql, self.column_types())
+        translated = translate(sql, self.schema())
         result = self._run(translated, params, max_rows=max_rows, timeout=timeout, write=write)
         if write:
             with self._types_lock:
-                self._column_types = None  # DDL may have changed the schema
+                self._schema = None  # DDL may have changed the schema
         return result
 
     def _run(self, sql: str, params: Sequence[Any], *, max_rows: int, timeout: float, write: bool) -> QueryResult:

@@ -19,6 +19,7 @@ A construct with no SQLite equivalent raises TranslationError with a one-line re
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlglot
@@ -27,8 +28,19 @@ from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
 from mssql_mcp.errors import TranslationError
 
-# table (lower case) -> column (lower case) -> declared type (upper case)
-ColumnTypes = Mapping[str, Mapping[str, str]]
+
+@dataclass(frozen=True, eq=False)
+class Schema:
+    """Declared column types: table (lower case) -> column (lower case) -> type (upper case).
+
+    Hashed by identity, so looking a statement up in the translation cache costs the same whatever the
+    schema's size; a changed schema is a new Schema, and so gets new cache entries.
+    """
+
+    types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+NO_SCHEMA = Schema()
 
 _TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "XML")
 _STRING_FUNCS = (exp.Upper, exp.Lower, exp.Substring, exp.Trim, exp.Concat, exp.DPipe, exp.Left, exp.Right)
@@ -36,18 +48,9 @@ _DATEPART = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "
              "dayofyear": "%j", "doy": "%j", "week": "%W"}
 
 
-def translate(sql: str, column_types: ColumnTypes | None = None) -> str:
-    """One T-SQL statement as SQLite SQL. `column_types` lets `+` on text columns become `||`."""
-    return _translate(sql, _freeze(column_types or {}))
-
-
-def _freeze(types: ColumnTypes) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-    return tuple((t, tuple(cols.items())) for t, cols in types.items())
-
-
 @lru_cache(maxsize=1024)
-def _translate(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> str:
-    types = {t: dict(cols) for t, cols in frozen}
+def translate(sql: str, schema: Schema = NO_SCHEMA) -> str:
+    """One T-SQL statement as SQLite SQL. The schema's column types let `+` on text become `||`."""
     try:
         # A trailing `; -- comment` parses as a Semicolon node: it is not a statement.
         trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None and not isinstance(t, exp.Semicolon)]
@@ -57,7 +60,7 @@ def _translate(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], 
         raise TranslationError("Send one statement per call.")
     tree = _unwrap(trees[0])
     _drop_planner_hints(tree)
-    text_columns = _text_columns(tree, types)
+    text_columns = _text_columns(tree, schema.types)
     tree = _rewrite_tree(tree, text_columns)
     try:
         return tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)

@@ -205,7 +205,7 @@ class Session:
         sql = self.server.substitute(sql, self)
         names, types = self._shape(sql)
         try:
-            lite = translate(sql, self.server.column_types_lower)
+            lite = translate(sql, self.server.schema)
         except TranslationError as exc:
             raise SqlError(102, f"Incorrect syntax: {exc.message}") from None
         if self.implicit:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mssql_mcp.db.tsql_sqlite import Schema
 from tests.support.tds import login as login_mod
 from tests.support.tds.faults import Faults
 from tests.support.tds.requests import Connection
@@ -76,8 +77,8 @@ class TdsServer:
         build_information_schema(self.sys_path, self.info_path, self.database)
         types = declared_types(self.db_path)
         sys_types = declared_types(self.sys_path)
-        self.column_types_lower = {t.lower(): {c.lower(): v.upper() for c, v in cols.items()}
-                                   for t, cols in types.items()}
+        self.schema = Schema({t.lower(): {c.lower(): v.upper() for c, v in cols.items()}
+                              for t, cols in types.items()})
         self.sqlglot_schema: dict[str, Any] = {"dbo": types, "sys": sys_types,
                                                "INFORMATION_SCHEMA": declared_types(self.info_path)}
 
