@@ -20,6 +20,7 @@ deploy-check: bootstrap-test
 
 lint:
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 typecheck:
 	$(PY) -m mypy

@@ -19,8 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rounds", type=int, default=2, help="rounds per level, in rotated order (default 2)")
     r.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per window (default 2)")
     r.add_argument("--window", type=float, default=5.0, help="seconds measured per window (default 5)")
-    r.add_argument("--only", default="ours,ours-mssql,dbhub,toolbox,health",
-                   help="what to run: ours, ours-mssql, dbhub, toolbox, health (/health under 8 slow queries)")
+    r.add_argument(
+        "--only",
+        default="ours,ours-mssql,dbhub,toolbox,health",
+        help="what to run: ours, ours-mssql, dbhub, toolbox, health (/health under 8 slow queries)",
+    )
     r.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
     r.add_argument("--json", type=Path, help="also write the raw report as JSON here")
     r.add_argument("--markdown", type=Path, help="also write the summary as Markdown here")
@@ -49,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         for error in result.errors[:10]:
             print(f"  error: {error}")
         return 0 if not result.errors and result.ok == args.sessions * args.calls else 1
-    cfg = Config(sessions=tuple(int(s) for s in args.sessions.split(",")), rounds=args.rounds,
-                 warmup_s=args.warmup, window_s=args.window, include=tuple(args.only.split(",")))
+    cfg = Config(
+        sessions=tuple(int(s) for s in args.sessions.split(",")),
+        rounds=args.rounds,
+        warmup_s=args.warmup,
+        window_s=args.window,
+        include=tuple(args.only.split(",")),
+    )
     if args.no_pin:
         cfg.server_cpu = cfg.client_cpu = None
     report = run(cfg)

@@ -60,8 +60,9 @@ def fetch_token(base_url: str, password: str) -> str:
     from tests.support.oauth_flow import Account, oauth_client
 
     async def flow() -> str:
-        provider, storage, _ = oauth_client(f"{base_url}/mcp", Account(USERNAME, password),
-                                            client_name="mssql-mcp bench")
+        provider, storage, _ = oauth_client(
+            f"{base_url}/mcp", Account(USERNAME, password), client_name="mssql-mcp bench"
+        )
         async with connect(base_url, auth=provider) as client:
             await client.list_tools()
         assert storage.tokens is not None, "the OAuth flow finished without a token"

@@ -37,8 +37,10 @@ class HealthResult:
 
     def verdict(self, name: str) -> str:
         mark = "PASS" if self.p99 < GOAL_P99_MS and self.samples else "FAIL"
-        return (f"{mark} {name}: /health p99 {self.p99:.1f} ms (p50 {self.p50:.1f} ms, {len(self.samples)} samples) "
-                f"while {SLOW_QUERIES} slow queries run (goal < {GOAL_P99_MS:g} ms)")
+        return (
+            f"{mark} {name}: /health p99 {self.p99:.1f} ms (p50 {self.p50:.1f} ms, {len(self.samples)} samples) "
+            f"while {SLOW_QUERIES} slow queries run (goal < {GOAL_P99_MS:g} ms)"
+        )
 
 
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str) -> int:

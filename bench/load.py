@@ -152,8 +152,11 @@ class Connection:
     async def initialize(self) -> None:
         result = await self.rpc(
             "initialize",
-            {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-             "clientInfo": {"name": "mssql-mcp-bench", "version": "1"}},
+            {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "mssql-mcp-bench", "version": "1"},
+            },
         )
         self.protocol_version = result.get("protocolVersion", PROTOCOL_VERSION)
         status, _, payload = await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})

@@ -37,11 +37,13 @@ class LoadResult:
 
     def summary(self) -> str:
         lat = self.latencies_ms
-        return (f"loadtest: {self.sessions} sessions x {self.calls_per_session} calls through nginx (TLS): "
-                f"{self.ok:,} ok, {len(self.errors)} errors in {self.seconds:.1f} s "
-                f"({self.ok / self.seconds if self.seconds else 0:,.0f} calls/s); "
-                f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
-                f"max {max(lat, default=0):.1f} ms, mean {statistics.fmean(lat) if lat else 0:.1f} ms")
+        return (
+            f"loadtest: {self.sessions} sessions x {self.calls_per_session} calls through nginx (TLS): "
+            f"{self.ok:,} ok, {len(self.errors)} errors in {self.seconds:.1f} s "
+            f"({self.ok / self.seconds if self.seconds else 0:,.0f} calls/s); "
+            f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+            f"max {max(lat, default=0):.1f} ms, mean {statistics.fmean(lat) if lat else 0:.1f} ms"
+        )
 
 
 async def drive(endpoint: Endpoint, sessions: int, calls: int) -> LoadResult:
@@ -99,6 +101,7 @@ def run(sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "l
         with _ca_trusted(deployed.ca.cert):
             token = auth.fetch_token(deployed.https, password)
         tls = ssl.create_default_context(cafile=str(deployed.ca.cert))
-        endpoint = Endpoint(DOMAIN, https_port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS,
-                            token=token, tls=tls)
+        endpoint = Endpoint(
+            DOMAIN, https_port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS, token=token, tls=tls
+        )
         return asyncio.run(drive(endpoint, sessions, calls))

@@ -39,8 +39,11 @@ class Peers:
 
     @property
     def versions(self) -> dict[str, str]:
-        return {"dbhub": _version(self.dbhub.parents[1]), "toolbox": TOOLBOX_VERSION,
-                "node": _version(self.node.parents[1])}
+        return {
+            "dbhub": _version(self.dbhub.parents[1]),
+            "toolbox": TOOLBOX_VERSION,
+            "node": _version(self.node.parents[1]),
+        }
 
 
 def _version(package_dir: Path) -> str:
@@ -80,7 +83,9 @@ def install(root: Path = SCRATCH / "npm", *, quiet: bool = False) -> Peers:
         print(f"bench: installing {' '.join(specs)} into {root}", flush=True)
     subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", *specs],
-        cwd=root, check=True, env={**os.environ, "npm_config_update_notifier": "false"},
+        cwd=root,
+        check=True,
+        env={**os.environ, "npm_config_update_notifier": "false"},
         stdout=subprocess.DEVNULL if quiet else None,
     )
     peers = _paths(root)

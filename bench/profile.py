@@ -28,20 +28,41 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("database (our backend, sqlite3, pyodbc)", ("mssql_mcp/db/", "sqlite3/")),
     ("result shaping (json_rows, Markdown table)", ("mssql_mcp/serialize.py", "mssql_mcp/tools/")),
     ("sign-in (bearer token check)", ("mssql_mcp/oauth/", "mcp/server/auth/")),
-    ("SQL gate and query service", ("mssql_mcp/sqlgate", "mssql_mcp/queries.py", "mssql_mcp/workers.py",
-                                     "mssql_mcp/catalog.py", "sqlglot/", "cachetools/")),
+    (
+        "SQL gate and query service",
+        (
+            "mssql_mcp/sqlgate",
+            "mssql_mcp/queries.py",
+            "mssql_mcp/workers.py",
+            "mssql_mcp/catalog.py",
+            "sqlglot/",
+            "cachetools/",
+        ),
+    ),
     ("audit log line", ("mssql_mcp/logs.py", "logging/")),
-    ("MCP SDK (transport, dispatch, validation, serialisation)", ("mcp/", "mcp_types/", "pydantic", "opentelemetry/",
-                                                                 "typing.py", "contextlib.py", "dataclasses.py")),
+    (
+        "MCP SDK (transport, dispatch, validation, serialisation)",
+        ("mcp/", "mcp_types/", "pydantic", "opentelemetry/", "typing.py", "contextlib.py", "dataclasses.py"),
+    ),
     ("anyio (the SDK's task groups and streams)", ("anyio/",)),
     ("HTTP server and ASGI (uvicorn, Starlette)", ("uvicorn/", "starlette/", "httptools/", "h11/", "email/")),
-    ("event loop and thread hand-off (asyncio, concurrent.futures)", ("asyncio/", "concurrent/", "threading.py",
-                                                                      "selectors.py", "queue.py", "uvloop/")),
+    (
+        "event loop and thread hand-off (asyncio, concurrent.futures)",
+        ("asyncio/", "concurrent/", "threading.py", "selectors.py", "queue.py", "uvloop/"),
+    ),
 ]
 # Where a thread waits rather than works: (function, file).
-IDLE = {("_worker", "concurrent/futures/thread.py"), ("select", "selectors.py"), ("wait", "threading.py"),
-        ("get", "queue.py"), ("run_forever", "asyncio/base_events.py"), ("run", "asyncio/runners.py"),
-        ("Condition.wait", "threading.py"), ("Queue.get", "queue.py"), ("Runner.run", "asyncio/runners.py")}
+IDLE = {
+    ("_worker", "concurrent/futures/thread.py"),
+    ("select", "selectors.py"),
+    ("wait", "threading.py"),
+    ("get", "queue.py"),
+    ("run_forever", "asyncio/base_events.py"),
+    ("run", "asyncio/runners.py"),
+    ("Condition.wait", "threading.py"),
+    ("Queue.get", "queue.py"),
+    ("Runner.run", "asyncio/runners.py"),
+}
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*):\d+\)$")
 
 
@@ -123,9 +144,25 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
         previous = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {1})
         asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=1.0, window_s=1.0))
-        sampler = subprocess.Popen([spy, "record", "--pid", str(server.pid), "--format", "raw", "--output", str(raw),
-                                    "--duration", str(int(seconds)), "--rate", "250", "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sampler = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "250",
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         cpu_before = thread_cpu(server.pid)
         phase = asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=0.2, window_s=seconds))
         user_s, kernel_s, other_s = (now - then for now, then in zip(thread_cpu(server.pid), cpu_before, strict=True))
@@ -137,14 +174,16 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
             stop_pid(helper)
     shares, busy, samples = aggregate(raw)
     calls = phase.all_calls or 1
-    ms = {name: value * 1000 / calls for name, value in
-          (("user", user_s), ("kernel", kernel_s), ("other", other_s))}
+    ms = {name: value * 1000 / calls for name, value in (("user", user_s), ("kernel", kernel_s), ("other", other_s))}
     python_share = busy / samples if samples else 0.0
-    lines = [f"{target.name}, {sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
-             f"{sum(ms.values()):.2f} ms: event-loop thread {ms['user']:.2f} ms user + {ms['kernel']:.2f} ms kernel; "
-             f"database threads {ms['other']:.2f} ms. py-spy finds the event-loop thread in Python code in "
-             f"{python_share:.0%} of its samples (the rest: C code such as httptools and sqlite3, system calls, idle).",
-             f"Python time of the event-loop thread by component ({busy} samples):",
-             "| component | share |", "|---|---:|"]
+    lines = [
+        f"{target.name}, {sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
+        f"{sum(ms.values()):.2f} ms: event-loop thread {ms['user']:.2f} ms user + {ms['kernel']:.2f} ms kernel; "
+        f"database threads {ms['other']:.2f} ms. py-spy finds the event-loop thread in Python code in "
+        f"{python_share:.0%} of its samples (the rest: C code such as httptools and sqlite3, system calls, idle).",
+        f"Python time of the event-loop thread by component ({busy} samples):",
+        "| component | share |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {n / busy * 100:.1f}% |" for name, n in shares.most_common()] if busy else []
     return "\n".join(lines)

@@ -86,8 +86,10 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
                 tds, backend = tds_path.start_tds(db, cfg.scratch / "tds", cfg.client_cpu)
                 helpers.append(tds)
                 selected.append(_signed_in(cfg, tds_path.target(db, backend, cfg.ours_env), started, logs))
-                notes.append(f"{selected[-1].name}: the TDS test server (Python, {tds_path.DRIVER_CASE}) runs on the "
-                             "client CPU and limits this row; its server CPU ms/call is our SQL Server path's cost")
+                notes.append(
+                    f"{selected[-1].name}: the TDS test server (Python, {tds_path.DRIVER_CASE}) runs on the "
+                    "client CPU and limits this row; its server CPU ms/call is our SQL Server path's cost"
+                )
             else:
                 notes.append("mssql-mcp (SQL Server/TDS): left out, the TDS test server or the backend is missing")
         if "dbhub" in cfg.include or "toolbox" in cfg.include:
@@ -122,19 +124,30 @@ def _signed_in(cfg: Config, target: targets.Target, started: list[targets.Runnin
 def run(cfg: Config) -> Report:
     cfg.scratch.mkdir(parents=True, exist_ok=True)
     db = demo_database(cfg.scratch)
-    report = Report(rows=[], meta={
-        "sessions": list(cfg.sessions), "rounds": cfg.rounds, "warmup_s": cfg.warmup_s, "window_s": cfg.window_s,
-        "server_cpu": cfg.server_cpu, "client_cpu": cfg.client_cpu, "database": db.name,
-        "query_tsql": targets.TSQL_QUERY, "query_sqlite": targets.SQLITE_QUERY,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-    })
+    report = Report(
+        rows=[],
+        meta={
+            "sessions": list(cfg.sessions),
+            "rounds": cfg.rounds,
+            "warmup_s": cfg.warmup_s,
+            "window_s": cfg.window_s,
+            "server_cpu": cfg.server_cpu,
+            "client_cpu": cfg.client_cpu,
+            "database": db.name,
+            "query_tsql": targets.TSQL_QUERY,
+            "query_sqlite": targets.SQLITE_QUERY,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        },
+    )
     with running(cfg, db) as (servers, notes, helper_pids):
         report.notes += notes
         report.meta["pids"] = {s.target.name: s.pid for s in servers} | helper_pids
         # Peak RSS is measured under load: start-up (and our sign-in's argon2 hash) is not the steady state.
         startup = {s.target.name: s.reset_peak_rss() for s in servers}
-        report.notes.append("peak RSS is VmHWM under load (reset after start-up); start-up peaks: "
-                            + ", ".join(f"{name} {mb:.0f} MB" for name, mb in startup.items()))
+        report.notes.append(
+            "peak RSS is VmHWM under load (reset after start-up); start-up peaks: "
+            + ", ".join(f"{name} {mb:.0f} MB" for name, mb in startup.items())
+        )
         previous = _pin_self(cfg.client_cpu)
         try:
             for sessions in cfg.sessions:
@@ -144,12 +157,22 @@ def run(cfg: Config) -> Report:
                         phase = _phase(server, sessions, cfg)
                         phases[server.target.name].append(phase)
                         if not cfg.quiet:
-                            print(f"bench: {server.target.name:<24} sessions={sessions:<3} round={rnd + 1} "
-                                  f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}", flush=True)
+                            print(
+                                f"bench: {server.target.name:<24} sessions={sessions:<3} round={rnd + 1} "
+                                f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}",
+                                flush=True,
+                            )
                 for server in servers:
-                    report.rows.append(make_row(server.target.name, server.target.peer, sessions,
-                                                phases[server.target.name], server.peak_rss_mb(),
-                                                server.target.capped))
+                    report.rows.append(
+                        make_row(
+                            server.target.name,
+                            server.target.peer,
+                            sessions,
+                            phases[server.target.name],
+                            server.peak_rss_mb(),
+                            server.target.capped,
+                        )
+                    )
         finally:
             if previous is not None:
                 os.sched_setaffinity(0, previous)
@@ -162,15 +185,20 @@ def run(cfg: Config) -> Report:
             if previous is not None:
                 os.sched_setaffinity(0, previous)
         report.extra_verdicts.append(result.verdict("mssql-mcp (SQLite)"))
-        report.meta["health_under_slow_queries"] = {"p50_ms": result.p50, "p99_ms": result.p99,
-                                                    "samples": len(result.samples), "slow_errors": result.slow_errors}
+        report.meta["health_under_slow_queries"] = {
+            "p50_ms": result.p50,
+            "p99_ms": result.p99,
+            "samples": len(result.samples),
+            "slow_errors": result.slow_errors,
+        }
     return report
 
 
 def _phase(server: targets.Running, sessions: int, cfg: Config) -> PhaseResult:
     cpu_before = server.cpu_seconds()
-    phase = asyncio.run(run_phase(server.target.endpoint, sessions=sessions, warmup_s=cfg.warmup_s,
-                                  window_s=cfg.window_s))
+    phase = asyncio.run(
+        run_phase(server.target.endpoint, sessions=sessions, warmup_s=cfg.warmup_s, window_s=cfg.window_s)
+    )
     phase.server_cpu_s = server.cpu_seconds() - cpu_before
     return phase
 

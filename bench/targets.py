@@ -122,12 +122,26 @@ def _children(pid: int) -> list[int]:
 def ours_sqlite(db: Path, extra_env: dict[str, str] | None = None) -> Target:
     """Our Claude face on the SQLite file, read-only, in dev mode until `bench.auth.prepare` turns sign-in on."""
     port = free_port()
-    env = {"HOST": "127.0.0.1", "PORT": str(port), "SQLITE_PATH": str(db), "READ_ONLY_MODE": "true",
-           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SQLITE_PATH": str(db),
+        "READ_ONLY_MODE": "true",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
     env |= {"ALLOW_UNAUTH_METHODS": "true", "ALLOW_UNAUTH_TOOLS_CALL": "true"}
     endpoint = Endpoint("127.0.0.1", port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS)
-    return Target("mssql-mcp (SQLite)", False, _ours_argv(), env, port, endpoint, health_path="/health",
-                  note="DEV MODE: no sign-in, no token checks (ALLOW_UNAUTH_*)")
+    return Target(
+        "mssql-mcp (SQLite)",
+        False,
+        _ours_argv(),
+        env,
+        port,
+        endpoint,
+        health_path="/health",
+        note="DEV MODE: no sign-in, no token checks (ALLOW_UNAUTH_*)",
+    )
 
 
 def _ours_argv() -> list[str]:
@@ -142,20 +156,52 @@ def dbhub(peers: Peers, db: Path, scratch: Path, token: str) -> Target:
         f'[[sources]]\nid = "default"\ndsn = "sqlite://{db}"\n\n'
         '[[tools]]\nname = "execute_sql"\nsource = "default"\nreadonly = true\nmax_rows = 1000\n'
     )
-    argv = [str(peers.node), str(peers.dbhub), f"--config={config}", "--transport=http", f"--port={port}",
-            "--host=127.0.0.1", f"--auth-token={token}"]
+    argv = [
+        str(peers.node),
+        str(peers.dbhub),
+        f"--config={config}",
+        "--transport=http",
+        f"--port={port}",
+        "--host=127.0.0.1",
+        f"--auth-token={token}",
+    ]
     endpoint = Endpoint("127.0.0.1", port, "/mcp", "execute_sql", {"sql": SQLITE_QUERY}, _dbhub_rows, ROWS, token)
-    return Target(f"dbhub {peers.versions['dbhub']}", True, argv, {"NODE_ENV": "production"}, port, endpoint,
-                  note="read-only, max_rows 1000, static bearer token")
+    return Target(
+        f"dbhub {peers.versions['dbhub']}",
+        True,
+        argv,
+        {"NODE_ENV": "production"},
+        port,
+        endpoint,
+        note="read-only, max_rows 1000, static bearer token",
+    )
 
 
 def toolbox(peers: Peers, db: Path) -> Target:
     port = free_port()
-    argv = [str(peers.toolbox), "--prebuilt", "sqlite", "--address", "127.0.0.1", "--port", str(port),
-            "--disable-version-check", "--disable-reload", "--log-level", "WARN"]
+    argv = [
+        str(peers.toolbox),
+        "--prebuilt",
+        "sqlite",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--disable-version-check",
+        "--disable-reload",
+        "--log-level",
+        "WARN",
+    ]
     endpoint = Endpoint("127.0.0.1", port, "/mcp", "execute_sql", {"sql": SQLITE_QUERY}, _toolbox_rows, ROWS)
-    return Target(f"MCP Toolbox {peers.versions['toolbox']}", True, argv, {"SQLITE_DATABASE": str(db)}, port,
-                  endpoint, note="prebuilt sqlite tools; no auth, no read-only option")
+    return Target(
+        f"MCP Toolbox {peers.versions['toolbox']}",
+        True,
+        argv,
+        {"SQLITE_DATABASE": str(db)},
+        port,
+        endpoint,
+        note="prebuilt sqlite tools; no auth, no read-only option",
+    )
 
 
 def start(target: Target, cpu: int | None, logdir: Path, timeout: float = 60.0) -> Running:
@@ -165,8 +211,9 @@ def start(target: Target, cpu: int | None, logdir: Path, timeout: float = 60.0) 
     argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + target.argv
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MSSQL_", "SQLITE_", "OAUTH_", "ALLOW_"))}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env | target.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env | target.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     running = Running(target, proc, log_path, time.monotonic())
     try:
         _wait_ready(running, timeout)
@@ -195,13 +242,17 @@ def _wait_ready(running: Running, timeout: float) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         if running.proc.poll() is not None:
-            raise RuntimeError(f"{running.target.name} exited with {running.proc.returncode}:\n"
-                               f"{running.log_path.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"{running.target.name} exited with {running.proc.returncode}:\n"
+                f"{running.log_path.read_text(errors='replace')[-3000:]}"
+            )
         try:
             asyncio.run(probe())
             return
         except Exception as exc:  # not up yet
             last = exc
             time.sleep(0.1)
-    raise RuntimeError(f"{running.target.name} not ready within {timeout} s ({last}):\n"
-                       f"{running.log_path.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"{running.target.name} not ready within {timeout} s ({last}):\n"
+        f"{running.log_path.read_text(errors='replace')[-3000:]}"
+    )

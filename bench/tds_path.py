@@ -23,15 +23,21 @@ DRIVER_CASE = "msodbc18"  # Microsoft's ODBC Driver 18 without TLS (tests/suppor
 
 
 def available() -> bool:
-    return (ROOT / "tests" / "support" / "tds" / "server.py").exists() and \
-        (ROOT / "mssql_mcp" / "db" / "mssql.py").exists()
+    return (ROOT / "tests" / "support" / "tds" / "server.py").exists() and (
+        ROOT / "mssql_mcp" / "db" / "mssql.py"
+    ).exists()
 
 
 def start_tds(db: Path, workdir: Path, cpu: int | None) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     """The TDS server process and the environment that points our server at it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + \
-        [sys.executable, "-m", "bench.tds_path", str(db), str(workdir)]
+    argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + [
+        sys.executable,
+        "-m",
+        "bench.tds_path",
+        str(db),
+        str(workdir),
+    ]
     with open(workdir / "tds.log", "wb") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None

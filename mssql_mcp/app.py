@@ -58,7 +58,11 @@ class Face:
 
 
 def _register_claude(
-    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy,
+    server: MCPServer[Any],
+    queries: QueryService,
+    settings: Settings,
+    base_url: str,
+    policy: AuditPolicy,
     auth: AuthComponents,
 ) -> list[BaseRoute]:
     claude.register(server, queries, policy)
@@ -66,7 +70,11 @@ def _register_claude(
 
 
 def _register_chatgpt(
-    server: MCPServer[Any], queries: QueryService, settings: Settings, base_url: str, policy: AuditPolicy,
+    server: MCPServer[Any],
+    queries: QueryService,
+    settings: Settings,
+    base_url: str,
+    policy: AuditPolicy,
     auth: AuthComponents,
 ) -> list[BaseRoute]:
     from mssql_mcp.tools import chatgpt
@@ -153,8 +161,13 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Starlette runs only the outer app's lifespan, so the session manager is entered here.
         async with server.session_manager.run():
-            log.info("serving %s face at %s (database: %s, read-only: %s)", spec.name, base_url,
-                     queries.database.kind, queries.read_only)
+            log.info(
+                "serving %s face at %s (database: %s, read-only: %s)",
+                spec.name,
+                base_url,
+                queries.database.kind,
+                queries.read_only,
+            )
             try:
                 yield
             finally:

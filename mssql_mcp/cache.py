@@ -30,9 +30,7 @@ class ResultCache(Generic[V]):
     ) -> None:
         self.ttl = ttl
         self.maxsize = maxsize
-        self._data: TTLCache[Hashable, V] | None = (
-            TTLCache(maxsize=maxsize, ttl=ttl, timer=timer) if ttl > 0 else None
-        )
+        self._data: TTLCache[Hashable, V] | None = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer) if ttl > 0 else None
         # cachetools caches are not thread-safe; tools run on the event loop, but keep it safe anyway.
         self._lock = threading.Lock()
         self.hits = 0

@@ -122,12 +122,64 @@ PLACES = [
     ("Canada", ["Montréal", "Québec", "Toronto"], "QC"),
     ("UK", ["London", "Cowes", "Edinburgh"], None),
 ]
-FIRST = ["Anna", "José", "Zoë", "Björn", "Łukasz", "Chloé", "Søren", "Ana", "Mateo", "Yūki", "Maria", "Liam",
-         "Noémie", "Jürgen", "Aisling", "Olivia", "Ines", "Tomás", "Eva", "Ravi"]
-LAST = ["Müller", "García", "Dubois", "Kowalski", "Andersson", "O'Brien", "Nakamura", "Rossi", "Silva", "Smith",
-        "Ólafsdóttir", "Novák", "Fernández", "Jensen", "Schröder", "Łęcki", "Martin", "Brown", "Costa", "Weiß"]
-TRADES = ["Kaffee", "Delikatessen", "Outfitters", "Trading", "Bäckerei", "Market", "Provisions", "Imports", "Foods",
-          "Comércio", "Épicerie", "Handel"]
+FIRST = [
+    "Anna",
+    "José",
+    "Zoë",
+    "Björn",
+    "Łukasz",
+    "Chloé",
+    "Søren",
+    "Ana",
+    "Mateo",
+    "Yūki",
+    "Maria",
+    "Liam",
+    "Noémie",
+    "Jürgen",
+    "Aisling",
+    "Olivia",
+    "Ines",
+    "Tomás",
+    "Eva",
+    "Ravi",
+]
+LAST = [
+    "Müller",
+    "García",
+    "Dubois",
+    "Kowalski",
+    "Andersson",
+    "O'Brien",
+    "Nakamura",
+    "Rossi",
+    "Silva",
+    "Smith",
+    "Ólafsdóttir",
+    "Novák",
+    "Fernández",
+    "Jensen",
+    "Schröder",
+    "Łęcki",
+    "Martin",
+    "Brown",
+    "Costa",
+    "Weiß",
+]
+TRADES = [
+    "Kaffee",
+    "Delikatessen",
+    "Outfitters",
+    "Trading",
+    "Bäckerei",
+    "Market",
+    "Provisions",
+    "Imports",
+    "Foods",
+    "Comércio",
+    "Épicerie",
+    "Handel",
+]
 SUFFIXES = ["GmbH", "AG", "SA", "Ltd", "Inc.", "S.L.", "Sp. z o.o.", "AB", "ehf.", "Ltda.", "K.K.", "LLC"]
 CATEGORIES = [
     ("Beverages", "Soft drinks, coffees, teas, beers, and ales"),
@@ -143,10 +195,44 @@ CATEGORIES = [
     ("Snacks", None),
     ("Frozen", "Frozen foods"),
 ]
-ADJECTIVES = ["Alpine", "Golden", "Nordic", "Smoked", "Crème", "Spicy", "Organic", "Royal", "Wild", "Gâteau",
-              "Classic", "Island", "Highland", "Sweet", "Dark", "Fresh"]
-NOUNS = ["Coffee", "Tea", "Cheese", "Chocolate", "Sauce", "Bread", "Salmon", "Honey", "Pasta", "Jam",
-         "Lager", "Olive Oil", "Crackers", "Mustard", "Syrup", "Anchovies", "Muesli", "Tofu"]
+ADJECTIVES = [
+    "Alpine",
+    "Golden",
+    "Nordic",
+    "Smoked",
+    "Crème",
+    "Spicy",
+    "Organic",
+    "Royal",
+    "Wild",
+    "Gâteau",
+    "Classic",
+    "Island",
+    "Highland",
+    "Sweet",
+    "Dark",
+    "Fresh",
+]
+NOUNS = [
+    "Coffee",
+    "Tea",
+    "Cheese",
+    "Chocolate",
+    "Sauce",
+    "Bread",
+    "Salmon",
+    "Honey",
+    "Pasta",
+    "Jam",
+    "Lager",
+    "Olive Oil",
+    "Crackers",
+    "Mustard",
+    "Syrup",
+    "Anchovies",
+    "Muesli",
+    "Tofu",
+]
 TITLES = ["Sales Representative", "Sales Manager", "Inside Sales Coordinator", "Vice President, Sales"]
 EPOCH = datetime(2019, 1, 1)
 DAYS = 6 * 365
@@ -164,8 +250,16 @@ def _rows(rng: random.Random, scale: int) -> Iterator[tuple[str, Sequence[tuple[
     for i in range(1, 41):
         country, cities, _ = rng.choice(PLACES)
         phone = None if i % 7 == 0 else f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
-        suppliers.append((i, f"{rng.choice(LAST)} {rng.choice(TRADES)} {rng.choice(SUFFIXES)}",
-                          f"{rng.choice(FIRST)} {rng.choice(LAST)}", country, rng.choice(cities), phone))
+        suppliers.append(
+            (
+                i,
+                f"{rng.choice(LAST)} {rng.choice(TRADES)} {rng.choice(SUFFIXES)}",
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                country,
+                rng.choice(cities),
+                phone,
+            )
+        )
     yield "Suppliers", suppliers
 
     n_products = 250 + 25 * scale
@@ -174,8 +268,17 @@ def _rows(rng: random.Random, scale: int) -> Iterator[tuple[str, Sequence[tuple[
     for i in range(1, n_products + 1):
         price = _money(rng, 2, 250)
         prices[i] = price
-        products.append((i, f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} #{i}", rng.randint(1, 40),
-                         rng.randint(1, len(CATEGORIES)), price, rng.randint(0, 500), int(rng.random() < 0.08)))
+        products.append(
+            (
+                i,
+                f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} #{i}",
+                rng.randint(1, 40),
+                rng.randint(1, len(CATEGORIES)),
+                price,
+                rng.randint(0, 500),
+                int(rng.random() < 0.08),
+            )
+        )
     yield "Products", products
 
     n_customers = 1000 * scale
@@ -186,8 +289,19 @@ def _rows(rng: random.Random, scale: int) -> Iterator[tuple[str, Sequence[tuple[
         name = KNOWN_CUSTOMER if i == 1 else f"{rng.choice(LAST)} {rng.choice(TRADES)} {rng.choice(SUFFIXES)}"
         email = None if i % 11 == 0 else f"contact{i}@example.com"
         created = EPOCH + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86_400))
-        customers.append((i, str(uuid.UUID(int=rng.getrandbits(128), version=4)), name, contact, email, country,
-                          "Zürich" if i == 1 else rng.choice(cities), region, created.isoformat(" ")))
+        customers.append(
+            (
+                i,
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                name,
+                contact,
+                email,
+                country,
+                "Zürich" if i == 1 else rng.choice(cities),
+                region,
+                created.isoformat(" "),
+            )
+        )
     yield "Customers", customers
 
     employees = []
@@ -195,13 +309,21 @@ def _rows(rng: random.Random, scale: int) -> Iterator[tuple[str, Sequence[tuple[
         boss = None if i == 1 else rng.randint(1, min(i - 1, 5))
         photo = None if i % 3 else bytes(rng.getrandbits(8) for _ in range(32))
         hired = (EPOCH.date() - timedelta(days=rng.randrange(3000))).isoformat()
-        employees.append((i, rng.choice(FIRST), rng.choice(LAST), TITLES[0] if i > 4 else TITLES[min(i, 3)],
-                          boss, hired, photo))
+        employees.append(
+            (i, rng.choice(FIRST), rng.choice(LAST), TITLES[0] if i > 4 else TITLES[min(i, 3)], boss, hired, photo)
+        )
     yield "Employees", employees
 
-    yield "Shippers", [(1, "Speedy Express", "(503) 555-9831"), (2, "United Package", "(503) 555-3199"),
-                       (3, "Federal Shipping", None), (4, "Transportes Rápidos", "+34 91 555 0199"),
-                       (5, "Nordpost Fracht", "+49 30 555 0142")]
+    yield (
+        "Shippers",
+        [
+            (1, "Speedy Express", "(503) 555-9831"),
+            (2, "United Package", "(503) 555-3199"),
+            (3, "Federal Shipping", None),
+            (4, "Transportes Rápidos", "+34 91 555 0199"),
+            (5, "Nordpost Fracht", "+49 30 555 0142"),
+        ],
+    )
 
     orders, lines = [], []
     for order_id in range(1, 25_000 * scale + 1):
@@ -209,10 +331,20 @@ def _rows(rng: random.Random, scale: int) -> Iterator[tuple[str, Sequence[tuple[
         ordered = EPOCH + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86_400))
         lead_time = timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 23))
         shipped = None if rng.random() < 0.05 else ordered + lead_time
-        orders.append((order_id, customer[0], rng.randint(1, 50), None if shipped is None else rng.randint(1, 5),
-                       ordered.isoformat(" "), (ordered + timedelta(days=28)).date().isoformat(),
-                       None if shipped is None else shipped.isoformat(" "), _money(rng, 0, 300),
-                       customer[5], customer[6]))
+        orders.append(
+            (
+                order_id,
+                customer[0],
+                rng.randint(1, 50),
+                None if shipped is None else rng.randint(1, 5),
+                ordered.isoformat(" "),
+                (ordered + timedelta(days=28)).date().isoformat(),
+                None if shipped is None else shipped.isoformat(" "),
+                _money(rng, 0, 300),
+                customer[5],
+                customer[6],
+            )
+        )
         for line in range(1, rng.randint(1, 7) + 1):
             product = rng.randint(1, n_products)
             discount = "0" if rng.random() < 0.7 else rng.choice(["0.05", "0.1", "0.15", "0.2", "0.25"])

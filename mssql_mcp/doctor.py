@@ -95,8 +95,12 @@ def _check_mssql(settings: Settings, report: Report) -> int:
             report.line("FAIL", "dns", f"cannot resolve {target.host}: {exc}", "check MSSQL_HOST")
             return report.skip("tcp", "tls", "login", "database", "permissions", "catalog")
         if target.instance and not target.port:
-            report.line("SKIP", "tcp", f"named instance {target.instance}: the port comes from SQL Browser "
-                        "(UDP 1434); set MSSQL_PORT to check it here")
+            report.line(
+                "SKIP",
+                "tcp",
+                f"named instance {target.instance}: the port comes from SQL Browser "
+                "(UDP 1434); set MSSQL_PORT to check it here",
+            )
             report.line("SKIP", "tls", "needs the TCP port")
         elif not _tcp_and_tls(settings, report, target.host, port, timeout):
             return report.skip("login", "database", "permissions", "catalog")
@@ -123,8 +127,13 @@ def _tcp_and_tls(settings: Settings, report: Report, host: str, port: int, timeo
         socket.create_connection((host, port), timeout=timeout).close()
         report.line("OK", "tcp", f"{host}:{port} accepts connections")
     except OSError as exc:
-        report.line("FAIL", "tcp", f"{host}:{port}: {exc}", "check MSSQL_HOST/MSSQL_PORT, that SQL Server listens "
-                    "on TCP (SQL Server Configuration Manager) and that firewalls allow the port")
+        report.line(
+            "FAIL",
+            "tcp",
+            f"{host}:{port}: {exc}",
+            "check MSSQL_HOST/MSSQL_PORT, that SQL Server listens "
+            "on TCP (SQL Server Configuration Manager) and that firewalls allow the port",
+        )
         report.skip("tls")
         return False
     if settings.mssql_encrypt == "strict":
@@ -137,12 +146,19 @@ def _tcp_and_tls(settings: Settings, report: Report, host: str, port: int, timeo
         return False
     offered = _ENCRYPTION.get(answer, str(answer))
     if settings.mssql_encrypt == "yes" and answer == 2:
-        report.line("FAIL", "tls", "MSSQL_ENCRYPT=yes but the server does not support encryption",
-                    "install a certificate on SQL Server, or set MSSQL_ENCRYPT=no on a trusted network")
+        report.line(
+            "FAIL",
+            "tls",
+            "MSSQL_ENCRYPT=yes but the server does not support encryption",
+            "install a certificate on SQL Server, or set MSSQL_ENCRYPT=no on a trusted network",
+        )
         return False
     if settings.mssql_encrypt == "yes":
-        how = ("certificate NOT validated (TrustServerCertificate=true)" if settings.trust_server_certificate
-               else "the driver validates the certificate at login")
+        how = (
+            "certificate NOT validated (TrustServerCertificate=true)"
+            if settings.trust_server_certificate
+            else "the driver validates the certificate at login"
+        )
         report.line("OK", "tls", f"server encryption: {offered}; {how}")
     elif answer == 3:
         report.line("FAIL", "tls", "the server requires encryption but MSSQL_ENCRYPT=no", "set MSSQL_ENCRYPT=yes")
@@ -192,8 +208,12 @@ def _inside(conn: Any, settings: Settings, report: Report) -> int:
             report.line("OK", "permissions", perms.summary())
         elif settings.read_only_mode:
             level = "FAIL" if settings.mssql_refuse_writable_login else "WARN"
-            report.line(level, "permissions", f"{perms.summary()}; READ_ONLY_MODE relies on the gate and rollback",
-                        "grant only SELECT (db_datareader) to this login; see docs/read_only.md")
+            report.line(
+                level,
+                "permissions",
+                f"{perms.summary()}; READ_ONLY_MODE relies on the gate and rollback",
+                "grant only SELECT (db_datareader) to this login; see docs/read_only.md",
+            )
         else:
             report.line("OK", "permissions", f"{perms.summary()} (READ_ONLY_MODE=false)")
 
@@ -203,8 +223,12 @@ def _inside(conn: Any, settings: Settings, report: Report) -> int:
     def catalog() -> None:
         tables = mssql_catalog.list_tables(conn.cursor())
         views = sum(1 for t in tables if t.type == "VIEW")
-        report.line("OK" if tables else "WARN", "catalog", f"{len(tables) - views} tables and {views} views visible"
-                    + ("" if tables else ": grant SELECT / VIEW DEFINITION on the tables to be queried"))
+        report.line(
+            "OK" if tables else "WARN",
+            "catalog",
+            f"{len(tables) - views} tables and {views} views visible"
+            + ("" if tables else ": grant SELECT / VIEW DEFINITION on the tables to be queried"),
+        )
 
     attempt(catalog)
     return 1 if report.failed else 0

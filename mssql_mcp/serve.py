@@ -29,8 +29,13 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
     gc.collect()
     gc.freeze()
     port = settings.effective_port(spec.default_port)
-    log.info("listening on http://%s:%d%s (public URL %s)", settings.host, port, spec.prefix,
-             settings.effective_public_url(spec.default_port) + spec.prefix)
+    log.info(
+        "listening on http://%s:%d%s (public URL %s)",
+        settings.host,
+        port,
+        spec.prefix,
+        settings.effective_public_url(spec.default_port) + spec.prefix,
+    )
     uvicorn.run(
         app,
         host=settings.host,
@@ -53,6 +58,9 @@ def _announce_demo_user(settings: Settings) -> None:
     password = ensure_demo_user(settings)
     if password:
         bar = "=" * 64
-        print(f"\n{bar}\n  Demo sign-in created.  user: demo   password: {password}\n"
-              f"  It is shown only this once (stored as an argon2 hash).\n"
-              f"  Manage people with: mssql-mcp users add|list|remove|passwd\n{bar}\n", flush=True)
+        print(
+            f"\n{bar}\n  Demo sign-in created.  user: demo   password: {password}\n"
+            f"  It is shown only this once (stored as an argon2 hash).\n"
+            f"  Manage people with: mssql-mcp users add|list|remove|passwd\n{bar}\n",
+            flush=True,
+        )

@@ -124,25 +124,48 @@ class Settings:
     )
     mssql_port: int | None = setting("MSSQL_PORT", None, "SQL Server TCP port (default 1433).", group="database")
     mssql_encrypt: Literal["yes", "no", "strict"] = setting(
-        "MSSQL_ENCRYPT", "yes", "TLS: yes, no or strict (TDS 8.0). Driver 18's default is yes.", group="database")
+        "MSSQL_ENCRYPT", "yes", "TLS: yes, no or strict (TDS 8.0). Driver 18's default is yes.", group="database"
+    )
     mssql_server_certificate: Path | None = setting(
-        "MSSQL_SERVER_CERTIFICATE", None, "Driver 18: the certificate file (PEM/DER) the server must present: "
-        "pins a self-signed certificate, with MSSQL_ENCRYPT=yes or strict.", group="database")
+        "MSSQL_SERVER_CERTIFICATE",
+        None,
+        "Driver 18: the certificate file (PEM/DER) the server must present: "
+        "pins a self-signed certificate, with MSSQL_ENCRYPT=yes or strict.",
+        group="database",
+    )
     mssql_connection_string: Secret | None = setting(
-        "MSSQL_CONNECTION_STRING", None, "Raw ODBC connection string; overrides the MSSQL_* connection settings.",
-        group="database", secret=True)
+        "MSSQL_CONNECTION_STRING",
+        None,
+        "Raw ODBC connection string; overrides the MSSQL_* connection settings.",
+        group="database",
+        secret=True,
+    )
     mssql_application_intent: Literal["ReadWrite", "ReadOnly"] | None = setting(
-        "MSSQL_APPLICATION_INTENT", None, "ReadOnly routes to a readable secondary (Always On).", group="database")
-    mssql_authentication: Literal[
-        "ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal", "ActiveDirectoryMsi", "ActiveDirectoryDefault"
-    ] | None = setting("MSSQL_AUTHENTICATION", None, "Entra ID (Azure SQL) sign-in; Driver 18 only, which "
-                       "lacks ActiveDirectoryDefault on Linux. ServicePrincipal: MSSQL_USER is the app id, "
-                       "MSSQL_PASSWORD its secret.", group="database")
-    mssql_login_timeout: int = setting("MSSQL_LOGIN_TIMEOUT", 15, "Seconds to wait for a connection and login.",
-                                       group="database")
+        "MSSQL_APPLICATION_INTENT", None, "ReadOnly routes to a readable secondary (Always On).", group="database"
+    )
+    mssql_authentication: (
+        Literal[
+            "ActiveDirectoryPassword", "ActiveDirectoryServicePrincipal", "ActiveDirectoryMsi", "ActiveDirectoryDefault"
+        ]
+        | None
+    ) = setting(
+        "MSSQL_AUTHENTICATION",
+        None,
+        "Entra ID (Azure SQL) sign-in; Driver 18 only, which "
+        "lacks ActiveDirectoryDefault on Linux. ServicePrincipal: MSSQL_USER is the app id, "
+        "MSSQL_PASSWORD its secret.",
+        group="database",
+    )
+    mssql_login_timeout: int = setting(
+        "MSSQL_LOGIN_TIMEOUT", 15, "Seconds to wait for a connection and login.", group="database"
+    )
     mssql_refuse_writable_login: bool = setting(
-        "MSSQL_REFUSE_WRITABLE_LOGIN", False, "In READ_ONLY_MODE, refuse to serve (not just warn) when the login "
-        "can write (fn_my_permissions, db_owner/db_datawriter/db_ddladmin, sysadmin).", group="database")
+        "MSSQL_REFUSE_WRITABLE_LOGIN",
+        False,
+        "In READ_ONLY_MODE, refuse to serve (not just warn) when the login "
+        "can write (fn_my_permissions, db_owner/db_datawriter/db_ddladmin, sysadmin).",
+        group="database",
+    )
     sqlite_path: Path = setting(
         "SQLITE_PATH",
         Path("data/demo.sqlite"),
@@ -161,7 +184,9 @@ class Settings:
         "QUERY_TIMEOUT_SECONDS", 30.0, "Per-query timeout; the query is cancelled past it.", group="safety"
     )
     db_workers: int = setting(
-        "DB_WORKERS", 8, "Worker threads for database calls (the event loop never blocks on the database).",
+        "DB_WORKERS",
+        8,
+        "Worker threads for database calls (the event loop never blocks on the database).",
         group="safety",
     )
     # --- sign-in -----------------------------------------------------------------------------

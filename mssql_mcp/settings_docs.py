@@ -39,18 +39,31 @@ def markdown_table() -> str:
 
 # Read by docker-compose.prod.yml and setup-letsencrypt.sh, never by the app: listed so .env.example is complete.
 DEPLOY_VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("DOMAIN", "", "Public name nginx serves and Let's Encrypt certifies (PUBLIC_URL is https://DOMAIN); "
-                   "setup-letsencrypt.sh adds it."),
-    ("NGINX_IP", "172.30.0.10", "nginx's fixed address on the Compose network: the apps trust X-Forwarded-* "
-                               "from it alone."),
-    ("BACKEND_SUBNET", "172.30.0.0/24", "The Compose network's subnet; change it, with NGINX_IP, if it collides "
-                                        "with one of yours."),
+    (
+        "DOMAIN",
+        "",
+        "Public name nginx serves and Let's Encrypt certifies (PUBLIC_URL is https://DOMAIN); "
+        "setup-letsencrypt.sh adds it.",
+    ),
+    (
+        "NGINX_IP",
+        "172.30.0.10",
+        "nginx's fixed address on the Compose network: the apps trust X-Forwarded-* from it alone.",
+    ),
+    (
+        "BACKEND_SUBNET",
+        "172.30.0.0/24",
+        "The Compose network's subnet; change it, with NGINX_IP, if it collides with one of yours.",
+    ),
 )
 
 
 def env_example() -> str:
-    out = ["# mssql-mcp settings. Generated from mssql_mcp/settings.py by `mssql-mcp config --env-example`.",
-           "# Every variable is optional; the values shown are the defaults.", ""]
+    out = [
+        "# mssql-mcp settings. Generated from mssql_mcp/settings.py by `mssql-mcp config --env-example`.",
+        "# Every variable is optional; the values shown are the defaults.",
+        "",
+    ]
     group = None
     for r in rows():
         if r.group != group:

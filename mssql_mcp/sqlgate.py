@@ -207,4 +207,3 @@ def _ddl_kind_problem(stmt: exp.Expression, word: str) -> str | None:
         return None
     kinds = ", ".join(sorted(rules.DDL_KINDS))
     return f"{word} {kind} is not allowed even with ALLOW_DDL (only {kinds})."
-

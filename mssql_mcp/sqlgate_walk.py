@@ -57,8 +57,9 @@ def _node_problem(node: exp.Expr, mode: Mode) -> str | None:
         return next((why for why in named if why), "four-part names reach a linked server and are not allowed.")
     elif isinstance(node, exp.Select):
         # `SELECT @x = c Name` parses as an aliased comparison: unwrap aliases, fail closed.
-        if any(isinstance(e.unalias(), exp.EQ) and isinstance(e.unalias().this, exp.Parameter)
-               for e in node.expressions):
+        if any(
+            isinstance(e.unalias(), exp.EQ) and isinstance(e.unalias().this, exp.Parameter) for e in node.expressions
+        ):
             return "assigning variables (SELECT @x = ...) is not allowed."
     elif isinstance(node, exp.WithTableHint) and mode == "read":
         for hint in node.expressions:

@@ -42,8 +42,9 @@ class WorkerPool:
     """A bounded pool of threads at a given nice value; `await pool.run(fn)` runs `fn()` on one of them."""
 
     def __init__(self, workers: int, *, name: str, nice: int = 0) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
-                                            initializer=_demote, initargs=(nice,))
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=name, initializer=_demote, initargs=(nice,)
+        )
 
     async def run(self, fn: Callable[[], T]) -> T:
         # The caller's context variables travel with the call, as with anyio.to_thread.

@@ -84,8 +84,9 @@ GOOD_READS: list[Good] = [
         "FROM Orders"
     ),
     Good("SELECT OrderID, LAG(Quantity) OVER (ORDER BY OrderID) AS prev, RANK() OVER (ORDER BY Quantity) FROM Orders"),
-    Good("SELECT Name, CASE WHEN Price > 4 THEN 'dear' WHEN Price > 3 THEN 'fair' ELSE 'cheap' END AS band "
-         "FROM Products"),
+    Good(
+        "SELECT Name, CASE WHEN Price > 4 THEN 'dear' WHEN Price > 3 THEN 'fair' ELSE 'cheap' END AS band FROM Products"
+    ),
     Good("SELECT Name FROM Customers UNION SELECT Name FROM Products"),
     Good("SELECT CustomerID FROM Customers INTERSECT SELECT CustomerID FROM Orders"),
     Good("SELECT CustomerID FROM Customers EXCEPT SELECT CustomerID FROM Orders"),
@@ -100,8 +101,9 @@ GOOD_READS: list[Good] = [
     ),
     Good("WITH n AS (SELECT 1 AS i UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT i FROM n"),
     Good("SELECT * FROM Customers WITH (NOLOCK) WHERE Country = 'UK'"),
-    Good("SELECT CAST(Price AS INT) AS p, ISNULL(City, 'none') AS city, COALESCE(City, Country) "
-         "FROM Products, Customers"),
+    Good(
+        "SELECT CAST(Price AS INT) AS p, ISNULL(City, 'none') AS city, COALESCE(City, Country) FROM Products, Customers"
+    ),
     Good("SELECT IIF(Quantity > 2, 'many', 'few') AS size, LEN(OrderDate) FROM Orders"),
     Good("SELECT Name FROM Products WHERE Name LIKE 'T%' OR Price BETWEEN 2 AND 3"),
     Good("SELECT DISTINCT Country FROM Customers"),
@@ -113,11 +115,16 @@ GOOD_READS: list[Good] = [
     Good("SELECT Category, STRING_AGG(Name, ', ') AS names FROM Products GROUP BY Category"),
     Good("SELECT '{call sp_who}' AS text, N'{\"json\": [1]}' AS doc"),
     # T-SQL only: the gate accepts them, SQLite cannot run them.
-    Good("SELECT c.Name, x.n FROM Customers c CROSS APPLY (SELECT COUNT(*) AS n FROM Orders o "
-         "WHERE o.CustomerID = c.CustomerID) x", sqlite=False),
-    Good("SELECT * FROM (SELECT CustomerID, Quantity FROM Orders) s PIVOT "
-         "(SUM(Quantity) FOR CustomerID IN ([1], [2])) p",
-         sqlite=False),
+    Good(
+        "SELECT c.Name, x.n FROM Customers c CROSS APPLY (SELECT COUNT(*) AS n FROM Orders o "
+        "WHERE o.CustomerID = c.CustomerID) x",
+        sqlite=False,
+    ),
+    Good(
+        "SELECT * FROM (SELECT CustomerID, Quantity FROM Orders) s PIVOT "
+        "(SUM(Quantity) FOR CustomerID IN ([1], [2])) p",
+        sqlite=False,
+    ),
     Good("SELECT Name FROM Customers FOR JSON PATH", sqlite=False),
     Good("SELECT @@VERSION AS version, USER AS who, DB_NAME() AS db", sqlite=False),
     Good("SELECT name, type_desc FROM sys.objects WHERE type = 'U'", sqlite=False),
@@ -227,8 +234,10 @@ BAD_READS: list[Bad] = [
     Bad("UPDATE Customers SET Name = 'x'", "UPDATE modifies data"),
     Bad("\tDELETE\tFROM\tOrders", "DELETE modifies data"),
     Bad("DELETE Orders", "DELETE modifies data"),
-    Bad("MERGE Customers AS t USING Products AS s ON t.CustomerID = s.ProductID WHEN MATCHED THEN DELETE;",
-        "MERGE modifies data"),
+    Bad(
+        "MERGE Customers AS t USING Products AS s ON t.CustomerID = s.ProductID WHEN MATCHED THEN DELETE;",
+        "MERGE modifies data",
+    ),
     Bad("WITH c AS (SELECT 1 AS a) DELETE FROM Orders", "DELETE modifies data"),
     Bad("WITH c AS (SELECT 1 AS a) UPDATE Orders SET Quantity = 0", "UPDATE modifies data"),
     Bad("WITH c AS (SELECT * FROM Orders) INSERT INTO Orders SELECT * FROM c", "INSERT modifies data"),
@@ -290,17 +299,33 @@ WRITE_CASES: list[WriteCase] = [
     WriteCase("INSERT INTO Customers (CustomerID, Name) VALUES (9, N'Ivo')", False, "dml"),
     WriteCase("UPDATE Customers SET City = 'Roma' WHERE CustomerID = 1", False, "dml"),
     WriteCase("DELETE FROM Orders WHERE Quantity = 0", False, "dml"),
-    WriteCase("INSERT INTO Orders (OrderID, CustomerID, ProductID, Quantity, OrderDate) "
-              "SELECT 99, CustomerID, 1, 1, '2024-04-01' FROM Customers WHERE CustomerID = 1", False, "dml"),
+    WriteCase(
+        "INSERT INTO Orders (OrderID, CustomerID, ProductID, Quantity, OrderDate) "
+        "SELECT 99, CustomerID, 1, 1, '2024-04-01' FROM Customers WHERE CustomerID = 1",
+        False,
+        "dml",
+    ),
     WriteCase("INSERT INTO Customers (Name) OUTPUT inserted.CustomerID VALUES ('x')", False, "dml"),
     WriteCase("INSERT INTO Orders (OrderID) VALUES (NEXT VALUE FOR dbo.order_seq)", False, "dml"),
-    WriteCase("UPDATE o SET Quantity = Quantity + 1 FROM Orders o JOIN Customers c ON c.CustomerID = o.CustomerID "
-              "WHERE c.Country = 'UK'", False, "dml"),
-    WriteCase("WITH old AS (SELECT OrderID FROM Orders WHERE OrderDate < '2024-02-01') "
-              "DELETE FROM Orders WHERE OrderID IN (SELECT OrderID FROM old)", False, "dml"),
-    WriteCase("MERGE Products AS t USING (VALUES (1, 3.75)) AS s(id, price) ON t.ProductID = s.id "
-              "WHEN MATCHED THEN UPDATE SET t.Price = s.price "
-              "WHEN NOT MATCHED THEN INSERT (ProductID, Name, Price) VALUES (s.id, 'new', s.price);", False, "dml"),
+    WriteCase(
+        "UPDATE o SET Quantity = Quantity + 1 FROM Orders o JOIN Customers c ON c.CustomerID = o.CustomerID "
+        "WHERE c.Country = 'UK'",
+        False,
+        "dml",
+    ),
+    WriteCase(
+        "WITH old AS (SELECT OrderID FROM Orders WHERE OrderDate < '2024-02-01') "
+        "DELETE FROM Orders WHERE OrderID IN (SELECT OrderID FROM old)",
+        False,
+        "dml",
+    ),
+    WriteCase(
+        "MERGE Products AS t USING (VALUES (1, 3.75)) AS s(id, price) ON t.ProductID = s.id "
+        "WHEN MATCHED THEN UPDATE SET t.Price = s.price "
+        "WHEN NOT MATCHED THEN INSERT (ProductID, Name, Price) VALUES (s.id, 'new', s.price);",
+        False,
+        "dml",
+    ),
     WriteCase("CREATE TABLE Notes (id INT PRIMARY KEY, body NVARCHAR(200))", True, "ddl"),
     WriteCase("ALTER TABLE Orders ADD Note NVARCHAR(10)", True, "ddl"),
     WriteCase("DROP TABLE IF EXISTS Notes", True, "ddl"),
@@ -384,13 +409,60 @@ MUTATION_BASES: list[str] = [
 # test: wherever they land, the result must be refused. sqlglot would otherwise absorb several of
 # them (`SELECT 1 FETCH`, `x IN TRUNCATE (...)`, `SELECT 1 SHUTDOWN`).
 INSERTED_STATEMENTS: list[str] = [
-    "SHUTDOWN", "SHUTDOWN WITH NOWAIT", "RECONFIGURE", "CHECKPOINT", "REVERT", "SETUSER", "COMMIT", "ROLLBACK",
-    "BEGIN TRAN", "SAVE TRAN s", "FETCH", "FETCH NEXT FROM c", "OPEN c", "CLOSE c", "DEALLOCATE c", "TRUNCATE",
-    "TRUNCATE TABLE Orders", "DROP TABLE Orders", "DELETE FROM Orders", "DELETE Orders",
-    "UPDATE Orders SET Quantity = 0", "INSERT INTO Orders DEFAULT VALUES", "INSERT", "EXEC sp_who", "EXECUTE",
-    "EXEC('x')", "KILL 1", "DBCC CHECKDB", "WAITFOR DELAY '0:0:1'", "SET NOCOUNT ON", "DECLARE @x INT",
-    "GRANT SELECT ON t TO u", "DENY", "REVOKE", "USE master", "CREATE TABLE x (a INT)", "ALTER TABLE t ADD b INT",
-    "PRINT 1", "RAISERROR('x', 16, 1)", "THROW", "IF 1 = 1", "WHILE 1 = 1", "RETURN", "BREAK", "CONTINUE",
-    "GOTO x", "x:", "BACKUP LOG x TO DISK = 'y'", "BULK", "GO", "SELECT * INTO x FROM t", "READTEXT",
-    "WRITETEXT", "UPDATETEXT", "LOAD", "DUMP",
+    "SHUTDOWN",
+    "SHUTDOWN WITH NOWAIT",
+    "RECONFIGURE",
+    "CHECKPOINT",
+    "REVERT",
+    "SETUSER",
+    "COMMIT",
+    "ROLLBACK",
+    "BEGIN TRAN",
+    "SAVE TRAN s",
+    "FETCH",
+    "FETCH NEXT FROM c",
+    "OPEN c",
+    "CLOSE c",
+    "DEALLOCATE c",
+    "TRUNCATE",
+    "TRUNCATE TABLE Orders",
+    "DROP TABLE Orders",
+    "DELETE FROM Orders",
+    "DELETE Orders",
+    "UPDATE Orders SET Quantity = 0",
+    "INSERT INTO Orders DEFAULT VALUES",
+    "INSERT",
+    "EXEC sp_who",
+    "EXECUTE",
+    "EXEC('x')",
+    "KILL 1",
+    "DBCC CHECKDB",
+    "WAITFOR DELAY '0:0:1'",
+    "SET NOCOUNT ON",
+    "DECLARE @x INT",
+    "GRANT SELECT ON t TO u",
+    "DENY",
+    "REVOKE",
+    "USE master",
+    "CREATE TABLE x (a INT)",
+    "ALTER TABLE t ADD b INT",
+    "PRINT 1",
+    "RAISERROR('x', 16, 1)",
+    "THROW",
+    "IF 1 = 1",
+    "WHILE 1 = 1",
+    "RETURN",
+    "BREAK",
+    "CONTINUE",
+    "GOTO x",
+    "x:",
+    "BACKUP LOG x TO DISK = 'y'",
+    "BULK",
+    "GO",
+    "SELECT * INTO x FROM t",
+    "READTEXT",
+    "WRITETEXT",
+    "UPDATETEXT",
+    "LOAD",
+    "DUMP",
 ]

@@ -33,8 +33,15 @@ def _alive(pid: int) -> bool:
 def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     if shutil.which("npm") is None and peers.installed() is None:
         pytest.skip("npm is not installed, so the peers cannot be installed (make bootstrap-test installs it)")
-    cfg = Config(sessions=(1, 2), rounds=1, warmup_s=0.2, window_s=0.6, quiet=True,
-                 scratch=tmp_path_factory.mktemp("bench"), include=("ours", "ours-mssql", "dbhub", "toolbox"))
+    cfg = Config(
+        sessions=(1, 2),
+        rounds=1,
+        warmup_s=0.2,
+        window_s=0.6,
+        quiet=True,
+        scratch=tmp_path_factory.mktemp("bench"),
+        include=("ours", "ours-mssql", "dbhub", "toolbox"),
+    )
     cpus = os.sched_getaffinity(0)
     if len(cpus) < 2:
         cfg.server_cpu = cfg.client_cpu = None
@@ -45,8 +52,12 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 
 def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> None:
     names = {r.target for r in tiny_report.rows}
-    assert names == {"mssql-mcp (SQLite)", "mssql-mcp (SQL Server/TDS)", f"dbhub {peers.DBHUB_VERSION}",
-                     f"MCP Toolbox {peers.TOOLBOX_VERSION}"}
+    assert names == {
+        "mssql-mcp (SQLite)",
+        "mssql-mcp (SQL Server/TDS)",
+        f"dbhub {peers.DBHUB_VERSION}",
+        f"MCP Toolbox {peers.TOOLBOX_VERSION}",
+    }
     for row in tiny_report.rows:
         assert row.errors == 0, (row.target, row.sessions, row.first_error)
         assert row.calls > 0 and row.p50_ms > 0 and row.p99_ms >= row.p50_ms, row
@@ -78,8 +89,9 @@ def test_ratios_are_to_the_best_peer() -> None:
     def row(target: str, peer: bool, calls: int, p50: float, rss: float) -> Row:
         return Row(target, peer, 16, calls, 0, 1.0, p50, p50 * 2, rss, 1.0)
 
-    report = Report([row("ours", False, 3000, 1.0, 50), row("dbhub", True, 1000, 2.0, 200),
-                     row("toolbox", True, 1500, 4.0, 100)])
+    report = Report(
+        [row("ours", False, 3000, 1.0, 50), row("dbhub", True, 1000, 2.0, 200), row("toolbox", True, 1500, 4.0, 100)]
+    )
     text = markdown(report)
     assert "| ours | 16 | 3,000 (2.00x) | 1.00 (0.50x) |" in text
     assert "50 (0.50x)" in text  # RSS against the lowest peer
@@ -119,12 +131,17 @@ def test_profile_charges_each_sample_to_a_component(tmp_path: Path) -> None:
 
     main = "<module> (mssql_mcp/__main__.py:5);_run_module_as_main (<frozen runpy>:198);run (uvicorn/main.py:632)"
     raw = tmp_path / "profile.raw"
-    raw.write_text("\n".join([
-        f"{main};render_table (mssql_mcp/serialize.py:85) 30",
-        f"{main};TypeAdapter.dump_python (pydantic/type_adapter.py:581) 20",
-        f"{main};select (selectors.py:468) 50",  # idle: not counted
-        "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81) 40",  # not the loop
-    ]) + "\n")
+    raw.write_text(
+        "\n".join(
+            [
+                f"{main};render_table (mssql_mcp/serialize.py:85) 30",
+                f"{main};TypeAdapter.dump_python (pydantic/type_adapter.py:581) 20",
+                f"{main};select (selectors.py:468) 50",  # idle: not counted
+                "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81) 40",  # not the loop
+            ]
+        )
+        + "\n"
+    )
     shares, busy, samples = aggregate(raw)
     assert (busy, samples) == (50, 100)
     assert shares["result shaping (json_rows, Markdown table)"] == 30

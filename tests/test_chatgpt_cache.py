@@ -42,8 +42,7 @@ async def tools(demo_copy: Path) -> AsyncIterator[tuple[Client, ResultCache[Quer
     clock = Clock()
     cache: ResultCache[QueryRun] = ResultCache(ttl=TTL, timer=clock)
     settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
-    queries = QueryService(SqliteDatabase(demo_copy, read_only=True), max_rows=50, timeout=5, workers=2,
-                           read_only=True)
+    queries = QueryService(SqliteDatabase(demo_copy, read_only=True), max_rows=50, timeout=5, workers=2, read_only=True)
     server: MCPServer[object] = MCPServer(name="chatgpt-cache-test")
     chatgpt.register(server, queries, settings, "http://127.0.0.1:9/chatgpt", AuditPolicy(), cache=cache)
     try:

@@ -21,8 +21,14 @@ HEALTH = "/chatgpt/health"
 
 
 async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str], tmp_path: Path) -> None:
-    queries = ["list tables", "Zürich Alpine", "describe dbo.OrderLines", "sample dbo.Shippers limit 2", "ShipCity",
-               "SELECT TOP 3 OrderID, Freight FROM dbo.Orders ORDER BY OrderID DESC"]
+    queries = [
+        "list tables",
+        "Zürich Alpine",
+        "describe dbo.OrderLines",
+        "sample dbo.Shippers limit 2",
+        "ShipCity",
+        "SELECT TOP 3 OrderID, Freight FROM dbo.Orders ORDER BY OrderID DESC",
+    ]
     before: dict[str, dict[str, object]] = {}
     with running_server(dev_server_env, tmp_path, face="chatgpt", health_path=HEALTH) as first:
         async with connect(first.base_url, prefix=PREFIX) as client:
@@ -141,8 +147,10 @@ async def test_awkward_names_and_keys_round_trip_through_ids(dev_server_env: dic
     with serving(script, dev_server_env, tmp_path) as server:
         async with connect(server.base_url, prefix=PREFIX) as client:
             found = search_results(await client.call_tool("search", {"query": "wrap"}))
-            assert [r["id"] for r in found] == ["row:dbo.[Order Details]:[Order ID]=7,[Line.No]=2",
-                                                "row:dbo.[we]]ird]:Code='O''B,1=1'"]
+            assert [r["id"] for r in found] == [
+                "row:dbo.[Order Details]:[Order ID]=7,[Line.No]=2",
+                "row:dbo.[we]]ird]:Code='O''B,1=1'",
+            ]
             for hit in found:
                 record = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
                 assert "wrap" in record["text"] and record["id"] == hit["id"]

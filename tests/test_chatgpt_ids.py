@@ -49,8 +49,14 @@ def test_grammar(query: str, expected: object) -> None:
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("", "query is empty"), ("   ", "query is empty"), ("sample Orders limit x", "whole number"),
-     ("describe ;", "Name a table"), ('""', "no keywords"), ("x" * 9000, "too long")],
+    [
+        ("", "query is empty"),
+        ("   ", "query is empty"),
+        ("sample Orders limit x", "whole number"),
+        ("describe ;", "Name a table"),
+        ('""', "no keywords"),
+        ("x" * 9000, "too long"),
+    ],
 )
 def test_grammar_errors(query: str, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
@@ -80,12 +86,32 @@ def test_ids_parse_and_format(text: str, rid: ids.RecordId) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "tables", "nope:x", "table:Orders", "table:a.b.c", "table:dbo.Orders extra", "table:dbo.[Orders",
-     "row:dbo.Orders", "row:dbo.Orders:", "row:dbo.Orders:OrderID", "row:dbo.Orders:OrderID=",
-     "row:dbo.Orders:OrderID=x",
-     "row:dbo.Orders:OrderID=1,OrderID=2", "row:dbo.Orders:OrderID='1", "row:dbo.Orders:OrderID=1 --",
-     "sample:dbo.Orders", "sample:dbo.Orders:-1", "sample:dbo.Orders:1e3", "column:dbo.Orders:", "catalog:x",
-     "query:", "query:0123456789abcdef:!!!", "query:0123456789abcdef:" + "A" * 40, "table:" + "a" * 20_000],
+    [
+        "",
+        "tables",
+        "nope:x",
+        "table:Orders",
+        "table:a.b.c",
+        "table:dbo.Orders extra",
+        "table:dbo.[Orders",
+        "row:dbo.Orders",
+        "row:dbo.Orders:",
+        "row:dbo.Orders:OrderID",
+        "row:dbo.Orders:OrderID=",
+        "row:dbo.Orders:OrderID=x",
+        "row:dbo.Orders:OrderID=1,OrderID=2",
+        "row:dbo.Orders:OrderID='1",
+        "row:dbo.Orders:OrderID=1 --",
+        "sample:dbo.Orders",
+        "sample:dbo.Orders:-1",
+        "sample:dbo.Orders:1e3",
+        "column:dbo.Orders:",
+        "catalog:x",
+        "query:",
+        "query:0123456789abcdef:!!!",
+        "query:0123456789abcdef:" + "A" * 40,
+        "table:" + "a" * 20_000,
+    ],
 )
 def test_malformed_ids_are_refused(text: str) -> None:
     with pytest.raises(ids.BadId, match="Invalid id"):
@@ -106,14 +132,19 @@ def test_query_ids_carry_their_sql_and_check_it() -> None:
 
 NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(lambda s: s == s.strip())
 VALUES = st.one_of(
-    st.integers(-(2**63), 2**63), st.text(max_size=30), st.binary(max_size=16),
-    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-10**9, max_value=10**9),
+    st.integers(-(2**63), 2**63),
+    st.text(max_size=30),
+    st.binary(max_size=16),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**9), max_value=10**9),
 )
 
 
 @settings(max_examples=300, database=None, deadline=None)
-@given(schema=NAMES, table=NAMES, key=st.lists(st.tuples(NAMES, VALUES), min_size=1, max_size=3,
-                                               unique_by=lambda kv: kv[0].lower()))
+@given(
+    schema=NAMES,
+    table=NAMES,
+    key=st.lists(st.tuples(NAMES, VALUES), min_size=1, max_size=3, unique_by=lambda kv: kv[0].lower()),
+)
 def test_any_row_id_round_trips(schema: str, table: str, key: list[tuple[str, ids.KeyValue]]) -> None:
     rid = ids.RowId(ids.table_text(schema, table), tuple(key))
     back = ids.parse_id(ids.format_id(rid))

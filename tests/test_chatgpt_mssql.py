@@ -24,8 +24,12 @@ CASES = [c for c in DRIVER_CASES if c.id in ("freetds", "msodbc18-tls")]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: c.id)
-def served(request: pytest.FixtureRequest, demo_db: Path, tmp_path_factory: pytest.TempPathFactory,
-           dev_server_env: dict[str, str]) -> Iterator[tuple[ServerProcess, TdsServer]]:
+def served(
+    request: pytest.FixtureRequest,
+    demo_db: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    dev_server_env: dict[str, str],
+) -> Iterator[tuple[ServerProcess, TdsServer]]:
     case: DriverCase = request.param
     tmp = tmp_path_factory.mktemp(f"chatgpt-mssql-{case.id}")
     with TdsServer(demo_db, tmp / "tds", tls=case.tls).running() as tds:
@@ -38,6 +42,7 @@ def served(request: pytest.FixtureRequest, demo_db: Path, tmp_path_factory: pyte
 async def test_every_form_over_sql_server(served: tuple[ServerProcess, TdsServer]) -> None:
     server, _ = served
     async with connect(server.base_url, prefix=PREFIX) as client:
+
         async def search(query: str) -> list[dict[str, str]]:
             return search_results(await client.call_tool("search", {"query": query}))
 

@@ -17,8 +17,12 @@ from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.anyio
 PREFIX = "/chatgpt"
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -102,21 +106,26 @@ async def test_without_a_session_nothing_of_the_record_is_shown(server: ServerPr
         for record_id in ("row:dbo.Customers:CustomerID=1", "table:dbo.Customers", "catalog:tables"):
             response = await http.get(f"{server.base_url}{PREFIX}/records/{record_id}")
             assert response.status_code == 303 and KNOWN_CUSTOMER not in response.text
-            response = await http.get(f"{server.base_url}{PREFIX}/records/{record_id}",
-                                      headers={"Authorization": "Bearer not-a-token"})
+            response = await http.get(
+                f"{server.base_url}{PREFIX}/records/{record_id}", headers={"Authorization": "Bearer not-a-token"}
+            )
             assert response.status_code in (303, 401) and KNOWN_CUSTOMER not in response.text
 
 
-@pytest.mark.parametrize(("path", "resource"), [
-    ("/.well-known/oauth-protected-resource/chatgpt/mcp", "/chatgpt/mcp"),
-    ("/chatgpt/.well-known/oauth-protected-resource/mcp", "/chatgpt/mcp"),
-    ("/chatgpt/.well-known/oauth-protected-resource/sse", "/chatgpt/sse"),
-    ("/chatgpt/.well-known/oauth-protected-resource", "/chatgpt/mcp"),
-    ("/chatgpt/.well-known/oauth-authorization-server", None),
-    ("/.well-known/oauth-authorization-server/chatgpt", None),
-])
-async def test_every_discovery_url_also_lives_under_the_prefix(server: ServerProcess, path: str,
-                                                               resource: str | None) -> None:
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/.well-known/oauth-protected-resource/chatgpt/mcp", "/chatgpt/mcp"),
+        ("/chatgpt/.well-known/oauth-protected-resource/mcp", "/chatgpt/mcp"),
+        ("/chatgpt/.well-known/oauth-protected-resource/sse", "/chatgpt/sse"),
+        ("/chatgpt/.well-known/oauth-protected-resource", "/chatgpt/mcp"),
+        ("/chatgpt/.well-known/oauth-authorization-server", None),
+        ("/.well-known/oauth-authorization-server/chatgpt", None),
+    ],
+)
+async def test_every_discovery_url_also_lives_under_the_prefix(
+    server: ServerProcess, path: str, resource: str | None
+) -> None:
     """The face's URLs work with or without the proxy, so its discovery documents answer under /chatgpt/ too."""
     async with httpx2.AsyncClient() as http:
         doc = (await http.get(server.base_url + path)).raise_for_status().json()

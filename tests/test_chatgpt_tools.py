@@ -57,7 +57,11 @@ async def test_only_search_and_fetch_read_only_text_only(chatgpt_server: ServerP
     for tool in tools.values():
         a = tool.annotations
         assert a is not None and (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == (
-            True, False, True, False)
+            True,
+            False,
+            True,
+            False,
+        )
         assert tool.output_schema is None  # text only: ChatGPT reads the JSON from the text item
     description = tools["search"].description or ""
     for form in ("list tables", "describe <table>", "sample <table> limit N", "SELECT", "keywords"):
@@ -129,7 +133,8 @@ async def test_keywords_match_names_first_then_values(chatgpt_server: ServerProc
     assert found[0] == "table:dbo.Shippers"  # table names, then column names, then rows
     columns = [i for i in found if i.startswith("column:")]
     assert {"column:dbo.Orders:ShipperID", "column:dbo.Orders:ShipCountry", "column:dbo.Shippers:ShipperID"} <= set(
-        columns)
+        columns
+    )
     assert found.index(columns[-1]) < min(i for i, x in enumerate(found) if x.startswith("row:"))
     column = await fetch(chatgpt_server, "column:dbo.Orders:ShipCountry")
     assert "type: nvarchar(40)" in column["text"] and "example values:" in column["text"]
@@ -217,8 +222,10 @@ FORGED = [
     ("", "Invalid id"),
     ("query:abc", "Invalid id"),
     # A real query id with its digest swapped for another query's: the digest must match the SQL.
-    ("query:" + ids.query_digest("SELECT 2") + ":" + ids.format_id(ids.QueryId("SELECT 1")).split(":")[2],
-     "digest does not match"),
+    (
+        "query:" + ids.query_digest("SELECT 2") + ":" + ids.format_id(ids.QueryId("SELECT 1")).split(":")[2],
+        "digest does not match",
+    ),
     # A well-formed id that carries a write: the read-only gate refuses it on every run.
     (ids.format_id(ids.QueryId("DELETE FROM dbo.Customers")), "Refused"),
 ]

@@ -43,8 +43,16 @@ def test_demo_is_deterministic_and_realistic(demo_db: Path, tmp_path: Path) -> N
     db = SqliteDatabase(demo_db, read_only=True)
     try:
         tables = {t.ref.name: t for t in db.list_tables()}
-        assert {"Customers", "Products", "Categories", "Suppliers", "Employees", "Orders", "OrderLines",
-                "Shippers"} <= set(tables)
+        assert {
+            "Customers",
+            "Products",
+            "Categories",
+            "Suppliers",
+            "Employees",
+            "Orders",
+            "OrderLines",
+            "Shippers",
+        } <= set(tables)
         assert tables["SalesByCategory"].type == "VIEW"
         lines = db.describe_table(TableRef("dbo", "OrderLines"))
         assert [c.name for c in lines.columns if c.primary_key] == ["OrderID", "LineNumber"]
@@ -56,10 +64,13 @@ def test_demo_is_deterministic_and_realistic(demo_db: Path, tmp_path: Path) -> N
             assert con.execute("SELECT count(*) FROM Customers WHERE Email IS NULL").fetchone()[0] > 0
             assert con.execute("SELECT count(*) FROM Orders WHERE ShippedDate IS NULL").fetchone()[0] > 0
             assert con.execute("SELECT CompanyName, City FROM Customers WHERE CustomerID = 1").fetchone() == (
-                KNOWN_CUSTOMER, "Zürich")
+                KNOWN_CUSTOMER,
+                "Zürich",
+            )
             assert con.execute("SELECT count(*) FROM Customers WHERE City = 'Łódź'").fetchone()[0] > 0
-            orphans = con.execute("SELECT count(*) FROM OrderLines l LEFT JOIN Orders o USING (OrderID) "
-                                  "WHERE o.OrderID IS NULL").fetchone()[0]
+            orphans = con.execute(
+                "SELECT count(*) FROM OrderLines l LEFT JOIN Orders o USING (OrderID) WHERE o.OrderID IS NULL"
+            ).fetchone()[0]
             assert orphans == 0
         finally:
             con.close()
@@ -77,26 +88,29 @@ def test_demo_scale_bounds_and_existing_files(tmp_path: Path) -> None:
         generate(mine)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, None),
-    (True, True),
-    (42, 42),
-    (2**53, str(2**53)),
-    (-(2**63), str(-(2**63))),
-    (1.5, 1.5),
-    (float("nan"), "NaN"),
-    (float("-inf"), "-Infinity"),
-    (Decimal("1234.50"), "1234.50"),
-    (Decimal("0.000000000000000000000001"), "1E-24"),
-    (dt.datetime(2024, 5, 1, 13, 45, 0, 123000), "2024-05-01T13:45:00.123000"),
-    (dt.datetime(2024, 5, 1, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2024-05-01T13:45:00-05:00"),
-    (dt.date(2024, 2, 29), "2024-02-29"),
-    (dt.time(23, 59, 59, 999999), "23:59:59.999999"),
-    (dt.timedelta(minutes=1, microseconds=5), 60.000005),
-    (b"\x00\xffbin", {"base64": base64.b64encode(b"\x00\xffbin").decode()}),
-    (uuid.UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff"), "6f9619ff-8b86-d011-b42d-00c04fc964ff"),
-    ("Grüße", "Grüße"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (True, True),
+        (42, 42),
+        (2**53, str(2**53)),
+        (-(2**63), str(-(2**63))),
+        (1.5, 1.5),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+        (Decimal("1234.50"), "1234.50"),
+        (Decimal("0.000000000000000000000001"), "1E-24"),
+        (dt.datetime(2024, 5, 1, 13, 45, 0, 123000), "2024-05-01T13:45:00.123000"),
+        (dt.datetime(2024, 5, 1, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2024-05-01T13:45:00-05:00"),
+        (dt.date(2024, 2, 29), "2024-02-29"),
+        (dt.time(23, 59, 59, 999999), "23:59:59.999999"),
+        (dt.timedelta(minutes=1, microseconds=5), 60.000005),
+        (b"\x00\xffbin", {"base64": base64.b64encode(b"\x00\xffbin").decode()}),
+        (uuid.UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff"), "6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+        ("Grüße", "Grüße"),
+    ],
+)
 def test_json_value_is_lossless(value: object, expected: object) -> None:
     out = json_value(value)
     assert out == expected
@@ -114,17 +128,21 @@ def test_rendered_table_escapes_and_cuts_cells() -> None:
 
 @pytest.mark.anyio
 async def test_every_demo_type_arrives_as_lossless_json(dev_server: ServerProcess, demo_db: Path) -> None:
-    sql = ("SELECT TOP 1 p.UnitPrice, p.Discontinued, c.CustomerGuid, c.CreatedAt, o.Freight, o.ShippedDate, "
-           "e.Photo, e.HireDate, c.Region FROM Products p, Customers c, Orders o, Employees e "
-           "WHERE p.ProductID = 1 AND c.CustomerID = 1 AND o.ShippedDate IS NULL AND e.Photo IS NOT NULL "
-           "ORDER BY o.OrderID, e.EmployeeID")
+    sql = (
+        "SELECT TOP 1 p.UnitPrice, p.Discontinued, c.CustomerGuid, c.CreatedAt, o.Freight, o.ShippedDate, "
+        "e.Photo, e.HireDate, c.Region FROM Products p, Customers c, Orders o, Employees e "
+        "WHERE p.ProductID = 1 AND c.CustomerID = 1 AND o.ShippedDate IS NULL AND e.Photo IS NOT NULL "
+        "ORDER BY o.OrderID, e.EmployeeID"
+    )
     async with connect(dev_server.base_url) as client:
         data = structured(await client.call_tool("execute_sql", {"query": sql}))
     row = dict(zip(data["columns"], data["rows"][0], strict=True))
     con = sqlite3.connect(demo_db)
     try:
-        price, guid, created = con.execute("SELECT CAST(UnitPrice AS TEXT), CustomerGuid, CreatedAt FROM Products, "
-                                           "Customers WHERE ProductID = 1 AND CustomerID = 1").fetchone()
+        price, guid, created = con.execute(
+            "SELECT CAST(UnitPrice AS TEXT), CustomerGuid, CreatedAt FROM Products, "
+            "Customers WHERE ProductID = 1 AND CustomerID = 1"
+        ).fetchone()
         photo = con.execute("SELECT Photo FROM Employees WHERE Photo IS NOT NULL ORDER BY EmployeeID").fetchone()[0]
     finally:
         con.close()

@@ -39,8 +39,12 @@ def test_config_quiet_passes(project: Path, file: str) -> None:
 
 def test_compose_spec_schema() -> None:
     files = [str(ROOT / "docker-compose.yml"), str(ROOT / "docker-compose.prod.yml")]
-    out = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", *files],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", *files],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -48,11 +52,16 @@ def test_validators_catch_mistakes(tmp_path: Path) -> None:
     """Controls: both validators fail a file with a misspelt key, so their passes above mean something."""
     bad = tmp_path / "docker-compose.bad.yml"
     bad.write_text((ROOT / "docker-compose.yml").read_text().replace("ports:", "portz:", 1))
-    out = subprocess.run([str(COMPOSE), "-f", str(bad), "config", "-q"], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+    out = subprocess.run(
+        [str(COMPOSE), "-f", str(bad), "config", "-q"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert out.returncode != 0 and "portz" in out.stderr
-    out = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(bad)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0 and "portz" in out.stdout
 
 

@@ -82,8 +82,11 @@ def ignored(rel: str, rules: list[str]) -> bool:
     for rule in rules:
         negate = rule.startswith("!")
         pattern = rule.lstrip("!").rstrip("/")
-        if fnmatch.fnmatch(rel, pattern) or rel.startswith(pattern + "/") or (
-                pattern.startswith("**/") and fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern[3:])):
+        if (
+            fnmatch.fnmatch(rel, pattern)
+            or rel.startswith(pattern + "/")
+            or (pattern.startswith("**/") and fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern[3:]))
+        ):
             verdict = not negate
     return verdict
 
@@ -94,8 +97,9 @@ def dockerignore() -> list[str]:
 
 
 def test_hadolint_is_clean() -> None:
-    out = subprocess.run([str(HADOLINT), "--failure-threshold", "style", *FILES], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "style", *FILES], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -103,15 +107,16 @@ def test_hadolint_catches_a_root_user(tmp_path: Path) -> None:
     """Control: the same lint fails a Dockerfile that switches to a non-numeric user."""
     bad = tmp_path / "Dockerfile"
     bad.write_text((ROOT / "Dockerfile").read_text().replace("USER 10001:10001", "USER root"))
-    out = subprocess.run([str(HADOLINT), "--failure-threshold", "style", str(bad)], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "style", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode != 0 and "DL3002" in out.stdout
 
 
 def test_both_files_share_one_base_stage() -> None:
     def base(name: str) -> str:
         text = (ROOT / name).read_text()
-        return text[text.index("# ---- base:"):text.index("# ---- end of base ----")]
+        return text[text.index("# ---- base:") : text.index("# ---- end of base ----")]
 
     assert base("Dockerfile") == base("Dockerfile.chatgpt")
     assert parse(ROOT / "Dockerfile")[0].base == "python:3.11-slim-bookworm"
@@ -137,8 +142,16 @@ def test_the_odbc_script_is_shared_with_bootstrap() -> None:
 
 def test_dockerignore_keeps_secrets_and_clutter_out() -> None:
     rules = dockerignore()
-    for path in (".env", ".env.local", ".git/config", "tests/conftest.py", "data/oauth.sqlite", ".venv/bin/python",
-                 "certbot/conf/live/x/privkey.pem", "mssql_mcp/__pycache__/app.cpython-311.pyc"):
+    for path in (
+        ".env",
+        ".env.local",
+        ".git/config",
+        "tests/conftest.py",
+        "data/oauth.sqlite",
+        ".venv/bin/python",
+        "certbot/conf/live/x/privkey.pem",
+        "mssql_mcp/__pycache__/app.cpython-311.pyc",
+    ):
         assert ignored(path, rules), path
     for name in FILES:
         _, copies, _ = image(ROOT / name)
@@ -197,16 +210,22 @@ def _container(run: str, tmp: Path, port: int) -> tuple[str, list[str], dict[str
     else:
         health = json.loads(ops["HEALTHCHECK"].split(" CMD ", 1)[1])
     # The container's environment, except that a test binds loopback and a free port; sign-in stays on.
-    env = {"PATH": os.environ["PATH"], **image_env, **svc.get("environment", {}), "HOST": "127.0.0.1",
-           "PORT": str(port)}
+    env = {
+        "PATH": os.environ["PATH"],
+        **image_env,
+        **svc.get("environment", {}),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
     python = [sys.executable if part == "python" else part for part in command]
     return dockerfile, python, env, [sys.executable if part == "python" else part for part in health]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", list(RUNS))
-def test_container_starts_from_the_image_layout_and_its_healthcheck_tracks_it(run: str, tmp_path: Path,
-                                                                               demo_db: Path) -> None:
+def test_container_starts_from_the_image_layout_and_its_healthcheck_tracks_it(
+    run: str, tmp_path: Path, demo_db: Path
+) -> None:
     port = free_port()
     dockerfile, command, env, health = _container(run, tmp_path, port)
     app = tmp_path / "app"
@@ -215,8 +234,14 @@ def test_container_starts_from_the_image_layout_and_its_healthcheck_tracks_it(ru
     (app / "data").mkdir()
     shutil.copy(demo_db, app / "data" / "demo.sqlite")  # what the named volume holds after the first start
     # The layout's own package is the one imported (not the checkout's editable install).
-    where = subprocess.run([sys.executable, "-c", "import mssql_mcp; print(mssql_mcp.__file__)"], cwd=app,
-                           capture_output=True, text=True, timeout=30, check=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import mssql_mcp; print(mssql_mcp.__file__)"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert where.stdout.strip() == str(app / "mssql_mcp" / "__init__.py")
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
@@ -262,8 +287,11 @@ def test_the_image_installs_every_package_the_code_imports() -> None:
     import ast
     from importlib.metadata import packages_distributions
 
-    pins = {line.split("==")[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
-            if "==" in line and not line.startswith("#")}
+    pins = {
+        line.split("==")[0]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
     odbc_pin = re.search(r'default_pin="([^=]+)==', (ROOT / "scripts" / "install-odbc.sh").read_text())
     assert odbc_pin
     installed = _closure(pins | {odbc_pin.group(1)})
@@ -271,9 +299,13 @@ def test_the_image_installs_every_package_the_code_imports() -> None:
     missing: dict[str, list[str]] = {}
     for path in (ROOT / "mssql_mcp").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                       else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                       else [])
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             for module in modules:
                 top = module.split(".")[0]
                 if top in sys.stdlib_module_names or top == "mssql_mcp":

@@ -47,8 +47,9 @@ def trust_test_ca(signed_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("transport", ["streamable", "sse"])
-async def test_claude_face_signs_in_and_calls_a_tool_over_https(signed_stack: Stack, trust_test_ca: None,
-                                                                transport: str) -> None:
+async def test_claude_face_signs_in_and_calls_a_tool_over_https(
+    signed_stack: Stack, trust_test_ca: None, transport: str
+) -> None:
     storage = MemoryStorage()
     async with signed_in(signed_stack.https, DEFAULT_ACCOUNT, transport, storage=storage) as client:  # type: ignore[arg-type]
         result = await client.call_tool("execute_sql", {"query": "SELECT TOP 2 CustomerID FROM dbo.Customers"})
@@ -72,12 +73,17 @@ async def test_chatgpt_face_signs_in_and_searches_over_https(signed_stack: Stack
 
 async def test_no_token_gets_the_challenge_through_the_proxy(signed_stack: Stack, trust_test_ca: None) -> None:
     async with httpx2.AsyncClient(timeout=10) as http:
-        resp = await http.post(f"{signed_stack.https}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                               headers={"Accept": "application/json, text/event-stream"})
+        resp = await http.post(
+            f"{signed_stack.https}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
     assert resp.status_code == 401
     # The resource metadata URL in the challenge is the public https one, not the app's loopback address.
-    assert f'resource_metadata="{signed_stack.https}/.well-known/oauth-protected-resource/mcp"' in \
-        resp.headers["www-authenticate"]
+    assert (
+        f'resource_metadata="{signed_stack.https}/.well-known/oauth-protected-resource/mcp"'
+        in resp.headers["www-authenticate"]
+    )
 
 
 async def test_login_throttling_sees_the_real_client_address(signed_stack: Stack) -> None:
@@ -90,15 +96,22 @@ async def test_login_throttling_sees_the_real_client_address(signed_stack: Stack
     async with httpx2.AsyncClient(transport=transport, timeout=10) as http:
         client_id = (await register(http, issuer)).json()["client_id"]
         _, challenge = pkce_pair()
-        params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s",
-                  "code_challenge": challenge, "code_challenge_method": "S256", "resource": f"{issuer}/mcp"}
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": f"{issuer}/mcp",
+        }
         start = await http.get(f"{issuer}/authorize", params=params)
         login_url = urljoin(issuer, start.headers["location"])
         form = parse_form((await http.get(login_url)).text)
         form.fields.update(username=DEFAULT_ACCOUNT.username, password="not the password")
-        failed = await http.post(urljoin(login_url, form.action), data=form.fields,
-                                 headers={"X-Forwarded-For": "198.51.100.7"})
+        failed = await http.post(
+            urljoin(login_url, form.action), data=form.fields, headers={"X-Forwarded-For": "198.51.100.7"}
+        )
     assert failed.status_code == 401
     lines = [line for line in signed_stack.claude.log().splitlines() if "msg=login_failed" in line]
     assert lines and "ip=127.0.0.2" in lines[-1] and "198.51.100.7" not in lines[-1], lines
-

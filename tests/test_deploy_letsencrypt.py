@@ -51,9 +51,24 @@ class Site:
 
     def setup_args(self) -> list[str]:
         nginx_cmd = shlex.join(self.conf.args())
-        return ["--domain", DOMAIN, "--email", "ops@example.com", "--server", self.acme.directory, "--local",
-                "--data-path", str(self.data), "--nginx-start", nginx_cmd, "--nginx-reload", f"{nginx_cmd} -s reload",
-                "--cron-file", str(self.cron), "--non-interactive"]
+        return [
+            "--domain",
+            DOMAIN,
+            "--email",
+            "ops@example.com",
+            "--server",
+            self.acme.directory,
+            "--local",
+            "--data-path",
+            str(self.data),
+            "--nginx-start",
+            nginx_cmd,
+            "--nginx-reload",
+            f"{nginx_cmd} -s reload",
+            "--cron-file",
+            str(self.cron),
+            "--non-interactive",
+        ]
 
     def served(self) -> bytes:
         """The DER certificate nginx presents for DOMAIN right now."""
@@ -83,16 +98,16 @@ class Site:
 def run_script(site: Site, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
     """Run `argv` (the script, or a command line taken from the cron entry) as cron or an operator would."""
     env = {"PATH": os.environ["PATH"], "HOME": str(site.data.parent), **site.acme.env()}
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env,
-                         stdin=subprocess.DEVNULL)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
     if check:
         assert out.returncode == 0, out.stdout + out.stderr
     return out
 
 
 def x509(der: bytes, *fields: str) -> str:
-    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", *fields], input=der, capture_output=True,
-                         timeout=30, check=True)
+    out = subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-noout", *fields], input=der, capture_output=True, timeout=30, check=True
+    )
     return out.stdout.decode()
 
 
@@ -100,10 +115,10 @@ def x509(der: bytes, *fields: str) -> str:
 def site(acme: Acme, tmp_path: Path) -> Iterator[Site]:
     data = tmp_path / "certbot"
     https_port = free_port()
-    ports = nginx.Ports(http=acme.http_port, https=https_port, health=free_port(), claude=free_port(),
-                        chatgpt=free_port())
-    conf = nginx.render(tmp_path / "nginx", domain=DOMAIN, ports=ports, letsencrypt=data / "conf",
-                        webroot=data / "www")
+    ports = nginx.Ports(
+        http=acme.http_port, https=https_port, health=free_port(), claude=free_port(), chatgpt=free_port()
+    )
+    conf = nginx.render(tmp_path / "nginx", domain=DOMAIN, ports=ports, letsencrypt=data / "conf", webroot=data / "www")
     try:
         yield Site(acme, data, conf, https_port, tmp_path / "cron.d" / "mssql-mcp-certbot")
     finally:
@@ -161,15 +176,25 @@ def test_first_issuance_failing_leaves_the_temporary_certificate_serving(site: S
 
 def test_missing_answers_fail_fast_when_not_interactive(tmp_path: Path, acme: Acme) -> None:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    out = subprocess.run([str(SCRIPT), "--local", "--data-path", str(tmp_path / "certbot"), "--non-interactive"],
-                         capture_output=True, text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [str(SCRIPT), "--local", "--data-path", str(tmp_path / "certbot"), "--non-interactive"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode != 0 and "pass it as a flag" in out.stderr
 
 
 def test_shell_scripts_pass_shellcheck() -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"
-    out = subprocess.run([str(shellcheck), str(SCRIPT), str(ROOT / "scripts" / "install-odbc.sh")],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(shellcheck), str(SCRIPT), str(ROOT / "scripts" / "install-odbc.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout
 
 
@@ -186,23 +211,43 @@ def test_compose_mode_maps_the_container_paths(acme: Acme, tmp_path: Path) -> No
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
-    docker.write_text(f"#!/bin/sh\nexec {sys.executable} {ROOT / 'tests' / 'support' / 'docker_shim.py'} \"$@\"\n")
+    docker.write_text(f'#!/bin/sh\nexec {sys.executable} {ROOT / "tests" / "support" / "docker_shim.py"} "$@"\n')
     docker.chmod(0o755)
 
     data = deploy / "certbot"
-    ports = nginx.Ports(http=acme.http_port, https=free_port(), health=free_port(), claude=free_port(),
-                        chatgpt=free_port())
-    conf = nginx.render(tmp_path / "nginx", domain=DOMAIN, ports=ports, letsencrypt=data / "conf",
-                        webroot=data / "www")
+    ports = nginx.Ports(
+        http=acme.http_port, https=free_port(), health=free_port(), claude=free_port(), chatgpt=free_port()
+    )
+    conf = nginx.render(tmp_path / "nginx", domain=DOMAIN, ports=ports, letsencrypt=data / "conf", webroot=data / "www")
     shim_log = tmp_path / "docker-calls.log"
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), **acme.env(),
-           "SHIM_LOG": str(shim_log), "SHIM_NGINX_START": shlex.join(conf.args()),
-           "SHIM_NGINX_RELOAD": shlex.join([*conf.args(), "-s", "reload"])}
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        **acme.env(),
+        "SHIM_LOG": str(shim_log),
+        "SHIM_NGINX_START": shlex.join(conf.args()),
+        "SHIM_NGINX_RELOAD": shlex.join([*conf.args(), "-s", "reload"]),
+    }
     cron = tmp_path / "cron"
     try:
-        out = subprocess.run([str(deploy / "setup-letsencrypt.sh"), "--domain", DOMAIN, "--email", "ops@example.com",
-                              "--server", acme.directory, "--cron-file", str(cron)],
-                             capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            [
+                str(deploy / "setup-letsencrypt.sh"),
+                "--domain",
+                DOMAIN,
+                "--email",
+                "ops@example.com",
+                "--server",
+                acme.directory,
+                "--cron-file",
+                str(cron),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         assert out.returncode == 0, out.stdout + out.stderr + shim_log.read_text()
         assert f"DOMAIN={DOMAIN}" in (deploy / ".env").read_text().splitlines()
         calls = shim_log.read_text()
@@ -216,8 +261,14 @@ def test_compose_mode_maps_the_container_paths(acme: Acme, tmp_path: Path) -> No
         (entry,) = [line for line in cron.read_text().splitlines() if not line.startswith("#")]
         command = shlex.split(entry.split(" root ", 1)[1].split(">>", 1)[0])
         assert "--local" not in command
-        renewed = subprocess.run([*command, "--force-renewal"], capture_output=True, text=True, timeout=180, env=env,
-                                 stdin=subprocess.DEVNULL)
+        renewed = subprocess.run(
+            [*command, "--force-renewal"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         assert renewed.returncode == 0 and "nginx reloaded" in renewed.stdout, renewed.stdout + renewed.stderr
         assert "exec -T nginx nginx -s reload" in shim_log.read_text()
         assert site.live_leaf() != first and site.serves(site.live_leaf())

@@ -34,8 +34,15 @@ def deployed(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield s
 
 
-def request(port: int, method: str, path: str, *, ctx: ssl.SSLContext | None = None,
-            headers: dict[str, str] | None = None, source: str | None = None) -> http.client.HTTPResponse:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    ctx: ssl.SSLContext | None = None,
+    headers: dict[str, str] | None = None,
+    source: str | None = None,
+) -> http.client.HTTPResponse:
     conn: http.client.HTTPConnection
     address = (source, 0) if source else None
     if ctx is None:
@@ -70,8 +77,9 @@ def test_buffered_control_fails_the_same_timing_check(deployed: Stack, tmp_path:
     ignored, as a CDN or an older proxy would), the same stream's first event never arrives in time."""
     ports = new_ports(deployed.ports.claude, deployed.ports.chatgpt)
     (tmp_path / "letsencrypt").symlink_to(deployed.conf.prefix.parent / "letsencrypt")
-    buffered = render_for(tmp_path, ports, [("proxy_buffering off;",
-                                            "proxy_buffering on; proxy_ignore_headers X-Accel-Buffering;")])
+    buffered = render_for(
+        tmp_path, ports, [("proxy_buffering off;", "proxy_buffering on; proxy_ignore_headers X-Accel-Buffering;")]
+    )
     with nginx.running_nginx(buffered, ports.https):
         assert request(ports.https, "GET", "/health", ctx=deployed.tls_context()).status == 200  # otherwise fine
         with pytest.raises(AssertionError, match="did not arrive"):
@@ -107,8 +115,7 @@ def test_every_location_is_probed() -> None:
 
 
 @pytest.mark.parametrize(("location", "kind", "method", "path"), PROBES)
-def test_security_headers_on_every_location(deployed: Stack, location: str, kind: str, method: str,
-                                            path: str) -> None:
+def test_security_headers_on_every_location(deployed: Stack, location: str, kind: str, method: str, path: str) -> None:
     if kind == "https":
         resp = request(deployed.ports.https, method, path, ctx=deployed.tls_context())
         assert resp.headers["strict-transport-security"] == HSTS
@@ -211,7 +218,10 @@ def _s_client_tls11(port: int) -> subprocess.CompletedProcess[str]:
     # SECLEVEL=0: OpenSSL 3 refuses TLS 1.1 at its default level, so the client is told it may speak it.
     return subprocess.run(
         ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
-        input="", capture_output=True, text=True, timeout=30,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -227,8 +237,14 @@ def test_tls_11_is_refused(deployed: Stack, tmp_path: Path) -> None:
     assert ciphers
     ports = new_ports(deployed.ports.claude, deployed.ports.chatgpt)
     (tmp_path / "letsencrypt").symlink_to(deployed.conf.prefix.parent / "letsencrypt")
-    lax = render_for(tmp_path, ports, [("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"),
-                                       (ciphers.group(0), "ssl_ciphers DEFAULT:@SECLEVEL=0;")])
+    lax = render_for(
+        tmp_path,
+        ports,
+        [
+            ("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"),
+            (ciphers.group(0), "ssl_ciphers DEFAULT:@SECLEVEL=0;"),
+        ],
+    )
     with nginx.running_nginx(lax, ports.https):
         allowed = _s_client_tls11(ports.https)
     assert allowed.returncode == 0, allowed.stderr
@@ -257,9 +273,16 @@ def test_every_route_of_each_face_reaches_that_face(deployed: Stack, demo_db: Pa
 
 
 # Environment of the nginx image (its Dockerfile's ENV plus what every container gets); Compose adds the rest.
-NGINX_IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": "abc123",
-                   "HOME": "/root", "NGINX_VERSION": "1.28.0", "PKG_RELEASE": "1", "DYNPKG_RELEASE": "1",
-                   "NJS_VERSION": "0.9.0", "NJS_RELEASE": "1"}
+NGINX_IMAGE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOSTNAME": "abc123",
+    "HOME": "/root",
+    "NGINX_VERSION": "1.28.0",
+    "PKG_RELEASE": "1",
+    "DYNPKG_RELEASE": "1",
+    "NJS_VERSION": "0.9.0",
+    "NJS_RELEASE": "1",
+}
 
 
 @pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (Debian's gettext-base) is not installed")
@@ -271,8 +294,9 @@ def test_template_survives_the_image_envsubst(tmp_path: Path) -> None:
     env = {**NGINX_IMAGE_ENV, **compose_env}
     template = (ROOT / "nginx" / "conf.d" / "default.conf").read_text()
     shell_format = " ".join("${" + name + "}" for name in env)  # what the image's 20-envsubst-on-templates.sh passes
-    rendered = subprocess.run(["envsubst", shell_format], input=template, capture_output=True, text=True, env=env,
-                              timeout=30, check=True).stdout
+    rendered = subprocess.run(
+        ["envsubst", shell_format], input=template, capture_output=True, text=True, env=env, timeout=30, check=True
+    ).stdout
     expected = template
     for name in ("DOMAIN", "CLAUDE_UPSTREAM", "CHATGPT_UPSTREAM"):
         expected = expected.replace("${" + name + "}", compose_env[name])

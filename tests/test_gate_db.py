@@ -49,8 +49,9 @@ async def test_every_accepted_read_runs_and_changes_nothing(fixture_db: Path, op
     With a read-write connection underneath, the gate alone must keep the database unchanged.
     """
     before = snapshot(fixture_db)
-    service = QueryService(SqliteDatabase(fixture_db, read_only=opened_read_only), max_rows=100, timeout=5,
-                           workers=2, read_only=True)
+    service = QueryService(
+        SqliteDatabase(fixture_db, read_only=opened_read_only), max_rows=100, timeout=5, workers=2, read_only=True
+    )
     failures = []
     try:
         for sql in RUNNABLE:
@@ -69,13 +70,16 @@ async def test_every_accepted_read_runs_and_changes_nothing(fixture_db: Path, op
     assert snapshot(fixture_db) == before
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM Orders",
-    "UPDATE Customers SET Name = 'x'",
-    "DROP TABLE Orders",
-    "CREATE TABLE evil (x INT)",
-    "INSERT INTO Customers (CustomerID, Name) VALUES (99, 'x')",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM Orders",
+        "UPDATE Customers SET Name = 'x'",
+        "DROP TABLE Orders",
+        "CREATE TABLE evil (x INT)",
+        "INSERT INTO Customers (CustomerID, Name) VALUES (99, 'x')",
+    ],
+)
 def test_read_only_connection_refuses_writes_without_the_gate(fixture_db: Path, sql: str) -> None:
     before = snapshot(fixture_db)
     db = SqliteDatabase(fixture_db, read_only=True)
@@ -90,8 +94,9 @@ def test_read_only_connection_refuses_writes_without_the_gate(fixture_db: Path, 
 
 
 async def test_write_mode_commits_a_single_dml_statement(fixture_db: Path) -> None:
-    service = QueryService(SqliteDatabase(fixture_db, read_only=False), max_rows=100, timeout=5, workers=2,
-                           read_only=False)
+    service = QueryService(
+        SqliteDatabase(fixture_db, read_only=False), max_rows=100, timeout=5, workers=2, read_only=False
+    )
     try:
         outcome = await service.run("UPDATE Customers SET City = N'Zürich' WHERE CustomerID = 1")
         assert outcome.kind == "dml" and outcome.result.row_count == 1

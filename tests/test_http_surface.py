@@ -42,11 +42,15 @@ async def test_hostile_origin_and_host_are_refused(dev_server: ServerProcess) ->
     async with httpx2.AsyncClient() as http:
         ok = await http.post(dev_server.base_url + "/mcp", json=INIT, headers=HEADERS)
         assert ok.status_code == 200
-        evil = await http.post(dev_server.base_url + "/mcp", json=INIT, headers={**HEADERS, "Origin": "https://evil.example"})
+        evil = await http.post(
+            dev_server.base_url + "/mcp", json=INIT, headers={**HEADERS, "Origin": "https://evil.example"}
+        )
         assert evil.status_code == 403
         rebound = await http.post(dev_server.base_url + "/mcp", json=INIT, headers={**HEADERS, "Host": "evil.example"})
         assert rebound.status_code in (400, 403, 421)
-        sse_evil = await http.post(dev_server.base_url + "/sse", json=INIT, headers={**HEADERS, "Origin": "http://evil.example"})
+        sse_evil = await http.post(
+            dev_server.base_url + "/sse", json=INIT, headers={**HEADERS, "Origin": "http://evil.example"}
+        )
         assert sse_evil.status_code == 403
 
 
@@ -90,8 +94,11 @@ async def test_another_sqlite_file_is_served_as_is(tmp_path: Path) -> None:
     with running_server(env, tmp_path) as server:
         async with connect(server.base_url) as client:
             tables = structured(await client.call_tool("list_tables", {}))["tables"]
-            assert {(t["name"], t["type"]) for t in tables} == {("authors", "TABLE"), ("books", "TABLE"),
-                                                                ("cheap_books", "VIEW")}
+            assert {(t["name"], t["type"]) for t in tables} == {
+                ("authors", "TABLE"),
+                ("books", "TABLE"),
+                ("cheap_books", "VIEW"),
+            }
             detail = structured(await client.call_tool("describe_table", {"table_name": "dbo.books"}))
             assert detail["foreign_keys"][0]["references"] == "dbo.authors"
             rows = structured(await client.call_tool("execute_sql", {"query": "SELECT name FROM authors WHERE id = 2"}))

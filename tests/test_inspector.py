@@ -75,8 +75,9 @@ def tool_ok(run: InspectorRun) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("path", "transport"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_tools_list(inspector: Inspector, dev_server: ServerProcess, home: Path, path: str,
-                    transport: str | None) -> None:
+def test_tools_list(
+    inspector: Inspector, dev_server: ServerProcess, home: Path, path: str, transport: str | None
+) -> None:
     result = ok(inspector.run(dev_server.base_url + path, "tools/list", home=home, transport=transport))
     tools = {t["name"]: t for t in result["tools"]}  # type: ignore[attr-defined]
     assert set(tools) == TOOLS
@@ -88,8 +89,9 @@ def test_tools_list(inspector: Inspector, dev_server: ServerProcess, home: Path,
 
 
 @pytest.mark.parametrize(("path", "transport"), ENDPOINTS[:2], ids=ENDPOINT_IDS[:2])
-def test_every_tool_call(inspector: Inspector, dev_server: ServerProcess, demo_db: Path, home: Path, path: str,
-                         transport: str | None) -> None:
+def test_every_tool_call(
+    inspector: Inspector, dev_server: ServerProcess, demo_db: Path, home: Path, path: str, transport: str | None
+) -> None:
     url = dev_server.base_url + path
     with sqlite3.connect(demo_db) as db:
         customers = db.execute("SELECT count(*) FROM Customers").fetchone()[0]
@@ -100,33 +102,56 @@ def test_every_tool_call(inspector: Inspector, dev_server: ServerProcess, demo_d
     by_name = {f"{t['schema']}.{t['name']}": t for t in tables["tables"]}  # type: ignore[attr-defined]
     assert by_name["dbo.Customers"]["row_count"] == customers
 
-    detail = tool_ok(inspector.run(url, "tools/call", tool="describe_table", args={"table_name": "dbo.Customers"},
-                                   home=home, transport=transport))
+    detail = tool_ok(
+        inspector.run(
+            url,
+            "tools/call",
+            tool="describe_table",
+            args={"table_name": "dbo.Customers"},
+            home=home,
+            transport=transport,
+        )
+    )
     assert [c["name"] for c in detail["columns"]] == columns  # type: ignore[attr-defined]
     assert [c["name"] for c in detail["columns"] if c["primary_key"]] == ["CustomerID"]  # type: ignore[attr-defined]
 
     # The query holds '=' and spaces: --tool-arg splits at the first '=' only.
     query = "SELECT TOP 3 CustomerID FROM dbo.Customers WHERE 1 = 1 ORDER BY 1"
-    rows = tool_ok(inspector.run(url, "tools/call", tool="execute_sql", args={"query": query}, home=home,
-                                 transport=transport))
+    rows = tool_ok(
+        inspector.run(url, "tools/call", tool="execute_sql", args={"query": query}, home=home, transport=transport)
+    )
     assert rows["columns"] == ["CustomerID"] and rows["rows"] == [[i] for i in first_ids]
     assert rows["row_count"] == 3 and rows["truncated"] is False
 
     # limit=4 arrives as a number (the Inspector coerces key=value against the tool's input schema).
-    sample = tool_ok(inspector.run(url, "tools/call", tool="get_table_sample",
-                                   args={"table_name": "[dbo].[Customers]", "limit": "4"}, home=home,
-                                   transport=transport))
+    sample = tool_ok(
+        inspector.run(
+            url,
+            "tools/call",
+            tool="get_table_sample",
+            args={"table_name": "[dbo].[Customers]", "limit": "4"},
+            home=home,
+            transport=transport,
+        )
+    )
     assert sample["table"] == "dbo.Customers" and sample["row_count"] == 4
     assert sample["columns"] == columns
 
 
 @pytest.mark.parametrize(("path", "transport"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_refused_write_is_a_tool_error(inspector: Inspector, dev_server: ServerProcess, demo_db: Path, home: Path,
-                                       path: str, transport: str | None) -> None:
+def test_refused_write_is_a_tool_error(
+    inspector: Inspector, dev_server: ServerProcess, demo_db: Path, home: Path, path: str, transport: str | None
+) -> None:
     with sqlite3.connect(demo_db) as db:
         before = db.execute("SELECT count(*) FROM Customers").fetchone()[0]
-    run = inspector.run(dev_server.base_url + path, "tools/call", tool="execute_sql",
-                        args={"query": "DELETE FROM dbo.Customers"}, home=home, transport=transport)
+    run = inspector.run(
+        dev_server.base_url + path,
+        "tools/call",
+        tool="execute_sql",
+        args={"query": "DELETE FROM dbo.Customers"},
+        home=home,
+        transport=transport,
+    )
     assert run.returncode == EXIT_TOOL_ERROR, run.describe()
     result = run.result()
     assert result["isError"] is True
@@ -140,22 +165,34 @@ def test_refused_write_is_a_tool_error(inspector: Inspector, dev_server: ServerP
 def test_newer_protocol_eras(inspector: Inspector, dev_server: ServerProcess, home: Path, era: str) -> None:
     """The Inspector defaults to the "legacy" (initialize handshake) era for an ad-hoc URL; its "modern" era
     and "auto" negotiation work too, since the SDK server also speaks the newer protocol. Keep it so."""
-    run = inspector.run(dev_server.base_url + "/mcp", "tools/call", tool="execute_sql", args={"query": "SELECT 1 AS x"},
-                        home=home, extra_args=["--protocol-era", era])
+    run = inspector.run(
+        dev_server.base_url + "/mcp",
+        "tools/call",
+        tool="execute_sql",
+        args={"query": "SELECT 1 AS x"},
+        home=home,
+        extra_args=["--protocol-era", era],
+    )
     assert tool_ok(run)["rows"] == [[1]]
 
 
 def test_unknown_table_is_a_tool_error(inspector: Inspector, dev_server: ServerProcess, home: Path) -> None:
-    run = inspector.run(dev_server.base_url + "/mcp", "tools/call", tool="describe_table",
-                        args={"table_name": "dbo.Custmers"}, home=home)
+    run = inspector.run(
+        dev_server.base_url + "/mcp",
+        "tools/call",
+        tool="describe_table",
+        args={"table_name": "dbo.Custmers"},
+        home=home,
+    )
     assert run.returncode == EXIT_TOOL_ERROR, run.describe()
     text = run.result()["content"][0]["text"]
     assert "Custmers" in text and "Customers" in text  # the error names close matches
 
 
 def test_unreachable_server(inspector: Inspector, home: Path) -> None:
-    run = inspector.run(f"http://127.0.0.1:{free_port()}/mcp", "tools/list", home=home,
-                        extra_args=["--connect-timeout", "5000"])
+    run = inspector.run(
+        f"http://127.0.0.1:{free_port()}/mcp", "tools/list", home=home, extra_args=["--connect-timeout", "5000"]
+    )
     assert run.returncode == EXIT_UNREACHABLE, run.describe()
     assert run.error()["code"] == "unreachable"
 
@@ -172,16 +209,30 @@ def oauth_server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield server
 
 
-def signed_in_run(inspector: Inspector, server: ServerProcess, tmp: Path, path: str, transport: str | None,
-                  *, decision: str = "approve") -> tuple[InspectorRun, list[dict[str, object]]]:
+def signed_in_run(
+    inspector: Inspector,
+    server: ServerProcess,
+    tmp: Path,
+    path: str,
+    transport: str | None,
+    *,
+    decision: str = "approve",
+) -> tuple[InspectorRun, list[dict[str, object]]]:
     """One Inspector run that has to sign in first; returns the run and what the browser script logged."""
     home, log = tmp / "home", tmp / "browser.jsonl"
     env = browser_env(home, DEFAULT_ACCOUNT.username, DEFAULT_ACCOUNT.password, log, decision=decision)
     callback = f"http://127.0.0.1:{free_port()}/oauth/callback"  # not the fixed default 6276: runs may overlap
     try:
-        run = inspector.run(server.base_url + path, "tools/call", tool="execute_sql",
-                            args={"query": "SELECT TOP 2 CustomerID FROM dbo.Customers ORDER BY 1"},
-                            home=home, transport=transport, env=env, extra_args=["--callback-url", callback])
+        run = inspector.run(
+            server.base_url + path,
+            "tools/call",
+            tool="execute_sql",
+            args={"query": "SELECT TOP 2 CustomerID FROM dbo.Customers ORDER BY 1"},
+            home=home,
+            transport=transport,
+            env=env,
+            extra_args=["--callback-url", callback],
+        )
     except subprocess.TimeoutExpired as exc:  # the Inspector waits for a callback that never came: say why
         raise AssertionError(f"no callback; browser: {browser_log(log)}\nserver: {server.log()[-3000:]}") from exc
     finally:
@@ -190,8 +241,9 @@ def signed_in_run(inspector: Inspector, server: ServerProcess, tmp: Path, path: 
 
 
 @pytest.mark.parametrize(("path", "transport"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_full_oauth_flow_then_tool_call(inspector: Inspector, oauth_server: ServerProcess, tmp_path: Path,
-                                        path: str, transport: str | None) -> None:
+def test_full_oauth_flow_then_tool_call(
+    inspector: Inspector, oauth_server: ServerProcess, tmp_path: Path, path: str, transport: str | None
+) -> None:
     url = oauth_server.base_url + path
     run, steps = signed_in_run(inspector, oauth_server, tmp_path, path, transport)
     assert run.returncode == EXIT_OK, f"{run.describe()}\nbrowser: {steps}\nserver: {oauth_server.log()[-3000:]}"
@@ -212,8 +264,9 @@ def test_full_oauth_flow_then_tool_call(inspector: Inspector, oauth_server: Serv
     assert f'client={client_id} client_name="MCP Inspector"' in oauth_server.log()
 
     # The saved token is a real one: a second run uses it without any browser ...
-    again = inspector.run(url, "tools/list", home=tmp_path / "home", transport=transport,
-                          extra_args=["--stored-auth-only"])
+    again = inspector.run(
+        url, "tools/list", home=tmp_path / "home", transport=transport, extra_args=["--stored-auth-only"]
+    )
     assert again.returncode == EXIT_OK, again.describe()
     assert len(browser_log(tmp_path / "browser.jsonl")) == 2  # no second sign-in
     # ... it works as a plain bearer header from a fresh HOME, and only at the endpoint it was issued for.
@@ -238,8 +291,13 @@ def test_without_sign_in_needs_auth(inspector: Inspector, oauth_server: ServerPr
         assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
         assert "unauthorized" in run.error()["message"]
     # A made-up bearer token is no better.
-    run = inspector.run(url, "tools/call", tool="list_tables", home=home,
-                        extra_args=["--stored-auth-only", "--header", "Authorization: Bearer not-a-real-token"])
+    run = inspector.run(
+        url,
+        "tools/call",
+        tool="list_tables",
+        home=home,
+        extra_args=["--stored-auth-only", "--header", "Authorization: Bearer not-a-real-token"],
+    )
     assert run.returncode == EXIT_AUTH_REQUIRED, run.describe()
 
 
@@ -272,15 +330,17 @@ def test_chatgpt_face_signs_in_then_search_and_fetch(inspector: Inspector, demo_
     each result is one text item holding JSON."""
     with sqlite3.connect(demo_db) as db:
         company = db.execute("SELECT CompanyName FROM Customers ORDER BY CustomerID LIMIT 1").fetchone()[0]
-    with running_oauth_server(demo_db, tmp_path / "server", face="chatgpt",
-                              env={"ALLOW_LOOPBACK_REDIRECTS": "true"}) as server:
+    with running_oauth_server(
+        demo_db, tmp_path / "server", face="chatgpt", env={"ALLOW_LOOPBACK_REDIRECTS": "true"}
+    ) as server:
         url = server.base_url + "/chatgpt/mcp"
         home, log = tmp_path / "home", tmp_path / "browser.jsonl"
         env = browser_env(home, DEFAULT_ACCOUNT.username, DEFAULT_ACCOUNT.password, log)
         callback = ["--callback-url", f"http://127.0.0.1:{free_port()}/oauth/callback"]
         try:
-            search = inspector.run(url, "tools/call", tool="search", args={"query": company}, home=home, env=env,
-                                   extra_args=callback)
+            search = inspector.run(
+                url, "tools/call", tool="search", args={"query": company}, home=home, env=env, extra_args=callback
+            )
         finally:
             stop_browsers(log)
         content = ok(search)["content"]
@@ -290,8 +350,9 @@ def test_chatgpt_face_signs_in_then_search_and_fetch(inspector: Inspector, demo_
         assert any(company in r["title"] for r in results)
 
         first = next(r for r in results if company in r["title"])
-        fetch = inspector.run(url, "tools/call", tool="fetch", args={"id": first["id"]}, home=home,
-                              extra_args=["--stored-auth-only"])  # the token from the sign-in above
+        fetch = inspector.run(
+            url, "tools/call", tool="fetch", args={"id": first["id"]}, home=home, extra_args=["--stored-auth-only"]
+        )  # the token from the sign-in above
         content = ok(fetch)["content"]
         assert isinstance(content, list) and len(content) == 1, fetch.describe()
         record = json.loads(content[0]["text"])

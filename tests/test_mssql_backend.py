@@ -33,8 +33,9 @@ def db(server: TdsServer, case: DriverCase) -> Iterator[MssqlDatabase]:
     database.close()
 
 
-def run(db: MssqlDatabase, sql: str, *params: object, max_rows: int = 100, timeout: float = 5.0,
-        write: bool = False) -> list[list[object]]:
+def run(
+    db: MssqlDatabase, sql: str, *params: object, max_rows: int = 100, timeout: float = 5.0, write: bool = False
+) -> list[list[object]]:
     return json_rows(db.execute(sql, params, max_rows=max_rows, timeout=timeout, write=write).rows)
 
 
@@ -58,9 +59,12 @@ def test_describe_types_keys_defaults_identity_descriptions(db: MssqlDatabase) -
     orders = db.describe_table(TableRef("dbo", "Orders"))
     assert next(c for c in orders.columns if c.name == "OrderID").identity
     assert [(fk.columns, fk.references.qualified, fk.referenced_columns) for fk in orders.foreign_keys] == [
-        (("CustomerID",), "dbo.Customers", ("CustomerID",))]
+        (("CustomerID",), "dbo.Customers", ("CustomerID",))
+    ]
     assert {(ix.name, ix.columns, ix.primary_key) for ix in orders.indexes} == {
-        ("PK_Orders", ("OrderID",), True), ("IX_Orders_CustomerID", ("CustomerID",), False)}
+        ("PK_Orders", ("OrderID",), True),
+        ("IX_Orders_CustomerID", ("CustomerID",), False),
+    }
     types = {c.name: c.type for c in db.describe_table(TableRef("dbo", "TypeSamples")).columns}
     assert types["dec38"] == "decimal(38,10)" and types["vbin"] == "varbinary(max)" and types["memo"] == "nvarchar(max)"
 
@@ -68,8 +72,12 @@ def test_describe_types_keys_defaults_identity_descriptions(db: MssqlDatabase) -
 def test_information_schema_answers_like_sql_server(db: MssqlDatabase) -> None:
     tables = run(db, "SELECT TABLE_NAME, TABLE_TYPE FROM INFORMATION_SCHEMA.TABLES ORDER BY TABLE_NAME")
     assert tables[0] == ["BigCustomers", "VIEW"] and ["Customers", "BASE TABLE"] in tables
-    columns = run(db, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, IS_NULLABLE "
-                      "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = ? ORDER BY ORDINAL_POSITION", "Customers")
+    columns = run(
+        db,
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, IS_NULLABLE "
+        "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        "Customers",
+    )
     assert columns[1] == ["CompanyName", "nvarchar", 80, None, "NO"]
     assert columns[3] == ["Balance", "decimal", None, 10, "YES"]
 

@@ -23,11 +23,13 @@ case, tds = tds_fixtures.module_case, tds_fixtures.demo_tds
 
 
 @pytest.fixture(scope="module")
-def chatgpt_server(tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str],
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def chatgpt_server(
+    tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     env = {**dev_server_env, **backend_env(tds, case), "MAX_SEARCH_RESULTS": str(MAX_RESULTS)}
-    with running_server(env, tmp_path_factory.mktemp(f"gpt-{case.id}"), face="chatgpt",
-                        health_path="/chatgpt/health") as server:
+    with running_server(
+        env, tmp_path_factory.mktemp(f"gpt-{case.id}"), face="chatgpt", health_path="/chatgpt/health"
+    ) as server:
         yield server
 
 

@@ -48,16 +48,26 @@ def test_values_are_brace_escaped(value: str, escaped: str) -> None:
 
 
 def test_driver18_string() -> None:
-    cs = build(MSSQL_PORT="1444", MSSQL_USER="reader", MSSQL_PASSWORD="pa;ss}", MSSQL_DATABASE="Sales",
-               TrustServerCertificate="true", MSSQL_APPLICATION_INTENT="ReadOnly")
-    assert cs == ("Driver={ODBC Driver 18 for SQL Server};Server=db.example.com,1444;Database=Sales;UID=reader;"
-                  "PWD={pa;ss}}};Encrypt=yes;TrustServerCertificate=yes;ApplicationIntent=ReadOnly;APP=mssql-mcp")
+    cs = build(
+        MSSQL_PORT="1444",
+        MSSQL_USER="reader",
+        MSSQL_PASSWORD="pa;ss}",
+        MSSQL_DATABASE="Sales",
+        TrustServerCertificate="true",
+        MSSQL_APPLICATION_INTENT="ReadOnly",
+    )
+    assert cs == (
+        "Driver={ODBC Driver 18 for SQL Server};Server=db.example.com,1444;Database=Sales;UID=reader;"
+        "PWD={pa;ss}}};Encrypt=yes;TrustServerCertificate=yes;ApplicationIntent=ReadOnly;APP=mssql-mcp"
+    )
 
 
 def test_freetds_string_and_its_brace_limit() -> None:
     cs = build(TDS, MSSQL_HOST="db\\INST", MSSQL_PORT="1444", MSSQL_USER="r", MSSQL_PASSWORD="a;b", MSSQL_ENCRYPT="no")
-    assert cs == ("Driver={FreeTDS};Server=db\\INST;Port=1444;TDS_Version=7.4;ClientCharset=UTF-8;UID=r;PWD={a;b};"
-                  "Encryption=off;APP=mssql-mcp")
+    assert cs == (
+        "Driver={FreeTDS};Server=db\\INST;Port=1444;TDS_Version=7.4;ClientCharset=UTF-8;UID=r;PWD={a;b};"
+        "Encryption=off;APP=mssql-mcp"
+    )
     with pytest.raises(ConfigError, match="MSSQL_PASSWORD: FreeTDS"):
         build(TDS, MSSQL_PASSWORD="a}b;")
 
@@ -85,12 +95,12 @@ def test_raw_connection_string_wins_and_stays_secret() -> None:
     settings = load_settings({"MSSQL_HOST": "ignored", "MSSQL_CONNECTION_STRING": raw}, env_file=None)
     assert connection_string(settings, MS) == "Driver={ODBC Driver 18 for SQL Server};" + raw
     assert "secret-1" not in repr(settings) and "secret-1" not in describe(settings, MS)
-    with_driver = load_settings({"MSSQL_HOST": "h", "MSSQL_CONNECTION_STRING": "Driver={FreeTDS};Server=x"},
-                                env_file=None)
+    with_driver = load_settings(
+        {"MSSQL_HOST": "h", "MSSQL_CONNECTION_STRING": "Driver={FreeTDS};Server=x"}, env_file=None
+    )
     assert connection_string(with_driver, MS) == "Driver={FreeTDS};Server=x"
 
 
 def test_summary_has_no_password() -> None:
-    settings = load_settings({"MSSQL_HOST": "db,1433", "MSSQL_USER": "u", "MSSQL_PASSWORD": "hunter2"},
-                             env_file=None)
+    settings = load_settings({"MSSQL_HOST": "db,1433", "MSSQL_USER": "u", "MSSQL_PASSWORD": "hunter2"}, env_file=None)
     assert "hunter2" not in describe(settings, MS) and "db,1433" in describe(settings, MS)

@@ -19,8 +19,14 @@ case, fixture_db, server = tds_fixtures.case, tds_fixtures.fixture_db, tds_fixtu
 def doctor(env: dict[str, str], tmp: Path) -> tuple[int, dict[str, str]]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("MSSQL_", "ODBC"))}
     full.update(env)
-    proc = subprocess.run([sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp / "none.env"), "doctor"],
-                          cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp / "none.env"), "doctor"],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = {line.split()[1]: line for line in proc.stdout.splitlines() if line.strip()}
     return proc.returncode, lines
 

@@ -23,8 +23,11 @@ from mssql_mcp.settings import load_settings
 LIVE = os.environ.get("MSSQL_TEST_CONNECTION_STRING")
 pytestmark = [
     pytest.mark.live_mssql,
-    pytest.mark.skipif(not LIVE, reason="MSSQL_TEST_CONNECTION_STRING is not set: no real SQL Server to test "
-                                        "against (the TDS test server covers the same paths)"),
+    pytest.mark.skipif(
+        not LIVE,
+        reason="MSSQL_TEST_CONNECTION_STRING is not set: no real SQL Server to test "
+        "against (the TDS test server covers the same paths)",
+    ),
 ]
 
 
@@ -32,8 +35,9 @@ pytestmark = [
 def db() -> Iterator[MssqlDatabase]:
     assert LIVE
     driver = "FreeTDS" if "freetds" in LIVE.lower() else "ODBC Driver 18 for SQL Server"
-    settings = load_settings({"MSSQL_HOST": "live", "MSSQL_CONNECTION_STRING": LIVE, "MSSQL_DRIVER": driver},
-                             env_file=None)
+    settings = load_settings(
+        {"MSSQL_HOST": "live", "MSSQL_CONNECTION_STRING": LIVE, "MSSQL_DRIVER": driver}, env_file=None
+    )
     database = MssqlDatabase(settings)
     yield database
     database.close()

@@ -33,8 +33,9 @@ case, tds = tds_fixtures.module_case, tds_fixtures.demo_tds
 
 
 @pytest.fixture(scope="module")
-def dev_server(tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str],
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def dev_server(
+    tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     env = {**dev_server_env, **backend_env(tds, case)}
     with running_server(env, tmp_path_factory.mktemp(f"mcp-{case.id}")) as server:
         yield server
@@ -59,8 +60,9 @@ async def test_health_names_the_backend(dev_server: ServerProcess) -> None:
         ("SELECT * FROM NoSuchTable", "SQL error 208: Invalid object name 'NoSuchTable'"),
     ],
 )
-async def test_sql_server_errors_are_one_line_with_their_number(dev_server: ServerProcess, query: str,
-                                                               message: str) -> None:
+async def test_sql_server_errors_are_one_line_with_their_number(
+    dev_server: ServerProcess, query: str, message: str
+) -> None:
     async with connect(dev_server.base_url) as client:
         result = await client.call_tool("execute_sql", {"query": query})
         assert result.is_error and message in text_of(result) and "\n" not in text_of(result)
@@ -86,8 +88,9 @@ async def test_a_connection_dropped_mid_query(dev_server: ServerProcess, tds: Td
         assert not (await client.call_tool("execute_sql", {"query": query})).is_error
 
 
-async def test_wrong_password_is_a_clear_tool_error(tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str],
-                                                    tmp_path: Path) -> None:
+async def test_wrong_password_is_a_clear_tool_error(
+    tds: TdsServer, case: DriverCase, dev_server_env: dict[str, str], tmp_path: Path
+) -> None:
     env = {**dev_server_env, **backend_env(tds, case, MSSQL_PASSWORD="not-the-password")}
     with running_server(env, tmp_path) as server:
         assert health(server)["status"] == "degraded"
@@ -97,8 +100,9 @@ async def test_wrong_password_is_a_clear_tool_error(tds: TdsServer, case: Driver
         assert "not-the-password" not in server.log()
 
 
-async def test_database_down_at_start_then_back(case: DriverCase, demo_db: Path, dev_server_env: dict[str, str],
-                                                tmp_path: Path) -> None:
+async def test_database_down_at_start_then_back(
+    case: DriverCase, demo_db: Path, dev_server_env: dict[str, str], tmp_path: Path
+) -> None:
     copy = tmp_path / "demo.sqlite"
     shutil.copy(demo_db, copy)
     tds = TdsServer(copy, tmp_path / "tds", tls=case.tls, port=free_port())

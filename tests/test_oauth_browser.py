@@ -23,8 +23,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without these, Chromium keeps dialling out (FACTS.md); no sandbox: tests may run as root.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts" / "oauth"
 
 
@@ -50,13 +56,28 @@ def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def start(server: ServerProcess) -> tuple[str, str, str]:
     """Register a public client; return (client_id, verifier, authorize URL)."""
     with httpx2.Client(timeout=10) as http:
-        client_id = http.post(f"{server.base_url}/register", json={
-            "client_name": "Browser test", "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}).json()["client_id"]
+        client_id = http.post(
+            f"{server.base_url}/register",
+            json={
+                "client_name": "Browser test",
+                "redirect_uris": [REDIRECT_URI],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            },
+        ).json()["client_id"]
     verifier, challenge = pkce_pair()
-    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
-                       "state": "browser-state", "code_challenge": challenge, "code_challenge_method": "S256",
-                       "resource": f"{server.base_url}/mcp"})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "browser-state",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": f"{server.base_url}/mcp",
+        }
+    )
     return client_id, verifier, f"{server.base_url}/authorize?{query}"
 
 
@@ -64,9 +85,16 @@ def redeem(server: ServerProcess, client_id: str, verifier: str, landed: str) ->
     query = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
     assert landed.startswith(REDIRECT_URI) and query["state"] == "browser-state" and query["iss"] == server.base_url
     with httpx2.Client(timeout=10) as http:
-        tokens = http.post(f"{server.base_url}/token", data={
-            "grant_type": "authorization_code", "code": query["code"], "client_id": client_id,
-            "redirect_uri": REDIRECT_URI, "code_verifier": verifier}).json()
+        tokens = http.post(
+            f"{server.base_url}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"],
+                "client_id": client_id,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+        ).json()
         ping = http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(tokens["access_token"]))
     assert ping.status_code == 200, ping.text
 

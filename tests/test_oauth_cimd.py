@@ -52,9 +52,15 @@ class DocServer:
 
     def publish(self, name: str, **overrides: object) -> str:
         url = f"{self.base}/{name}"
-        doc = {"client_id": url, "client_name": "CIMD test client", "redirect_uris": [REDIRECT_URI],
-               "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-               "token_endpoint_auth_method": "none", **overrides}
+        doc = {
+            "client_id": url,
+            "client_name": "CIMD test client",
+            "redirect_uris": [REDIRECT_URI],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            **overrides,
+        }
         (self.root / name).write_text(json.dumps(doc))
         return url
 
@@ -64,14 +70,36 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocServer]:
     tmp = tmp_path_factory.mktemp("cimd")
     cert, key, root = tmp / "cert.pem", tmp / "key.pem", tmp / "www"
     root.mkdir()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     log = tmp / "https.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", HTTPS_SERVER, str(port), str(root), str(cert), str(key)],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HTTPS_SERVER, str(port), str(root), str(cert), str(key)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         (root / "probe").write_text("ok")
         wait_for_tls(f"https://localhost:{port}/probe", cert, proc, log)
@@ -129,16 +157,29 @@ async def test_sdk_client_signs_in_with_a_metadata_document(
     ],
 )
 async def test_bad_documents_are_refused(
-    demo_db: Path, tmp_path: Path, docs: DocServer, env: dict[str, str], name: str,
-    overrides: dict[str, object] | None, loopback: str,
+    demo_db: Path,
+    tmp_path: Path,
+    docs: DocServer,
+    env: dict[str, str],
+    name: str,
+    overrides: dict[str, object] | None,
+    loopback: str,
 ) -> None:
     url = docs.publish(name, **overrides) if overrides is not None else f"{docs.base}/{name}"
     _, challenge = pkce_pair()
     with running_oauth_server(demo_db, tmp_path, env={**env, "ALLOW_LOOPBACK_REDIRECTS": loopback}) as server:
         async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as http:
-            resp = await http.get(f"{server.base_url}/authorize", params={
-                "response_type": "code", "client_id": url, "redirect_uri": REDIRECT_URI, "state": "s",
-                "code_challenge": challenge, "code_challenge_method": "S256"})
+            resp = await http.get(
+                f"{server.base_url}/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": url,
+                    "redirect_uri": REDIRECT_URI,
+                    "state": "s",
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
         assert resp.status_code == 400 and "not found" in resp.json()["error_description"]
         assert "msg=client_document_refused" in server.log()
 
@@ -148,8 +189,16 @@ async def test_off_by_default(demo_db: Path, tmp_path: Path, docs: DocServer) ->
     with running_oauth_server(demo_db, tmp_path, env={"SSL_CERT_FILE": str(docs.cert)}) as server:
         async with httpx2.AsyncClient(timeout=10) as http:
             meta = (await http.get(f"{server.base_url}/.well-known/oauth-authorization-server")).json()
-            resp = await http.get(f"{server.base_url}/authorize", params={
-                "response_type": "code", "client_id": url, "redirect_uri": REDIRECT_URI, "state": "s",
-                "code_challenge": pkce_pair()[1], "code_challenge_method": "S256"})
+            resp = await http.get(
+                f"{server.base_url}/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": url,
+                    "redirect_uri": REDIRECT_URI,
+                    "state": "s",
+                    "code_challenge": pkce_pair()[1],
+                    "code_challenge_method": "S256",
+                },
+            )
         assert "client_id_metadata_document_supported" not in meta
         assert resp.status_code == 400

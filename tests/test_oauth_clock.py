@@ -48,12 +48,24 @@ def server(tmp_path: Path) -> Iterator[ClockServer]:
     port = free_port()
     offset = tmp_path / "offset"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_", "MSSQL_", "SQLITE_"))}
-    env.update({"PUBLIC_URL": f"http://127.0.0.1:{port}", "PORT": str(port), "OAUTH_STORE_PATH": str(store),
-                "ALLOW_LOOPBACK_REDIRECTS": "true", "CLOCK_OFFSET_FILE": str(offset)})
+    env.update(
+        {
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "PORT": str(port),
+            "OAUTH_STORE_PATH": str(store),
+            "ALLOW_LOOPBACK_REDIRECTS": "true",
+            "CLOCK_OFFSET_FILE": str(offset),
+        }
+    )
     log = tmp_path / "clock-server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.support.clock_server"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.clock_server"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, log)
         yield ClockServer(f"http://127.0.0.1:{port}", offset)
@@ -75,8 +87,13 @@ async def grant(http: httpx2.AsyncClient, issuer: str) -> tuple[str, str, str]:
 
 
 def code_form(client_id: str, code: str, verifier: str) -> dict[str, str]:
-    return {"grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier}
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
 
 
 async def test_code_expires_after_five_minutes(server: ClockServer, http: httpx2.AsyncClient) -> None:
@@ -103,8 +120,10 @@ async def test_access_token_expires_and_refresh_token_outlives_it(
     server.advance(3601)
     expired = await http.get(f"{server.base_url}/mcp", headers=bearer(tokens["access_token"]))
     assert expired.status_code == 401 and 'error="invalid_token"' in expired.headers["www-authenticate"]
-    refreshed = await http.post(f"{server.base_url}/token", data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id})
+    refreshed = await http.post(
+        f"{server.base_url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
+    )
     assert refreshed.status_code == 200, refreshed.text
     again = await http.get(f"{server.base_url}/mcp", headers=bearer(refreshed.json()["access_token"]))
     assert again.status_code == 200
@@ -114,17 +133,27 @@ async def test_refresh_token_expires(server: ClockServer, http: httpx2.AsyncClie
     client_id, code, verifier = await grant(http, server.base_url)
     tokens = (await http.post(f"{server.base_url}/token", data=code_form(client_id, code, verifier))).json()
     server.advance(30 * 86_400 + 1)
-    resp = await http.post(f"{server.base_url}/token", data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id})
+    resp = await http.post(
+        f"{server.base_url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
+    )
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
 
 
 async def test_pending_sign_in_expires(server: ClockServer, http: httpx2.AsyncClient) -> None:
     client_id = (await register(http, server.base_url)).json()["client_id"]
     _, challenge = pkce_pair()
-    resp = await http.get(f"{server.base_url}/authorize", params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s",
-        "code_challenge": challenge, "code_challenge_method": "S256"})
+    resp = await http.get(
+        f"{server.base_url}/authorize",
+        params={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
     login_url = httpx2.URL(resp.headers["location"])
     server.advance(901)
     page = await http.get(str(login_url))

@@ -81,8 +81,11 @@ async def test_sdk_client_refreshes_and_rotation_catches_reuse(server: ServerPro
 
     async with httpx2.AsyncClient(timeout=10) as http:
         # Replaying the rotated refresh token revokes the whole family, the fresh access token included.
-        form = {"grant_type": "refresh_token", "refresh_token": first.refresh_token,
-                "client_id": storage.client_info.client_id if storage.client_info else ""}
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": first.refresh_token,
+            "client_id": storage.client_info.client_id if storage.client_info else "",
+        }
         reused = await http.post(f"{server.base_url}/token", data=form)
         assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
         probe = await http.post(url, json=PING, headers=bearer(second.access_token))
@@ -130,20 +133,29 @@ async def test_sign_in_survives_a_restart_and_stores_only_hashes(demo_db: Path, 
             ok = await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(tokens.access_token))
             assert ok.status_code == 200, ok.text
             # ...and so do the registration and the refresh token.
-            refreshed = await http.post(f"{server.base_url}/token", data={
-                "grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": info.client_id})
+            refreshed = await http.post(
+                f"{server.base_url}/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": tokens.refresh_token,
+                    "client_id": info.client_id,
+                },
+            )
             assert refreshed.status_code == 200, refreshed.text
             assert refreshed.json()["refresh_token"] != tokens.refresh_token
 
 
 async def test_faces_sharing_a_store_refuse_each_others_tokens(demo_db: Path, tmp_path: Path) -> None:
     storage = MemoryStorage()
-    with running_oauth_server(demo_db, tmp_path, face="claude") as claude, \
-            running_oauth_server(demo_db, tmp_path, face="chatgpt") as chatgpt:
+    with (
+        running_oauth_server(demo_db, tmp_path, face="claude") as claude,
+        running_oauth_server(demo_db, tmp_path, face="chatgpt") as chatgpt,
+    ):
         async with signed_in(claude.base_url, DEFAULT_ACCOUNT, storage=storage) as client:
             await client.list_tools()
         assert storage.tokens is not None
         async with httpx2.AsyncClient(timeout=10) as http:
-            resp = await http.post(f"{chatgpt.base_url}/chatgpt/mcp", json=PING,
-                                   headers=bearer(storage.tokens.access_token))
+            resp = await http.post(
+                f"{chatgpt.base_url}/chatgpt/mcp", json=PING, headers=bearer(storage.tokens.access_token)
+            )
         assert resp.status_code == 401 and 'error="invalid_token"' in resp.headers["www-authenticate"]

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.anyio
 def users(store: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mssql_mcp", "--env-file", "/nonexistent", "users", *args],
-        input=stdin, text=True, capture_output=True, cwd=ROOT, timeout=60,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
         env={"OAUTH_STORE_PATH": str(store), "PATH": "/usr/bin:/bin"},
     )
 
@@ -58,15 +62,22 @@ async def test_removing_a_user_revokes_their_tokens(demo_db: Path, tmp_path: Pat
         assert storage.tokens is not None
         assert users(tmp_path / "oauth.sqlite", "remove", DEFAULT_ACCOUNT.username).returncode == 0
         async with httpx2.AsyncClient(timeout=10) as http:
-            resp = await http.post(f"{server.base_url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                                   headers={"Authorization": f"Bearer {storage.tokens.access_token}"})
+            resp = await http.post(
+                f"{server.base_url}/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
+            )
         assert resp.status_code == 401
 
 
 async def test_make_run_demo_creates_a_user_once_and_it_can_sign_in(demo_db: Path, tmp_path: Path) -> None:
     port = free_port()
-    env = {"SQLITE_PATH": str(demo_db), "OAUTH_STORE_PATH": str(tmp_path / "oauth.sqlite"),
-           "PUBLIC_URL": f"http://127.0.0.1:{port}", "ALLOW_LOOPBACK_REDIRECTS": "true"}
+    env = {
+        "SQLITE_PATH": str(demo_db),
+        "OAUTH_STORE_PATH": str(tmp_path / "oauth.sqlite"),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ALLOW_LOOPBACK_REDIRECTS": "true",
+    }
     with running_server(env, tmp_path, port=port, extra_args=("--demo",)) as server:
         log = server.log()
         assert log.count("Demo sign-in created") == 1
@@ -78,8 +89,12 @@ async def test_make_run_demo_creates_a_user_once_and_it_can_sign_in(demo_db: Pat
         assert "Demo sign-in created" not in server.log()
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 TOOLS_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_tables", "arguments": {}}}
 
@@ -98,16 +113,22 @@ async def test_dev_flags(demo_db: Path, tmp_path: Path, flags: dict[str, str], e
         got = {}
         async with httpx2.AsyncClient(timeout=10) as http:
             for body in (INITIALIZE, TOOLS_LIST, TOOLS_CALL):
-                resp = await http.post(f"{server.base_url}/mcp", content=json.dumps(body), headers={
-                    "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-                    "MCP-Protocol-Version": "2025-06-18"})
+                resp = await http.post(
+                    f"{server.base_url}/mcp",
+                    content=json.dumps(body),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Accept": "application/json, text/event-stream",
+                        "MCP-Protocol-Version": "2025-06-18",
+                    },
+                )
                 got[str(body["method"])] = resp.status_code
                 if resp.status_code == 200 and body is TOOLS_CALL:
                     assert "Customers" in resp.text
         log = server.log()
     assert got == expect
     for name in flags:
-        assert f"level=WARNING logger=mssql_mcp.auth msg=\"{name}=true" in log, log[-2000:]
+        assert f'level=WARNING logger=mssql_mcp.auth msg="{name}=true' in log, log[-2000:]
     if not flags:
         assert "ALLOW_UNAUTH" not in log
 
@@ -125,10 +146,21 @@ def test_add_user_helper_is_the_cli(tmp_path: Path) -> None:
 
 
 def test_a_plain_http_public_url_is_refused_unless_sign_in_is_off(demo_db: Path, tmp_path: Path) -> None:
-    env = {"SQLITE_PATH": str(demo_db), "OAUTH_STORE_PATH": str(tmp_path / "o.sqlite"),
-           "PUBLIC_URL": "http://mcp.example.com", "PATH": "/usr/bin:/bin", "PORT": str(free_port())}
-    refused = subprocess.run([sys.executable, "-m", "mssql_mcp", "--env-file", "/nonexistent", "serve"],
-                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    env = {
+        "SQLITE_PATH": str(demo_db),
+        "OAUTH_STORE_PATH": str(tmp_path / "o.sqlite"),
+        "PUBLIC_URL": "http://mcp.example.com",
+        "PATH": "/usr/bin:/bin",
+        "PORT": str(free_port()),
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "mssql_mcp", "--env-file", "/nonexistent", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2
     assert "PUBLIC_URL: http://mcp.example.com must be https" in refused.stderr
 

@@ -43,9 +43,17 @@ async def open_login(
 ) -> tuple[str, httpx2.Response]:
     client_id = (await register(browser, issuer, name=name)).json()["client_id"]
     _, challenge = pkce_pair()
-    resp = await browser.get(f"{issuer}/authorize", params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": state,
-        "code_challenge": challenge, "code_challenge_method": "S256"})
+    resp = await browser.get(
+        f"{issuer}/authorize",
+        params={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
     assert resp.status_code == 302
     login_url = urljoin(issuer, resp.headers["location"])
     return login_url, await browser.get(login_url)
@@ -57,8 +65,9 @@ async def submit(browser: httpx2.AsyncClient, page_url: str, form: Form, **field
 
 async def signed_in_consent(browser: httpx2.AsyncClient, issuer: str, **kw: str) -> tuple[str, httpx2.Response]:
     login_url, page = await open_login(browser, issuer, **kw)
-    resp = await submit(browser, login_url, parse_form(page.text), username=DEFAULT_ACCOUNT.username,
-                        password=DEFAULT_ACCOUNT.password)
+    resp = await submit(
+        browser, login_url, parse_form(page.text), username=DEFAULT_ACCOUNT.username, password=DEFAULT_ACCOUNT.password
+    )
     assert resp.status_code == 303, resp.text
     consent_url = urljoin(login_url, resp.headers["location"])
     return consent_url, await browser.get(consent_url)
@@ -143,17 +152,26 @@ async def test_throttling_per_user_then_recovery(server: ServerProcess, browser:
     form = parse_form(page.text)
     ip = {"X-Forwarded-For": "198.51.100.7"}  # trusted from 127.0.0.1 (FORWARDED_ALLOW_IPS): a fresh IP count
     for _ in range(5):
-        resp = await browser.post(urljoin(login_url, form.action), headers=ip,
-                                  data={**form.fields, "username": "alice", "password": "not it at all"})
+        resp = await browser.post(
+            urljoin(login_url, form.action),
+            headers=ip,
+            data={**form.fields, "username": "alice", "password": "not it at all"},
+        )
         assert resp.status_code == 401
     # The sixth attempt waits, even with the right password.
-    blocked = await browser.post(urljoin(login_url, form.action), headers=ip,
-                                 data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password})
+    blocked = await browser.post(
+        urljoin(login_url, form.action),
+        headers=ip,
+        data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password},
+    )
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
     assert "Too many failed attempts" in blocked.text
     await anyio.sleep(float(blocked.headers["retry-after"]))
-    ok = await browser.post(urljoin(login_url, form.action), headers=ip,
-                            data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password})
+    ok = await browser.post(
+        urljoin(login_url, form.action),
+        headers=ip,
+        data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password},
+    )
     assert ok.status_code == 303
 
 
@@ -162,15 +180,24 @@ async def test_throttling_per_ip_across_usernames(server: ServerProcess, browser
     form = parse_form(page.text)
     ip = {"X-Forwarded-For": "203.0.113.9"}
     for i in range(20):
-        resp = await browser.post(urljoin(login_url, form.action), headers=ip,
-                                  data={**form.fields, "username": f"guess{i}", "password": "password1"})
+        resp = await browser.post(
+            urljoin(login_url, form.action),
+            headers=ip,
+            data={**form.fields, "username": f"guess{i}", "password": "password1"},
+        )
         assert resp.status_code == 401, i
-    blocked = await browser.post(urljoin(login_url, form.action), headers=ip,
-                                 data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password})
+    blocked = await browser.post(
+        urljoin(login_url, form.action),
+        headers=ip,
+        data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password},
+    )
     assert blocked.status_code == 429
     # Another address is not affected.
-    elsewhere = await browser.post(urljoin(login_url, form.action), headers={"X-Forwarded-For": "192.0.2.44"},
-                                   data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password})
+    elsewhere = await browser.post(
+        urljoin(login_url, form.action),
+        headers={"X-Forwarded-For": "192.0.2.44"},
+        data={**form.fields, "username": "alice", "password": DEFAULT_ACCOUNT.password},
+    )
     assert elsewhere.status_code == 303
 
 

@@ -109,9 +109,17 @@ async def test_authorize_refuses_a_redirect_uri_that_was_not_registered(
     client_id = await public_client(http, server.base_url)
     _, challenge = pkce_pair()
     for other in ("http://127.0.0.1:10/callback", f"{REDIRECT_URI}/x", REDIRECT_URI.replace("127.0.0.1", "localhost")):
-        resp = await http.get(f"{server.base_url}/authorize", params={
-            "response_type": "code", "client_id": client_id, "redirect_uri": other, "state": "s",
-            "code_challenge": challenge, "code_challenge_method": "S256"})
+        resp = await http.get(
+            f"{server.base_url}/authorize",
+            params={
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": other,
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+        )
         # Never redirected to an unregistered URI: an error shown to the user instead (RFC 6749 §4.1.2.1).
         assert resp.status_code == 400, (other, resp.headers)
         assert resp.json()["error"] == "invalid_request"
@@ -131,8 +139,15 @@ async def test_authorize_errors_go_back_to_the_client_with_state_and_iss(
 ) -> None:
     client_id = await public_client(http, server.base_url)
     _, challenge = pkce_pair()
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s1",
-             "code_challenge": challenge, "code_challenge_method": "S256", **params}
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "state": "s1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **params,
+    }
     resp = await http.get(f"{server.base_url}/authorize", params={k: v for k, v in query.items() if v is not None})
     assert resp.status_code == 302
     location = httpx2.URL(resp.headers["location"])
@@ -168,12 +183,14 @@ async def test_token_request_resource_must_match_the_authorized_one(
 ) -> None:
     client_id = await public_client(http, server.base_url)
     code, verifier = await code_for(server.base_url, client_id, resource=f"{server.base_url}/mcp")
-    resp = await http.post(f"{server.base_url}/token",
-                           data=code_form(client_id, code, verifier, resource=f"{server.base_url}/sse"))
+    resp = await http.post(
+        f"{server.base_url}/token", data=code_form(client_id, code, verifier, resource=f"{server.base_url}/sse")
+    )
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_target"
     # The refusal did not burn the code: with the right resource it still works.
-    ok = await http.post(f"{server.base_url}/token",
-                         data=code_form(client_id, code, verifier, resource=f"{server.base_url}/mcp"))
+    ok = await http.post(
+        f"{server.base_url}/token", data=code_form(client_id, code, verifier, resource=f"{server.base_url}/mcp")
+    )
     assert ok.status_code == 200, ok.text
 
 
@@ -189,8 +206,10 @@ async def test_replayed_code_is_refused_and_revokes_what_it_gave(
     again = await http.post(f"{server.base_url}/token", data=code_form(client_id, code, verifier))
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert (await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(access))).status_code == 401
-    refresh = await http.post(f"{server.base_url}/token", data={
-        "grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"], "client_id": client_id})
+    refresh = await http.post(
+        f"{server.base_url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"], "client_id": client_id},
+    )
     assert refresh.status_code == 400
 
 
@@ -242,8 +261,10 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 # -- the MCP endpoints ----------------------------------------------------------------------------
 
-CHALLENGE = re.compile(r'^Bearer (?:error="(?P<error>[a-z_]+)", error_description="[^"]*", )?'
-                       r'resource_metadata="(?P<meta>[^"]+)", scope="mcp"$')
+CHALLENGE = re.compile(
+    r'^Bearer (?:error="(?P<error>[a-z_]+)", error_description="[^"]*", )?'
+    r'resource_metadata="(?P<meta>[^"]+)", scope="mcp"$'
+)
 
 
 @pytest.mark.parametrize("path", ["/mcp", "/sse"])
@@ -278,13 +299,16 @@ async def test_revoked_token_and_public_client_revocation(server: ServerProcess,
         code, verifier = await code_for(server.base_url, client_id)
         tokens = (await http.post(f"{server.base_url}/token", data=code_form(client_id, code, verifier))).json()
         # RFC 7009 for a public client: token and client_id only, no secret.
-        resp = await http.post(f"{server.base_url}/revoke", data={
-            "token": tokens[hint], "token_type_hint": hint, "client_id": client_id})
+        resp = await http.post(
+            f"{server.base_url}/revoke", data={"token": tokens[hint], "token_type_hint": hint, "client_id": client_id}
+        )
         assert resp.status_code == 200, resp.text
         probe = await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(tokens["access_token"]))
         assert probe.status_code == 401 and 'error="invalid_token"' in probe.headers["www-authenticate"]
-        refresh = await http.post(f"{server.base_url}/token", data={
-            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id})
+        refresh = await http.post(
+            f"{server.base_url}/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
+        )
         assert refresh.status_code == 400
 
 
@@ -292,8 +316,12 @@ async def test_bearer_token_in_the_query_string_is_refused(server: ServerProcess
     client_id = await public_client(http, server.base_url)
     code, verifier = await code_for(server.base_url, client_id)
     access = (await http.post(f"{server.base_url}/token", data=code_form(client_id, code, verifier))).json()
-    resp = await http.post(f"{server.base_url}/mcp", params={"access_token": access["access_token"]}, json=PING,
-                           headers={"Accept": "application/json, text/event-stream"})
+    resp = await http.post(
+        f"{server.base_url}/mcp",
+        params={"access_token": access["access_token"]},
+        json=PING,
+        headers={"Accept": "application/json, text/event-stream"},
+    )
     assert resp.status_code == 401
     assert 'error="invalid_request"' in resp.headers["www-authenticate"]
 
@@ -303,9 +331,18 @@ async def test_wrong_password_is_refused_with_a_generic_message(
 ) -> None:
     client_id = await public_client(http, server.base_url)
     _, challenge = pkce_pair()
-    url = f"{server.base_url}/authorize?" + str(httpx2.QueryParams({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s",
-        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    url = f"{server.base_url}/authorize?" + str(
+        httpx2.QueryParams(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT_URI,
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
     pages = []
     for account in (Account("alice", "wrong password!"), Account("nobody-here", "wrong password!")):
         with pytest.raises(LoginRefused) as refused:
@@ -325,9 +362,19 @@ async def test_token_without_our_scope_gets_403_insufficient_scope(
     store_path = next(Path(server.log_path.parent).glob("oauth.sqlite"))
     store = SqliteStore(store_path)
     token = new_secret()
-    store.save_token(TokenRecord(
-        token_hash=digest(token), kind="access", client_id="c", username="alice", scopes=("profile",),
-        resource=f"{server.base_url}/mcp", expires_at=time.time() + 60, family_id="f", created_at=time.time()))
+    store.save_token(
+        TokenRecord(
+            token_hash=digest(token),
+            kind="access",
+            client_id="c",
+            username="alice",
+            scopes=("profile",),
+            resource=f"{server.base_url}/mcp",
+            expires_at=time.time() + 60,
+            family_id="f",
+            created_at=time.time(),
+        )
+    )
     store.close()
     resp = await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(token))
     assert resp.status_code == 403

@@ -29,8 +29,11 @@ async def test_a_token_request_waiting_on_a_locked_store_leaves_the_server_respo
         async with signed_in(server.base_url, DEFAULT_ACCOUNT, storage=storage) as client:
             await client.list_tools()
         assert storage.tokens is not None and storage.client_info is not None
-        refresh_form = {"grant_type": "refresh_token", "refresh_token": storage.tokens.refresh_token,
-                        "client_id": storage.client_info.client_id}
+        refresh_form = {
+            "grant_type": "refresh_token",
+            "refresh_token": storage.tokens.refresh_token,
+            "client_id": storage.client_info.client_id,
+        }
 
         locker = sqlite3.connect(tmp_path / "oauth.sqlite", isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")  # another process's write in progress: writers must wait

@@ -15,10 +15,20 @@ from mssql_mcp.oauth.users import UserError, Users
 
 
 def code(store: SqliteStore, value: str) -> None:
-    store.save_code(CodeRecord(
-        code_hash=digest(value), client_id="c", username="u", scopes=("mcp",), code_challenge="x" * 43,
-        redirect_uri="https://claude.ai/cb", redirect_uri_explicit=True, resource="https://h/mcp", expires_at=1e12,
-        family_id="f"))
+    store.save_code(
+        CodeRecord(
+            code_hash=digest(value),
+            client_id="c",
+            username="u",
+            scopes=("mcp",),
+            code_challenge="x" * 43,
+            redirect_uri="https://claude.ai/cb",
+            redirect_uri_explicit=True,
+            resource="https://h/mcp",
+            expires_at=1e12,
+            family_id="f",
+        )
+    )
 
 
 def test_a_code_is_redeemed_once_even_under_a_race(tmp_path: Path) -> None:
@@ -44,8 +54,17 @@ def test_a_code_is_redeemed_once_even_under_a_race(tmp_path: Path) -> None:
 
 def test_refresh_rotation_and_family_revocation(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite")
-    base = TokenRecord(token_hash=digest("r1"), kind="refresh", client_id="c", username="u", scopes=("mcp",),
-                       resource="https://h/mcp", expires_at=1e12, family_id="fam", created_at=0)
+    base = TokenRecord(
+        token_hash=digest("r1"),
+        kind="refresh",
+        client_id="c",
+        username="u",
+        scopes=("mcp",),
+        resource="https://h/mcp",
+        expires_at=1e12,
+        family_id="fam",
+        created_at=0,
+    )
     store.save_token(base)
     store.save_token(TokenRecord(**{**base.__dict__, "token_hash": digest("a1"), "kind": "access"}))
     store.save_token(TokenRecord(**{**base.__dict__, "token_hash": digest("other"), "family_id": "other"}))
@@ -111,8 +130,7 @@ def test_demo_user_only_when_nobody_exists(tmp_path: Path) -> None:
     ],
 )
 def test_redirect_policy(uri: str, loopback: bool, ok: bool) -> None:
-    policy = ClientPolicy(("claude.ai", "claude.com", "chatgpt.com"), allow_loopback=loopback,
-                          metadata_documents=False)
+    policy = ClientPolicy(("claude.ai", "claude.com", "chatgpt.com"), allow_loopback=loopback, metadata_documents=False)
     assert (policy.check_redirects([uri]) is None) is ok, policy.check_redirects([uri])
 
 

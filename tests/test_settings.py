@@ -16,9 +16,20 @@ from mssql_mcp.settings_docs import env_example, markdown_table
 ROOT = Path(__file__).resolve().parents[1]
 
 ORIGINAL_ENV = [
-    "MSSQL_HOST", "MSSQL_USER", "MSSQL_PASSWORD", "MSSQL_DATABASE", "MSSQL_DRIVER", "TrustServerCertificate",
-    "Trusted_Connection", "READ_ONLY_MODE", "ALLOWED_REDIRECT_HOSTS", "ALLOW_UNAUTH_METHODS",
-    "ALLOW_UNAUTH_TOOLS_CALL", "MAX_SEARCH_RESULTS", "CACHE_TTL_SECONDS", "LOG_LEVEL",
+    "MSSQL_HOST",
+    "MSSQL_USER",
+    "MSSQL_PASSWORD",
+    "MSSQL_DATABASE",
+    "MSSQL_DRIVER",
+    "TrustServerCertificate",
+    "Trusted_Connection",
+    "READ_ONLY_MODE",
+    "ALLOWED_REDIRECT_HOSTS",
+    "ALLOW_UNAUTH_METHODS",
+    "ALLOW_UNAUTH_TOOLS_CALL",
+    "MAX_SEARCH_RESULTS",
+    "CACHE_TTL_SECONDS",
+    "LOG_LEVEL",
 ]
 ADDED = ["HOST", "PORT", "PUBLIC_URL", "SQLITE_PATH", "MAX_ROWS", "QUERY_TIMEOUT_SECONDS"]
 
@@ -65,7 +76,11 @@ def test_a_bad_value_names_the_variable(env: dict[str, str], variable: str) -> N
 def test_a_bad_value_stops_the_start_with_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp_path / "none"), "serve"],
-        env={"PATH": "/usr/bin:/bin", "PORT": "not-a-port"}, capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PORT": "not-a-port"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "mssql-mcp: PORT: bad value 'not-a-port': expected int."
@@ -83,7 +98,10 @@ def test_config_command_masks_secrets(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp_path / "none"), "config"],
         env={"PATH": "/usr/bin:/bin", "MSSQL_PASSWORD": "hunter2-secret", "MAX_ROWS": "12"},
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     lines = dict(line.split(None, 1) for line in proc.stdout.splitlines() if len(line.split(None, 1)) == 2)

@@ -33,8 +33,11 @@ def test_typed_rows_parameters_and_names(server: TdsServer, case: DriverCase) ->
     conn = connect(server, case)
     cur = conn.cursor()
     rows = cur.execute("SELECT CustomerID, CompanyName, Balance FROM dbo.Customers ORDER BY CustomerID").fetchall()
-    assert [tuple(r) for r in rows] == [(1, "Zürich Alpine Outfitters AG", Decimal("1234.50")),
-                                         (2, "Bob's Bikes", None), (3, "Café Ñandú", Decimal("50.00"))]
+    assert [tuple(r) for r in rows] == [
+        (1, "Zürich Alpine Outfitters AG", Decimal("1234.50")),
+        (2, "Bob's Bikes", None),
+        (3, "Café Ñandú", Decimal("50.00")),
+    ]
     assert [d[0] for d in cur.description] == ["CustomerID", "CompanyName", "Balance"]
     row = cur.execute("SELECT CompanyName FROM Customers WHERE CustomerID = ? AND Country = ?", 3, "AR").fetchone()
     assert row[0] == "Café Ñandú"
@@ -109,8 +112,15 @@ def test_stopped_server_refuses_connections(server: TdsServer, case: DriverCase)
         pyodbc.connect(connection_string(server, case), timeout=2)
 
 
-@pytest.mark.parametrize(("mode", "known"), [("ActiveDirectoryMsi", True), ("ActiveDirectoryServicePrincipal", True),
-                                             ("ActiveDirectoryPassword", True), ("ActiveDirectoryDefault", False)])
+@pytest.mark.parametrize(
+    ("mode", "known"),
+    [
+        ("ActiveDirectoryMsi", True),
+        ("ActiveDirectoryServicePrincipal", True),
+        ("ActiveDirectoryPassword", True),
+        ("ActiveDirectoryDefault", False),
+    ],
+)
 def test_driver18_entra_modes(mode: str, known: bool) -> None:
     """Which Entra modes Driver 18 knows (mssql_conn.py refuses ActiveDirectoryDefault because of this)."""
     cs = f"Driver={{ODBC Driver 18 for SQL Server}};Server=127.0.0.1,1;Authentication={mode};UID=a@b.c;PWD=x"

@@ -36,35 +36,41 @@ def value(db: SqliteDatabase, sql: str) -> object:
     return db.execute(sql, max_rows=10, timeout=5).rows[0][0]
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT N'Grüße'", "Grüße"),
-    ("SELECT First + N' ' + Last FROM People WHERE ID = 1", "Zoë Ólafsdóttir"),
-    ("SELECT 'Age: ' + CAST(Age AS NVARCHAR(5)) FROM People WHERE ID = 1", "Age: 41"),
-    ("SELECT Age + 1 FROM People WHERE ID = 1", 42),  # numbers still add
-    ("SELECT LEFT(Last, 3) FROM People WHERE ID = 1", "Óla"),
-    ("SELECT RIGHT(First, 2) FROM People WHERE ID = 2", "sz"),
-    ("SELECT YEAR(Born) FROM People WHERE ID = 1", 1983),
-    ("SELECT MONTH(Born) FROM People WHERE ID = 1", 11),
-    ("SELECT DAY(Born) FROM People WHERE ID = 1", 5),
-    ("SELECT DATEPART(quarter, Born) FROM People WHERE ID = 1", 4),
-    ("SELECT DATEPART(hour, Born) FROM People WHERE ID = 1", 14),
-    ("SELECT DATEPART(weekday, '2024-06-02')", 1),  # a Sunday: DATEFIRST 7
-    ("SELECT CONCAT(First, ' ', Last, '!') FROM People WHERE ID = 2", "Łukasz !"),  # NULL is ''
-    ("SELECT TOP 1 ID FROM People ORDER BY ID DESC", 2),
-    ("SELECT ID FROM People ORDER BY ID OFFSET 1 ROWS FETCH NEXT 1 ROWS ONLY", 2),
-    ("SELECT ISNULL(Last, N'(none)') FROM People WHERE ID = 2", "(none)"),
-    ("SELECT LEN(GETDATE()) ", 19),
-    ("SELECT EOMONTH('2024-02-10')", "2024-02-29"),
-    ("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01')", 1),
-    ("SELECT DATEDIFF(year, '2023-12-31', '2024-01-01')", 1),
-    ("SELECT [p].[Age] FROM [dbo].[People] AS [p] WITH (NOLOCK) WHERE p.ID = 2", 29),
-    ("SELECT dbo.People.Age FROM dbo.People WHERE ID = 1", 41),
-    ("WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT SUM(i) FROM n OPTION (MAXRECURSION 10)",
-     15),
-    ("(SELECT Age FROM People WHERE ID = 1)", 41),
-    ("SELECT IIF(Age > 30, 'old', 'young') FROM People WHERE ID = 2", "young"),
-    ("SELECT CHARINDEX('ë', First) FROM People WHERE ID = 1", 3),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT N'Grüße'", "Grüße"),
+        ("SELECT First + N' ' + Last FROM People WHERE ID = 1", "Zoë Ólafsdóttir"),
+        ("SELECT 'Age: ' + CAST(Age AS NVARCHAR(5)) FROM People WHERE ID = 1", "Age: 41"),
+        ("SELECT Age + 1 FROM People WHERE ID = 1", 42),  # numbers still add
+        ("SELECT LEFT(Last, 3) FROM People WHERE ID = 1", "Óla"),
+        ("SELECT RIGHT(First, 2) FROM People WHERE ID = 2", "sz"),
+        ("SELECT YEAR(Born) FROM People WHERE ID = 1", 1983),
+        ("SELECT MONTH(Born) FROM People WHERE ID = 1", 11),
+        ("SELECT DAY(Born) FROM People WHERE ID = 1", 5),
+        ("SELECT DATEPART(quarter, Born) FROM People WHERE ID = 1", 4),
+        ("SELECT DATEPART(hour, Born) FROM People WHERE ID = 1", 14),
+        ("SELECT DATEPART(weekday, '2024-06-02')", 1),  # a Sunday: DATEFIRST 7
+        ("SELECT CONCAT(First, ' ', Last, '!') FROM People WHERE ID = 2", "Łukasz !"),  # NULL is ''
+        ("SELECT TOP 1 ID FROM People ORDER BY ID DESC", 2),
+        ("SELECT ID FROM People ORDER BY ID OFFSET 1 ROWS FETCH NEXT 1 ROWS ONLY", 2),
+        ("SELECT ISNULL(Last, N'(none)') FROM People WHERE ID = 2", "(none)"),
+        ("SELECT LEN(GETDATE()) ", 19),
+        ("SELECT EOMONTH('2024-02-10')", "2024-02-29"),
+        ("SELECT DATEDIFF(month, '2024-01-31', '2024-02-01')", 1),
+        ("SELECT DATEDIFF(year, '2023-12-31', '2024-01-01')", 1),
+        ("SELECT [p].[Age] FROM [dbo].[People] AS [p] WITH (NOLOCK) WHERE p.ID = 2", 29),
+        ("SELECT dbo.People.Age FROM dbo.People WHERE ID = 1", 41),
+        (
+            "WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5)"
+            " SELECT SUM(i) FROM n OPTION (MAXRECURSION 10)",
+            15,
+        ),
+        ("(SELECT Age FROM People WHERE ID = 1)", 41),
+        ("SELECT IIF(Age > 30, 'old', 'young') FROM People WHERE ID = 2", "young"),
+        ("SELECT CHARINDEX('ë', First) FROM People WHERE ID = 1", 3),
+    ],
+)
 def test_tsql_runs_with_tsql_meaning(db: SqliteDatabase, sql: str, expected: object) -> None:
     assert value(db, sql) == expected
 
@@ -74,13 +80,16 @@ def test_newid_is_random_and_uuid_sized(db: SqliteDatabase) -> None:
     assert isinstance(a, str) and len(a) == 32 and a != b
 
 
-@pytest.mark.parametrize(("sql", "reason"), [
-    ("SELECT TOP 10 PERCENT * FROM People", "TOP … PERCENT"),
-    ("SELECT FORMATMESSAGE('x')", "FORMATMESSAGE is not available"),
-    ("SELECT DATEPART(iso_week, Born) FROM People", "is not supported"),
-    ("SELECT 1 +", "Could not parse"),
-    ("SELECT 1; SELECT 2", "one statement"),
-])
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT TOP 10 PERCENT * FROM People", "TOP … PERCENT"),
+        ("SELECT FORMATMESSAGE('x')", "FORMATMESSAGE is not available"),
+        ("SELECT DATEPART(iso_week, Born) FROM People", "is not supported"),
+        ("SELECT 1 +", "Could not parse"),
+        ("SELECT 1; SELECT 2", "one statement"),
+    ],
+)
 def test_untranslatable_tsql_gets_a_one_line_reason(db: SqliteDatabase, sql: str, reason: str) -> None:
     with pytest.raises(TranslationError) as info:
         db.execute(sql, max_rows=10, timeout=5)

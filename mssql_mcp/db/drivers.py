@@ -29,8 +29,13 @@ log = logging.getLogger("mssql_mcp.db.drivers")
 
 MS_DRIVER = "ODBC Driver 18 for SQL Server"
 FREETDS = "FreeTDS"
-_FREETDS_LIBS = ("/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so", "/usr/lib/aarch64-linux-gnu/odbc/libtdsodbc.so",
-                 "/usr/lib64/libtdsodbc.so.0", "/usr/local/lib/libtdsodbc.so", "/opt/homebrew/lib/libtdsodbc.so")
+_FREETDS_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so",
+    "/usr/lib/aarch64-linux-gnu/odbc/libtdsodbc.so",
+    "/usr/lib64/libtdsodbc.so.0",
+    "/usr/local/lib/libtdsodbc.so",
+    "/opt/homebrew/lib/libtdsodbc.so",
+)
 _lock = threading.Lock()
 _registered: dict[str, Path] = {}
 
@@ -80,8 +85,9 @@ def _library(ini: configparser.ConfigParser, name: str) -> Path | None:
             path = Path(driver)
             if path.is_absolute():
                 return path if path.exists() else None
-            found = [p for p in (Path("/usr/lib/x86_64-linux-gnu/odbc") / driver, Path("/usr/lib") / driver)
-                     if p.exists()]
+            found = [
+                p for p in (Path("/usr/lib/x86_64-linux-gnu/odbc") / driver, Path("/usr/lib") / driver) if p.exists()
+            ]
             return found[0] if found else path  # a bare name unixODBC resolves itself
     return None
 
@@ -93,8 +99,9 @@ def pypi_driver_library() -> Path | None:
     except ImportError:
         return None
     base = Path(mssql_python_odbc.get_libs_dir()) / "linux"
-    machine = {"amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}.get(platform.machine().lower(),
-                                                                          platform.machine().lower())
+    machine = {"amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
     families = [_distro_family(), "debian_ubuntu", "rhel", "suse"]
     for family in dict.fromkeys(families):
         hits = sorted(glob.glob(str(base / family / machine / "lib" / "libmsodbcsql-18.*.so*")))
@@ -150,8 +157,11 @@ def _register(current: configparser.ConfigParser, name: str, library: Path) -> N
     for section in current.sections():
         out[section] = dict(current[section])
     for registered, path in _registered.items():
-        out[registered] = {"Description": f"{registered} (registered by mssql-mcp)", "Driver": str(path),
-                           "UsageCount": "1"}
+        out[registered] = {
+            "Description": f"{registered} (registered by mssql-mcp)",
+            "Driver": str(path),
+            "UsageCount": "1",
+        }
     with open(folder / "odbcinst.ini", "w", encoding="utf-8") as fh:
         out.write(fh)
     os.environ["ODBCSYSINI"] = str(folder)

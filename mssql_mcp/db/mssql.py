@@ -60,7 +60,7 @@ class MssqlDatabase:
 
         self._pyodbc = pyodbc
         self._conn_str = connection_string(settings, self.driver)
-        self.where = (settings.mssql_host or "MSSQL_CONNECTION_STRING")
+        self.where = settings.mssql_host or "MSSQL_CONNECTION_STRING"
         self.description = describe(settings, self.driver)
         self.read_only = settings.read_only_mode
         # One connection per worker thread, plus room for /health and the start-up check.
@@ -182,8 +182,12 @@ class MssqlDatabase:
             link_alive = alive(conn)
             self.pool.discard(conn)
             if not link_alive:
-                raise _Lost(DatabaseUnavailable(f"Connection to SQL Server at {self.where} was lost "
-                                                f"({type(exc).__name__} while reading the result).")) from None
+                raise _Lost(
+                    DatabaseUnavailable(
+                        f"Connection to SQL Server at {self.where} was lost "
+                        f"({type(exc).__name__} while reading the result)."
+                    )
+                ) from None
             raise QueryError(f"Could not read the result: {type(exc).__name__}: {exc}") from None
         except BaseException:
             self.pool.discard(conn)

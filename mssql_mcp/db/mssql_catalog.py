@@ -104,8 +104,15 @@ def describe_table(cursor: Any, table: TableRef) -> TableDetail:
         indexes.setdefault(name, (bool(unique), bool(primary), []))[2].append(column)
     pk = next((cols for _u, primary, cols in indexes.values() if primary), [])
     columns = tuple(
-        ColumnInfo(name=r[0], type=type_text(r[1], int(r[2]), int(r[3]), int(r[4])), nullable=bool(r[5]),
-                   default=r[7], primary_key=r[0] in pk, identity=bool(r[6]), description=r[8])
+        ColumnInfo(
+            name=r[0],
+            type=type_text(r[1], int(r[2]), int(r[3]), int(r[4])),
+            nullable=bool(r[5]),
+            default=r[7],
+            primary_key=r[0] in pk,
+            identity=bool(r[6]),
+            description=r[8],
+        )
         for r in cursor.execute(COLUMNS, object_id).fetchall()
     )
     fks: dict[str, tuple[list[str], TableRef, list[str]]] = {}

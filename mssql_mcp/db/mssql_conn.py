@@ -50,8 +50,10 @@ def escape(value: str, *, freetds: bool = False, name: str = "value") -> str:
     if not _NEEDS_BRACES.search(value):
         return value
     if freetds and "}" in value:
-        raise ConfigError(f"{name}: FreeTDS cannot take a '}}' inside a connection string value; "
-                          "use ODBC Driver 18 or change the value.")
+        raise ConfigError(
+            f"{name}: FreeTDS cannot take a '}}' inside a connection string value; "
+            "use ODBC Driver 18 or change the value."
+        )
     return "{" + value.replace("}", "}}") + "}"
 
 
@@ -81,9 +83,11 @@ def connection_string(settings: Settings, driver: DriverInfo) -> str:
         if settings.mssql_authentication == "ActiveDirectoryDefault":
             # Driver 18.6 on Linux answers "Invalid value specified for connection string attribute
             # 'Authentication'" (tests/test_tds_drivers.py keeps checking): say so at start, not at login.
-            raise ConfigError("MSSQL_AUTHENTICATION: ODBC Driver 18 on Linux does not implement "
-                              "ActiveDirectoryDefault; use ActiveDirectoryMsi (managed identity), "
-                              "ActiveDirectoryServicePrincipal or ActiveDirectoryPassword.")
+            raise ConfigError(
+                "MSSQL_AUTHENTICATION: ODBC Driver 18 on Linux does not implement "
+                "ActiveDirectoryDefault; use ActiveDirectoryMsi (managed identity), "
+                "ActiveDirectoryServicePrincipal or ActiveDirectoryPassword."
+            )
         parts.append(f"Authentication={settings.mssql_authentication}")
     if settings.mssql_user and not settings.trusted_connection:
         parts.append(f"UID={escape(settings.mssql_user, freetds=ft, name='MSSQL_USER')}")
@@ -109,8 +113,10 @@ def describe(settings: Settings, driver: DriverInfo) -> str:
         return f"{driver.name} (MSSQL_CONNECTION_STRING)"
     target = parse_host(settings.mssql_host or "", settings.mssql_port)
     who = "integrated auth" if settings.trusted_connection else (settings.mssql_user or "?")
-    return (f"{driver.name} -> {target.display} database={settings.mssql_database or '(default)'} "
-            f"login={who} encrypt={settings.mssql_encrypt}")
+    return (
+        f"{driver.name} -> {target.display} database={settings.mssql_database or '(default)'} "
+        f"login={who} encrypt={settings.mssql_encrypt}"
+    )
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -148,13 +154,16 @@ def connect_error(exc: Exception, where: str) -> DatabaseUnavailable:
     """An error from connecting: login failures keep 18456; everything else names the server."""
     state, message, number = _parts(exc)
     if state == "28000" or number in (18456, 18452, 18486, 18487, 18488):
-        return DatabaseUnavailable(f"SQL Server refused the login ({number or 18456}): {message} "
-                                   "Check MSSQL_USER and MSSQL_PASSWORD.", number or 18456)
+        return DatabaseUnavailable(
+            f"SQL Server refused the login ({number or 18456}): {message} Check MSSQL_USER and MSSQL_PASSWORD.",
+            number or 18456,
+        )
     if number == 4060:
         return DatabaseUnavailable(f"SQL Server error 4060: {message} Check MSSQL_DATABASE.", 4060)
     if "SSL" in message or "certificate" in message.lower() or "encrypt" in message.lower():
-        return DatabaseUnavailable(f"TLS with SQL Server at {where} failed: {message} (MSSQL_ENCRYPT, "
-                                   "TrustServerCertificate)", number)
+        return DatabaseUnavailable(
+            f"TLS with SQL Server at {where} failed: {message} (MSSQL_ENCRYPT, TrustServerCertificate)", number
+        )
     return DatabaseUnavailable(f"Cannot connect to SQL Server at {where}: {message or state}", number)
 
 

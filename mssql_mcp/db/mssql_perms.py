@@ -10,11 +10,26 @@ from dataclasses import dataclass
 from typing import Any
 
 # Database permissions that let a login change data or schema (fn_my_permissions(NULL, 'DATABASE')).
-WRITE_PERMISSIONS = frozenset({
-    "INSERT", "UPDATE", "DELETE", "ALTER", "CONTROL", "TAKE OWNERSHIP", "CREATE TABLE", "CREATE VIEW",
-    "CREATE PROCEDURE", "CREATE FUNCTION", "CREATE SCHEMA", "CREATE TYPE", "ALTER ANY SCHEMA", "ALTER ANY USER",
-    "ALTER ANY ROLE", "IMPERSONATE ANY LOGIN",
-})
+WRITE_PERMISSIONS = frozenset(
+    {
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "ALTER",
+        "CONTROL",
+        "TAKE OWNERSHIP",
+        "CREATE TABLE",
+        "CREATE VIEW",
+        "CREATE PROCEDURE",
+        "CREATE FUNCTION",
+        "CREATE SCHEMA",
+        "CREATE TYPE",
+        "ALTER ANY SCHEMA",
+        "ALTER ANY USER",
+        "ALTER ANY ROLE",
+        "IMPERSONATE ANY LOGIN",
+    }
+)
 WRITE_ROLES = ("sysadmin", "db_owner", "db_datawriter", "db_ddladmin")
 
 IDENTITY = """
@@ -54,6 +69,8 @@ def check_permissions(cursor: Any) -> PermissionReport:
 
 
 def writable_message(report: PermissionReport) -> str:
-    return (f"READ_ONLY_MODE is on, but the SQL Server {report.summary()}. Queries are still gated and rolled "
-            "back, but use a login with only SELECT (db_datareader) as the last safety layer: see "
-            "docs/read_only.md. Set MSSQL_REFUSE_WRITABLE_LOGIN=true to refuse such a login.")
+    return (
+        f"READ_ONLY_MODE is on, but the SQL Server {report.summary()}. Queries are still gated and rolled "
+        "back, but use a login with only SELECT (db_datareader) as the last safety layer: see "
+        "docs/read_only.md. Set MSSQL_REFUSE_WRITABLE_LOGIN=true to refuse such a login."
+    )

@@ -88,8 +88,9 @@ class SqliteDatabase:
         # Percent-encoded: a '?', '#' or '%' in the file's path must not end the URI's path early.
         uri = f"file:{pathname2url(str(self.path.resolve()))}?mode={'ro' if self.read_only else 'rw'}"
         try:
-            con = sqlite3.connect(uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES,
-                                  timeout=5.0)
+            con = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES, timeout=5.0
+            )
             if self.read_only:
                 con.execute("PRAGMA query_only = ON")
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails now on a file that is no database
@@ -158,16 +159,21 @@ class SqliteDatabase:
         with self._connection() as con:
             (kind,) = con.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchone()
             count = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0] if kind == "table" else None
-            cols = con.execute("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)",
-                               (name,)).fetchall()
-            fks = con.execute('SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
-                              (name,)).fetchall()
+            cols = con.execute(
+                'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)', (name,)
+            ).fetchall()
+            fks = con.execute(
+                'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq', (name,)
+            ).fetchall()
             index_rows = con.execute('SELECT name, "unique", origin FROM pragma_index_list(?)', (name,)).fetchall()
             indexes = []
             for ix_name, unique, origin in index_rows:
                 ix_cols = con.execute("SELECT name FROM pragma_index_info(?) ORDER BY seqno", (ix_name,)).fetchall()
-                indexes.append(IndexInfo(ix_name, tuple(c[0] or "<expr>" for c in ix_cols), bool(unique),
-                                         primary_key=origin == "pk"))
+                indexes.append(
+                    IndexInfo(
+                        ix_name, tuple(c[0] or "<expr>" for c in ix_cols), bool(unique), primary_key=origin == "pk"
+                    )
+                )
         # A rowid alias (INTEGER PRIMARY KEY) has no index entry: report the key as the index SQL Server would show.
         pk_cols = tuple(c[0] for c in sorted((c for c in cols if c[4]), key=lambda c: c[4]))
         if pk_cols and not any(ix.primary_key for ix in indexes):
@@ -175,41 +181,63 @@ class SqliteDatabase:
         identity = len(pk_cols) == 1 and _is_rowid_alias(cols, pk_cols[0])
         columns = tuple(
             # Spelled as SQL Server's sys.types does (nvarchar(80)), so both backends describe tables alike.
-            ColumnInfo(col, (ctype or "").strip('"').lower() or "any", not notnull and not pk, default, bool(pk),
-                       identity=identity and col == pk_cols[0])
+            ColumnInfo(
+                col,
+                (ctype or "").strip('"').lower() or "any",
+                not notnull and not pk,
+                default,
+                bool(pk),
+                identity=identity and col == pk_cols[0],
+            )
             for col, ctype, notnull, default, pk in cols
         )
         grouped: dict[int, list[tuple[str, str, str]]] = {}
         for fk_id, target, src, dst in fks:
             grouped.setdefault(fk_id, []).append((target, src, dst))
         foreign_keys = tuple(
-            ForeignKey(None, tuple(p[1] for p in parts), TableRef(SCHEMA, parts[0][0]),
-                       tuple(p[2] or "" for p in parts))
+            ForeignKey(
+                None, tuple(p[1] for p in parts), TableRef(SCHEMA, parts[0][0]), tuple(p[2] or "" for p in parts)
+            )
             for parts in grouped.values()
         )
         info = TableInfo(table, "TABLE" if kind == "table" else "VIEW", count)
-        return TableDetail(info, columns, foreign_keys, tuple(indexes), )
+        return TableDetail(
+            info,
+            columns,
+            foreign_keys,
+            tuple(indexes),
+        )
 
     def schema(self) -> Schema:
         """Declared types by table and column, for translating `+` on text into `||`; read once per schema."""
         with self._types_lock:
             if self._schema is None:
                 with self._connection() as con:
-                    names = [r[0] for r in con.execute(
-                        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
-                    self._schema = Schema({
-                        n.lower(): {c.lower(): (t or "").upper() for c, t in con.execute(
-                            "SELECT name, type FROM pragma_table_info(?)", (n,))}
-                        for n in names
-                    })
+                    names = [
+                        r[0]
+                        for r in con.execute(
+                            "SELECT name FROM sqlite_master"
+                            " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+                        )
+                    ]
+                    self._schema = Schema(
+                        {
+                            n.lower(): {
+                                c.lower(): (t or "").upper()
+                                for c, t in con.execute("SELECT name, type FROM pragma_table_info(?)", (n,))
+                            }
+                            for n in names
+                        }
+                    )
             return self._schema
 
     # -- queries ---------------------------------------------------------------------------
 
     def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
         # The name comes from the catalog (TableRef) and is quoted; the limit is a bound parameter.
-        return self._run(f"SELECT * FROM {quote(table.name)} LIMIT ?", (limit,), max_rows=limit, timeout=timeout,
-                         write=False)
+        return self._run(
+            f"SELECT * FROM {quote(table.name)} LIMIT ?", (limit,), max_rows=limit, timeout=timeout, write=False
+        )
 
     def execute(
         self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False

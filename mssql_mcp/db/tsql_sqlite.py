@@ -44,8 +44,17 @@ NO_SCHEMA = Schema()
 
 _TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "XML")
 _STRING_FUNCS = (exp.Upper, exp.Lower, exp.Substring, exp.Trim, exp.Concat, exp.DPipe, exp.Left, exp.Right)
-_DATEPART = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S",
-             "dayofyear": "%j", "doy": "%j", "week": "%W"}
+_DATEPART = {
+    "year": "%Y",
+    "month": "%m",
+    "day": "%d",
+    "hour": "%H",
+    "minute": "%M",
+    "second": "%S",
+    "dayofyear": "%j",
+    "doy": "%j",
+    "week": "%W",
+}
 
 
 @lru_cache(maxsize=1024)
@@ -156,8 +165,9 @@ def _date_arg(node: exp.Expr) -> exp.Expr:
 
 def _quarter(value: exp.Expr) -> exp.Expr:
     month_plus_two = exp.Paren(this=exp.Add(this=_strftime_int("%m", value), expression=exp.Literal.number(2)))
-    return exp.Cast(this=exp.Div(this=month_plus_two, expression=exp.Literal.number(3)),
-                    to=exp.DataType.build("INTEGER"))
+    return exp.Cast(
+        this=exp.Div(this=month_plus_two, expression=exp.Literal.number(3)), to=exp.DataType.build("INTEGER")
+    )
 
 
 def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
@@ -176,8 +186,10 @@ def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
         return _datepart(node)
     if isinstance(node, exp.Concat):
         empty = exp.Literal.string("")
-        parts = [exp.Coalesce(this=exp.Cast(this=e, to=exp.DataType.build("TEXT")), expressions=[empty.copy()])
-                 for e in node.expressions]
+        parts = [
+            exp.Coalesce(this=exp.Cast(this=e, to=exp.DataType.build("TEXT")), expressions=[empty.copy()])
+            for e in node.expressions
+        ]
         out: exp.Expr = parts[0]
         for part in parts[1:]:
             out = exp.DPipe(this=out, expression=part)
@@ -186,8 +198,14 @@ def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
         modifiers = ["start of month", "+1 month", "-1 day"]
         return exp.Anonymous(this="DATE", expressions=[_date_arg(node), *map(exp.Literal.string, modifiers)])
     if isinstance(node, exp.Uuid):  # NEWID(): a random version-4-shaped value is all callers rely on
-        return exp.Anonymous(this="LOWER", expressions=[exp.Anonymous(this="HEX", expressions=[
-            exp.Anonymous(this="RANDOMBLOB", expressions=[exp.Literal.number(16)])])])
+        return exp.Anonymous(
+            this="LOWER",
+            expressions=[
+                exp.Anonymous(
+                    this="HEX", expressions=[exp.Anonymous(this="RANDOMBLOB", expressions=[exp.Literal.number(16)])]
+                )
+            ],
+        )
     if isinstance(node, exp.Anonymous) and node.name.upper() in ("GETUTCDATE", "SYSUTCDATETIME"):
         return exp.CurrentTimestamp()
     if isinstance(node, exp.DateDiff) and node.text("unit").upper() in ("YEAR", "QUARTER", "MONTH"):

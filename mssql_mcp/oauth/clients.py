@@ -113,8 +113,12 @@ class ClientPolicy:
                     reason = self.check_redirects(meta.redirect_uris or [])
                 if reason is None:
                     # Like a registration without `scope` (routes.registration_options), it gets ours.
-                    data = {**meta.model_dump(), "client_id": url, "token_endpoint_auth_method": "none",
-                            "scope": meta.scope or SCOPE}
+                    data = {
+                        **meta.model_dump(),
+                        "client_id": url,
+                        "token_endpoint_auth_method": "none",
+                        "scope": meta.scope or SCOPE,
+                    }
                     return OAuthClientInformationFull.model_validate(data)
         event(log, "client_document_refused", level=logging.WARNING, client=url, reason=reason)
         return None

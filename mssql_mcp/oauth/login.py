@@ -67,9 +67,14 @@ class LoginPages:
         wait = self.throttle.wait(username, ip)
         if wait > 0:
             event(log, "login_throttled", level=logging.WARNING, user=username, ip=ip, wait_s=round(wait, 1))
-            return await self._login_form(request, key, error="Too many failed attempts. Wait a moment and try "
-                                          "again.", username=username, status=429,
-                                          headers={"Retry-After": str(int(wait) + 1)})
+            return await self._login_form(
+                request,
+                key,
+                error="Too many failed attempts. Wait a moment and try again.",
+                username=username,
+                status=429,
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
         ok = await anyio.to_thread.run_sync(self.users.verify, username, password)
         if not ok:
             self.throttle.failed(username, ip)
@@ -77,13 +82,20 @@ class LoginPages:
             return await self._login_form(request, key, error=FAILED, username=username, status=401)
         self.throttle.succeeded(username)
         browser, _ = self.csrf.browser(request)
-        await self.provider.io(lambda: self.provider.store.mark_pending_signed_in(digest(key), username,
-                                                                                  digest(browser)))
+        await self.provider.io(
+            lambda: self.provider.store.mark_pending_signed_in(digest(key), username, digest(browser))
+        )
         event(log, "login_ok", user=username, ip=ip, client=found[0].client_id)
         return RedirectResponse(f"{self.prefix}/consent?{urlencode({'request': key})}", status_code=303)
 
     async def _login_form(
-        self, request: Request, key: str, *, error: str = "", username: str = "", status: int = 200,
+        self,
+        request: Request,
+        key: str,
+        *,
+        error: str = "",
+        username: str = "",
+        status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
         found = await self.provider.pending(key)
@@ -92,8 +104,12 @@ class LoginPages:
         client_name = await self._client_name(found[0].client_id)
         browser, new = self.csrf.browser(request)
         content = render(
-            "login.html", client_name=client_name, action=f"{self.prefix}/login", request=key,
-            csrf=self.csrf.token("login", browser, key), username=username,
+            "login.html",
+            client_name=client_name,
+            action=f"{self.prefix}/login",
+            request=key,
+            csrf=self.csrf.token("login", browser, key),
+            username=username,
             error=error_block(error) if error else Html(""),
             describedby=Html('aria-describedby="form-error" aria-invalid="true"') if error else Html(""),
         )
@@ -130,14 +146,22 @@ class LoginPages:
     ) -> Response:
         browser, _ = self.csrf.browser(request)
         content = render(
-            "consent.html", username=record.username or "", client_name=await self._client_name(record.client_id),
-            redirect_host=urlsplit(str(params.redirect_uri)).netloc, access=ACCESS, resource=params.resource or "",
-            action=f"{self.prefix}/consent", request=key, csrf=self.csrf.token("consent", browser, key),
+            "consent.html",
+            username=record.username or "",
+            client_name=await self._client_name(record.client_id),
+            redirect_host=urlsplit(str(params.redirect_uri)).netloc,
+            access=ACCESS,
+            resource=params.resource or "",
+            action=f"{self.prefix}/consent",
+            request=key,
+            csrf=self.csrf.token("consent", browser, key),
         )
         return page("Allow access?", content)
 
     async def _with_signed_in(
-        self, request: Request, key: str,
+        self,
+        request: Request,
+        key: str,
         then: Callable[[Request, str, PendingRecord, AuthorizationParams], Awaitable[Response]],
     ) -> Response:
         found = await self.provider.pending(key)

@@ -38,8 +38,7 @@ def render(name: str, **values: str) -> Html:
 
 # frame-ancestors/X-Frame-Options: a consent page must never be framed (clickjacking, RFC 6819 §4.4.1.9).
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
-    "base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

@@ -138,9 +138,14 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             created_at=self.clock(),
         )
         await self.io(lambda: self.store.save_client(record))
-        event(log, "client_registered", client=client_info.client_id, client_name=client_info.client_name,
-              redirects=",".join(str(u) for u in client_info.redirect_uris or []),
-              auth_method=client_info.token_endpoint_auth_method)
+        event(
+            log,
+            "client_registered",
+            client=client_info.client_id,
+            client_name=client_info.client_name,
+            redirects=",".join(str(u) for u in client_info.redirect_uris or []),
+            auth_method=client_info.token_endpoint_auth_method,
+        )
 
     # -- authorization --------------------------------------------------------------------------
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
@@ -185,8 +190,11 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     def deny_url(self, params: AuthorizationParams) -> str:
         return construct_redirect_uri(
-            str(params.redirect_uri), error="access_denied", error_description="The user denied access.",
-            state=params.state, iss=self.policy.issuer,
+            str(params.redirect_uri),
+            error="access_denied",
+            error_description="The user denied access.",
+            state=params.state,
+            iss=self.policy.issuer,
         )
 
     # -- codes ----------------------------------------------------------------------------------
@@ -202,10 +210,17 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if rec.expires_at < self.clock():
             return None
         return McpAuthorizationCode(
-            code=authorization_code, scopes=list(rec.scopes), expires_at=rec.expires_at, client_id=rec.client_id,
-            code_challenge=rec.code_challenge, redirect_uri=AnyUrl(rec.redirect_uri),
-            redirect_uri_provided_explicitly=rec.redirect_uri_explicit, resource=rec.resource,
-            subject=rec.username, username=rec.username, family_id=rec.family_id,
+            code=authorization_code,
+            scopes=list(rec.scopes),
+            expires_at=rec.expires_at,
+            client_id=rec.client_id,
+            code_challenge=rec.code_challenge,
+            redirect_uri=AnyUrl(rec.redirect_uri),
+            redirect_uri_provided_explicitly=rec.redirect_uri_explicit,
+            resource=rec.resource,
+            subject=rec.username,
+            username=rec.username,
+            family_id=rec.family_id,
         )
 
     async def exchange_authorization_code(
@@ -217,8 +232,14 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if not await self.io(lambda: self.store.use_code(digest(code.code), self.clock())):
             await self._replayed("code_replayed", code.family_id, code.client_id, code.username)
             raise TokenError("invalid_grant", "authorization code was already used")
-        event(log, "tokens_issued", user=code.username, client=code.client_id, grant="authorization_code",
-              resource=code.resource)
+        event(
+            log,
+            "tokens_issued",
+            user=code.username,
+            client=code.client_id,
+            grant="authorization_code",
+            resource=code.resource,
+        )
         return await self._issue(code.client_id, code.username, code.scopes, code.resource or "", code.family_id)
 
     # -- refresh tokens -------------------------------------------------------------------------
@@ -235,8 +256,14 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if rec.expires_at < self.clock():
             return None
         return McpRefreshToken(
-            token=refresh_token, client_id=rec.client_id, scopes=list(rec.scopes), expires_at=int(rec.expires_at),
-            resource=rec.resource, subject=rec.username, username=rec.username, family_id=rec.family_id,
+            token=refresh_token,
+            client_id=rec.client_id,
+            scopes=list(rec.scopes),
+            expires_at=int(rec.expires_at),
+            resource=rec.resource,
+            subject=rec.username,
+            username=rec.username,
+            family_id=rec.family_id,
         )
 
     async def exchange_refresh_token(
@@ -258,9 +285,15 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if rec is None or rec.kind != "access" or rec.revoked_at is not None or rec.expires_at < self.clock():
             return None
         return McpAccessToken(
-            token=token, client_id=rec.client_id, scopes=list(rec.scopes), expires_at=int(rec.expires_at),
-            resource=rec.resource, subject=rec.username, claims={"iss": self.policy.issuer},
-            username=rec.username, family_id=rec.family_id,
+            token=token,
+            client_id=rec.client_id,
+            scopes=list(rec.scopes),
+            expires_at=int(rec.expires_at),
+            resource=rec.resource,
+            subject=rec.username,
+            claims={"iss": self.policy.issuer},
+            username=rec.username,
+            family_id=rec.family_id,
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -284,20 +317,26 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if requested is not None and canonical_resource(requested) != bound:
             raise TokenError("invalid_target", "resource differs from the one authorized")
 
-    async def _issue(
-        self, client_id: str, username: str, scopes: list[str], resource: str, family: str
-    ) -> OAuthToken:
+    async def _issue(self, client_id: str, username: str, scopes: list[str], resource: str, family: str) -> OAuthToken:
         now = self.clock()
         purge = now - self._purged_at > PURGE_EVERY
         if purge:
             self._purged_at = now
         access, refresh = new_secret(), new_secret()
         record = TokenRecord(
-            token_hash=digest(access), kind="access", client_id=client_id, username=username, scopes=tuple(scopes),
-            resource=resource, expires_at=now + self.policy.access_ttl, family_id=family, created_at=now,
+            token_hash=digest(access),
+            kind="access",
+            client_id=client_id,
+            username=username,
+            scopes=tuple(scopes),
+            resource=resource,
+            expires_at=now + self.policy.access_ttl,
+            family_id=family,
+            created_at=now,
         )
-        refresh_record = replace(record, token_hash=digest(refresh), kind="refresh",
-                                 expires_at=now + self.policy.refresh_ttl)
+        refresh_record = replace(
+            record, token_hash=digest(refresh), kind="refresh", expires_at=now + self.policy.refresh_ttl
+        )
 
         def write() -> None:
             if purge:
@@ -306,8 +345,13 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             self.store.save_token(refresh_record)
 
         await self.io(write)
-        return OAuthToken(access_token=access, token_type="Bearer", expires_in=self.policy.access_ttl,
-                          refresh_token=refresh, scope=" ".join(scopes))
+        return OAuthToken(
+            access_token=access,
+            token_type="Bearer",
+            expires_in=self.policy.access_ttl,
+            refresh_token=refresh,
+            scope=" ".join(scopes),
+        )
 
     async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
         n = await self.io(lambda: self.store.revoke_family(family, self.clock()))

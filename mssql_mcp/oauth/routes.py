@@ -85,7 +85,7 @@ def oauth_routes(
     for resource in resources:
         routes.append(Route(resource_metadata_path(resource), prm(resource), methods=["GET", "OPTIONS"]))
         if prefix:  # the prefix-relative form, so a face's URLs all live under its prefix (with or without a proxy)
-            relative = prefix + "/.well-known/oauth-protected-resource" + urlsplit(resource).path[len(prefix):]
+            relative = prefix + "/.well-known/oauth-protected-resource" + urlsplit(resource).path[len(prefix) :]
             routes.append(Route(relative.rstrip("/"), prm(resource), methods=["GET", "OPTIONS"]))
     # The face's root answers too, describing its main endpoint (clients fall back to it: RFC 9728 §3).
     roots = [f"/.well-known/oauth-protected-resource{prefix}"]

@@ -83,9 +83,7 @@ class SqliteStore:
         return UserRecord(**dict(row)) if row else None
 
     def put_user(self, username: str, password_hash: str, now: float) -> bool:
-        created = self._exec(
-            "INSERT OR IGNORE INTO users VALUES (?, ?, ?, ?)", (username, password_hash, now, now)
-        )
+        created = self._exec("INSERT OR IGNORE INTO users VALUES (?, ?, ?, ?)", (username, password_hash, now, now))
         if not created:
             self._exec(
                 "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?", (password_hash, now, username)
@@ -119,8 +117,14 @@ class SqliteStore:
     def save_pending(self, record: PendingRecord) -> None:
         self._exec(
             "INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?)",
-            (record.key_hash, record.client_id, record.params_json, record.expires_at, record.username,
-             record.browser_hash),
+            (
+                record.key_hash,
+                record.client_id,
+                record.params_json,
+                record.expires_at,
+                record.username,
+                record.browser_hash,
+            ),
         )
 
     def get_pending(self, key_hash: str) -> PendingRecord | None:
@@ -141,8 +145,19 @@ class SqliteStore:
     def save_code(self, r: CodeRecord) -> None:
         self._exec(
             "INSERT INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (r.code_hash, r.client_id, r.username, " ".join(r.scopes), r.code_challenge, r.redirect_uri,
-             int(r.redirect_uri_explicit), r.resource, r.expires_at, r.family_id, r.used_at),
+            (
+                r.code_hash,
+                r.client_id,
+                r.username,
+                " ".join(r.scopes),
+                r.code_challenge,
+                r.redirect_uri,
+                int(r.redirect_uri_explicit),
+                r.resource,
+                r.expires_at,
+                r.family_id,
+                r.used_at,
+            ),
         )
 
     def get_code(self, code_hash: str) -> CodeRecord | None:
@@ -162,8 +177,19 @@ class SqliteStore:
     def save_token(self, r: TokenRecord) -> None:
         self._exec(
             "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (r.token_hash, r.kind, r.client_id, r.username, " ".join(r.scopes), r.resource, r.expires_at,
-             r.family_id, r.created_at, r.used_at, r.revoked_at),
+            (
+                r.token_hash,
+                r.kind,
+                r.client_id,
+                r.username,
+                " ".join(r.scopes),
+                r.resource,
+                r.expires_at,
+                r.family_id,
+                r.created_at,
+                r.used_at,
+                r.revoked_at,
+            ),
         )
 
     def get_token(self, token_hash: str) -> TokenRecord | None:

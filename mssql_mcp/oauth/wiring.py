@@ -30,6 +30,7 @@ from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.auth")
 
+
 @dataclass
 class AuthComponents:
     """What a face's app needs from sign-in.
@@ -72,11 +73,13 @@ def build_auth(
     if not _issuer_ok(issuer):
         # RFC 8414 §2 / OAuth 2.1 §1.5: an issuer is https (loopback excepted, for local use).
         if settings.allow_unauth_methods and settings.allow_unauth_tools_call:
-            log.warning("sign-in is OFF: PUBLIC_URL %s is neither https nor loopback, and both dev flags are on",
-                        issuer)
+            log.warning(
+                "sign-in is OFF: PUBLIC_URL %s is neither https nor loopback, and both dev flags are on", issuer
+            )
             return AuthComponents()
-        raise ConfigError(f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on "
-                          "localhost/127.0.0.1")
+        raise ConfigError(
+            f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on localhost/127.0.0.1"
+        )
     resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
     store = store if store is not None else SqliteStore(settings.oauth_store_path)
     store.purge(clock())
@@ -92,7 +95,10 @@ def build_auth(
     pages = LoginPages(provider, users, LoginThrottle(), csrf, prefix)
 
     routes = oauth_routes(
-        provider, issuer=issuer, prefix=prefix, resources=resources,
+        provider,
+        issuer=issuer,
+        prefix=prefix,
+        resources=resources,
         metadata_documents=settings.client_id_metadata_documents,
     )
     routes += pages.routes()
@@ -126,5 +132,7 @@ def _warn_dev_flags(settings: Settings) -> None:
     if settings.allow_unauth_methods:
         log.warning("ALLOW_UNAUTH_METHODS=true: initialize and tools/list are served WITHOUT sign-in (dev only)")
     if settings.allow_unauth_tools_call:
-        log.warning("ALLOW_UNAUTH_TOOLS_CALL=true: tool calls run WITHOUT sign-in: anyone who can reach this "
-                    "server can query the database (dev only)")
+        log.warning(
+            "ALLOW_UNAUTH_TOOLS_CALL=true: tool calls run WITHOUT sign-in: anyone who can reach this "
+            "server can query the database (dev only)"
+        )

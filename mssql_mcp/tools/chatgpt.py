@@ -71,8 +71,7 @@ def register(
 
     @server.tool(
         name="search",
-        description=SEARCH_DESCRIPTION.format(max_sample=MAX_SAMPLE_ROWS, max_rows=queries.max_rows,
-                                              max_results=limit),
+        description=SEARCH_DESCRIPTION.format(max_sample=MAX_SAMPLE_ROWS, max_rows=queries.max_rows, max_results=limit),
         annotations=READ_ONLY,
         structured_output=False,
     )
@@ -93,8 +92,10 @@ def register(
     async def fetch(id: str, ctx: Context) -> CallToolResult:  # the contract names it "id"
         async def body() -> ToolOutput:
             record = await fetcher.fetch(id)
-            return ToolOutput(text=json.dumps(record.contract(), ensure_ascii=False),
-                              rows=len(record.rows) if record.rows is not None else 1)
+            return ToolOutput(
+                text=json.dumps(record.contract(), ensure_ascii=False),
+                rows=len(record.rows) if record.rows is not None else 1,
+            )
 
         return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id))
 
@@ -105,16 +106,16 @@ def register(
     return signin.routes() + record_routes(fetcher, prefix=prefix, guard=signin.check)
 
 
-async def _search(
-    request: search_grammar.Request, fetcher: Fetcher, keywords: KeywordSearch, limit: int
-) -> list[Hit]:
+async def _search(request: search_grammar.Request, fetcher: Fetcher, keywords: KeywordSearch, limit: int) -> list[Hit]:
     queries = fetcher.queries
     if isinstance(request, search_grammar.ListTables):
         tables = await queries.list_tables()
         overview = Hit(ids.format_id(ids.CatalogId()), f"All tables and views ({len(tables)})")
         return [overview] + [
-            Hit(ids.format_id(ids.TableId(id_table(t.ref))), f"{t.ref.qualified} ({t.type.lower()}, "
-                f"{t.row_count if t.row_count is not None else '?'} rows)")
+            Hit(
+                ids.format_id(ids.TableId(id_table(t.ref))),
+                f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)",
+            )
             for t in tables
         ][: limit - 1]
     if isinstance(request, search_grammar.Describe):
@@ -155,4 +156,4 @@ def _prefix(settings: Settings, base_url: str) -> str:
     from urllib.parse import urlsplit
 
     public = settings.public_url.rstrip("/") if settings.public_url else None
-    return base_url[len(public):] if public and base_url.startswith(public) else urlsplit(base_url).path
+    return base_url[len(public) :] if public and base_url.startswith(public) else urlsplit(base_url).path

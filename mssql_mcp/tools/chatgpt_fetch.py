@@ -127,33 +127,62 @@ class Fetcher:
 
     async def _catalog(self) -> Record:
         tables = await self.queries.list_tables()
-        rows = [[t.ref.qualified, t.type.lower(), t.row_count, ids.format_id(ids.TableId(id_table(t.ref)))]
-                for t in tables]
+        rows = [
+            [t.ref.qualified, t.type.lower(), t.row_count, ids.format_id(ids.TableId(id_table(t.ref)))] for t in tables
+        ]
         columns = ["table", "type", "rows", "id"]
         rid = ids.format_id(ids.CatalogId())
-        return Record(rid, f"All tables and views ({len(tables)})", cap_text(render_table(columns, rows)),
-                      self.url(rid), {"kind": "catalog", "tables": str(len(tables))}, columns, rows)
+        return Record(
+            rid,
+            f"All tables and views ({len(tables)})",
+            cap_text(render_table(columns, rows)),
+            self.url(rid),
+            {"kind": "catalog", "tables": str(len(tables))},
+            columns,
+            rows,
+        )
 
     async def _table(self, table: TableInfo) -> Record:
         d = await self.detail(table)
         rid = ids.format_id(ids.TableId(id_table(table.ref)))
         pk = primary_key(d)
         columns = ["column", "type", "null", "key", "default"]
-        rows = [[c.name, c.type, "NULL" if c.nullable else "NOT NULL", "PK" if c.name in pk else "",
-                 c.default or ""] for c in d.columns]
+        rows = [
+            [c.name, c.type, "NULL" if c.nullable else "NOT NULL", "PK" if c.name in pk else "", c.default or ""]
+            for c in d.columns
+        ]
         lines = [f"{table.ref.qualified}: {table.type.lower()}, {_count(table)} rows"]
         lines += [d.description] if d.description else []
         lines += [f"Primary key: {', '.join(pk) if pk else '(none)'}", "", render_table(columns, rows)]
-        lines += [f"Foreign key ({', '.join(fk.columns)}) -> {fk.references.qualified} "
-                  f"({', '.join(fk.referenced_columns)})" for fk in d.foreign_keys]
-        lines += [f"{'Unique index' if ix.unique else 'Index'} {ix.name} ({', '.join(ix.columns)})"
-                  for ix in d.indexes if not ix.primary_key]
+        lines += [
+            f"Foreign key ({', '.join(fk.columns)}) -> {fk.references.qualified} ({', '.join(fk.referenced_columns)})"
+            for fk in d.foreign_keys
+        ]
+        lines += [
+            f"{'Unique index' if ix.unique else 'Index'} {ix.name} ({', '.join(ix.columns)})"
+            for ix in d.indexes
+            if not ix.primary_key
+        ]
         lines += ["", f"First rows: fetch {ids.format_id(ids.SampleId(id_table(table.ref), 10))}"]
-        meta = {"kind": "table", "schema": table.ref.schema, "name": table.ref.name, "type": table.type,
-                "row_count": _count(table), "primary_key": ",".join(pk)}
+        meta = {
+            "kind": "table",
+            "schema": table.ref.schema,
+            "name": table.ref.name,
+            "type": table.type,
+            "row_count": _count(table),
+            "primary_key": ",".join(pk),
+        }
         sample = ids.format_id(ids.SampleId(id_table(table.ref), 10))
-        return Record(rid, f"{table.ref.qualified} ({table.type.lower()})", cap_text("\n".join(lines)),
-                      self.url(rid), meta, columns, rows, related=[("First 10 rows", sample)])
+        return Record(
+            rid,
+            f"{table.ref.qualified} ({table.type.lower()})",
+            cap_text("\n".join(lines)),
+            self.url(rid),
+            meta,
+            columns,
+            rows,
+            related=[("First 10 rows", sample)],
+        )
 
     async def _column(self, table: TableInfo, name: str) -> Record:
         d = await self.detail(table)
@@ -171,16 +200,26 @@ class Fetcher:
             examples = f"(unavailable: {exc.message})"
         rid = ids.format_id(ids.ColumnId(id_table(table.ref), col.name))
         fields: list[tuple[str, Any]] = [
-            ("table", table.ref.qualified), ("column", col.name), ("type", col.type),
+            ("table", table.ref.qualified),
+            ("column", col.name),
+            ("type", col.type),
             ("nullable", "yes" if col.nullable else "no"),
             ("primary key", "yes" if col.name in primary_key(d) else "no"),
-            ("default", col.default), ("description", col.description),
+            ("default", col.default),
+            ("description", col.description),
             ("example values", examples),
         ]
         fields = [(k, v) for k, v in fields if v is not None]
         meta = {"kind": "column", "table": table.ref.qualified, "column": col.name, "type": col.type}
-        return Record(rid, f"{table.ref.qualified}.{col.name} ({col.type})", _kv_text(fields), self.url(rid),
-                      meta, fields=fields, related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))])
+        return Record(
+            rid,
+            f"{table.ref.qualified}.{col.name} ({col.type})",
+            _kv_text(fields),
+            self.url(rid),
+            meta,
+            fields=fields,
+            related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))],
+        )
 
     async def _sample(self, table: TableInfo, limit: int) -> Record:
         outcome = await self.queries.sample(id_table(table.ref), limit)
@@ -189,8 +228,15 @@ class Fetcher:
         rid = ids.format_id(ids.SampleId(id_table(table.ref), limit))
         text = render_table(r.columns, rows) + f"\n({r.row_count} rows{', more exist' if r.truncated else ''})"
         meta = {"kind": "sample", "table": table.ref.qualified, "row_count": str(r.row_count)}
-        return Record(rid, f"First {r.row_count} rows of {table.ref.qualified}", cap_text(text), self.url(rid),
-                      meta, list(r.columns), rows)
+        return Record(
+            rid,
+            f"First {r.row_count} rows of {table.ref.qualified}",
+            cap_text(text),
+            self.url(rid),
+            meta,
+            list(r.columns),
+            rows,
+        )
 
     async def _row(self, table: TableInfo, rid: ids.RowId) -> Record:
         d = await self.detail(table)
@@ -212,17 +258,29 @@ class Fetcher:
         fields = list(zip(r.columns, json_rows(r.rows[:1])[0], strict=True))
         canonical = ids.format_id(ids.RowId(id_table(table.ref), key))
         meta = {"kind": "row", "table": table.ref.qualified, "key": _key_text(key)}
-        return Record(canonical, row_title(table.ref, key, fields, d.columns), _kv_text(fields),
-                      self.url(canonical), meta, fields=fields,
-                      related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))])
+        return Record(
+            canonical,
+            row_title(table.ref, key, fields, d.columns),
+            _kv_text(fields),
+            self.url(canonical),
+            meta,
+            fields=fields,
+            related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))],
+        )
 
     async def _query(self, rid: ids.QueryId) -> Record:
         run, cached = await self.run_query(rid.sql)
         text = f"SQL: {run.sql}\n\n" + render_table(run.columns, run.rows)
         text += f"\n({run.row_count} rows{', truncated: more rows exist; narrow the query' if run.truncated else ''})"
         record_id = ids.format_id(rid)
-        meta = {"kind": "query", "sql": run.sql, "row_count": str(run.row_count),
-                "truncated": str(run.truncated).lower(), "ran_at": run.ran_at, "cached": str(cached).lower()}
+        meta = {
+            "kind": "query",
+            "sql": run.sql,
+            "row_count": str(run.row_count),
+            "truncated": str(run.truncated).lower(),
+            "ran_at": run.ran_at,
+            "cached": str(cached).lower(),
+        }
         return Record(record_id, query_title(run), cap_text(text), self.url(record_id), meta, run.columns, run.rows)
 
 
@@ -253,8 +311,9 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def row_title(ref: TableRef, key: tuple[tuple[str, Any], ...], fields: list[tuple[str, Any]],
-              columns: tuple[ColumnInfo, ...]) -> str:
+def row_title(
+    ref: TableRef, key: tuple[tuple[str, Any], ...], fields: list[tuple[str, Any]], columns: tuple[ColumnInfo, ...]
+) -> str:
     """`dbo.Customers CustomerID=1: Zürich Alpine Outfitters AG`: the key plus the first text value."""
     text_cols = {c.name for c in columns if is_text(c)}
     label = next((str(v) for k, v in fields if k in text_cols and isinstance(v, str) and v.strip()), "")

@@ -121,14 +121,18 @@ class RecordSignIn:
         flow = request.cookies.get(FLOW_COOKIE, "").split(".")
         state = request.query_params.get("state", "")
         if len(flow) != 3 or not secrets.compare_digest(flow[0], state):
-            return message_page("Sign-in failed", "This sign-in link is stale or was not started here. "
-                                "Open the record link again.", 400)
+            return message_page(
+                "Sign-in failed", "This sign-in link is stale or was not started here. Open the record link again.", 400
+            )
         if "error" in request.query_params or self.provider is None:
             return message_page("Sign-in not completed", "Access to the record was not granted.", 403)
         verifier, back = flow[1], base64.urlsafe_b64decode(flow[2].encode()).decode(errors="replace")
         client = await self.provider.get_client(CLIENT_ID)
-        code = await self.provider.load_authorization_code(client, request.query_params.get("code", "")) \
-            if client is not None else None
+        code = (
+            await self.provider.load_authorization_code(client, request.query_params.get("code", ""))
+            if client is not None
+            else None
+        )
         if code is None or str(code.redirect_uri) != self.redirect_uri or code.code_challenge != _challenge(verifier):
             return message_page("Sign-in failed", "The sign-in code is invalid or expired. Open the link again.", 400)
         tokens = await self.provider.exchange_authorization_code(client, code)  # type: ignore[arg-type]
@@ -140,8 +144,9 @@ class RecordSignIn:
         return response
 
     def _cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(name, value, max_age=max_age, path=self.path, httponly=True, secure=self.secure,
-                            samesite="lax")
+        response.set_cookie(
+            name, value, max_age=max_age, path=self.path, httponly=True, secure=self.secure, samesite="lax"
+        )
 
 
 def _challenge(verifier: str) -> str:

@@ -62,17 +62,25 @@ def record_routes(fetcher: Fetcher, *, prefix: str, guard: Guard = _open) -> lis
 def render_record(rec: Record, href: Callable[[str], str]) -> str:
     parts = [f'<p class="meta">id <code>{_e(rec.id)}</code></p>']
     if rec.related:
-        parts.append("<p>" + " · ".join(f'<a href="{_e(href(rid))}">{_e(label)}</a>' for label, rid in rec.related)
-                     + "</p>")
+        parts.append(
+            "<p>" + " · ".join(f'<a href="{_e(href(rid))}">{_e(label)}</a>' for label, rid in rec.related) + "</p>"
+        )
     if rec.fields is not None:
         parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_cell(v)}</dd>" for k, v in rec.fields) + "</dl>")
     elif rec.columns is not None and rec.rows is not None:
         head = "".join(f"<th>{_e(c)}</th>" for c in rec.columns)
         links = [c == "id" and rec.id == "catalog:tables" for c in rec.columns]  # the catalog links its tables
         body = "".join(
-            "<tr>" + "".join(f'<td><a href="{_e(href(v))}">{_e(v)}</a></td>' if link and isinstance(v, str)
-                             else f"<td>{_cell(v)}</td>" for v, link in zip(row, links, strict=True)) + "</tr>"
-            for row in rec.rows[:MAX_HTML_ROWS])
+            "<tr>"
+            + "".join(
+                f'<td><a href="{_e(href(v))}">{_e(v)}</a></td>'
+                if link and isinstance(v, str)
+                else f"<td>{_cell(v)}</td>"
+                for v, link in zip(row, links, strict=True)
+            )
+            + "</tr>"
+            for row in rec.rows[:MAX_HTML_ROWS]
+        )
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         if len(rec.rows) > MAX_HTML_ROWS:
             parts.append(f"<p>… {len(rec.rows) - MAX_HTML_ROWS} more rows not shown.</p>")
@@ -100,7 +108,9 @@ def message_page(title: str, text: str, status: int) -> HTMLResponse:
 
 
 def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
-    doc = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-           f'<meta name="viewport" content="width=device-width"><style>{_STYLE}</style></head>'
-           f"<body><h1>{_e(title)}</h1>\n{body}\n</body></html>")
+    doc = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f'<meta name="viewport" content="width=device-width"><style>{_STYLE}</style></head>'
+        f"<body><h1>{_e(title)}</h1>\n{body}\n</body></html>"
+    )
     return HTMLResponse(doc, status_code=status, headers=SECURITY_HEADERS)

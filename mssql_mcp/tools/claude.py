@@ -48,6 +48,7 @@ def register(server: MCPServer[Any], queries: QueryService, policy: AuditPolicy)
         return await run_tool("describe_table", body, ctx=ctx, policy=policy)
 
     mode = "read-only: one SELECT (or WITH ... SELECT) per call" if queries.read_only else "read-write"
+
     @server.tool(
         name="execute_sql",
         description=(
@@ -101,8 +102,9 @@ def _table_json(t: TableInfo) -> dict[str, Any]:
 
 
 def _tables_text(tables: list[TableInfo]) -> str:
-    lines = [f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)"
-             for t in tables]
+    lines = [
+        f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)" for t in tables
+    ]
     return "\n".join(lines) if lines else "No tables."
 
 
@@ -111,13 +113,24 @@ def _detail_json(d: TableDetail) -> dict[str, Any]:
         **_table_json(d.info),
         "description": d.description,
         "columns": [
-            {"name": c.name, "type": c.type, "nullable": c.nullable, "default": c.default,
-             "primary_key": c.primary_key, "identity": c.identity, "description": c.description}
+            {
+                "name": c.name,
+                "type": c.type,
+                "nullable": c.nullable,
+                "default": c.default,
+                "primary_key": c.primary_key,
+                "identity": c.identity,
+                "description": c.description,
+            }
             for c in d.columns
         ],
         "foreign_keys": [
-            {"name": fk.name, "columns": list(fk.columns), "references": fk.references.qualified,
-             "referenced_columns": list(fk.referenced_columns)}
+            {
+                "name": fk.name,
+                "columns": list(fk.columns),
+                "references": fk.references.qualified,
+                "referenced_columns": list(fk.referenced_columns),
+            }
             for fk in d.foreign_keys
         ],
         "indexes": [

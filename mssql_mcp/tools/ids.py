@@ -263,7 +263,7 @@ def _parse(kind: str, text: str, cur: _Cursor) -> RecordId:
         else:
             rid = RowId(table, _parse_key(cur))
     if not cur.at_end():
-        raise ValueError(f"unexpected text at {text[cur.pos:][:20]!r}")
+        raise ValueError(f"unexpected text at {text[cur.pos :][:20]!r}")
     return rid
 
 

@@ -76,8 +76,14 @@ class KeywordSearch:
             return any(t in name.lower() for t in lowered)
 
         tables = await self.queries.list_tables()
-        hits = [Hit(ids.format_id(ids.TableId(id_table(t.ref))), f"{t.ref.qualified} ({t.type.lower()}, "
-                    f"{t.row_count if t.row_count is not None else '?'} rows)") for t in tables if named(t.ref.name)]
+        hits = [
+            Hit(
+                ids.format_id(ids.TableId(id_table(t.ref))),
+                f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)",
+            )
+            for t in tables
+            if named(t.ref.name)
+        ]
         details: list[tuple[TableInfo, TableDetail]] = []
         for table in tables:
             if anyio.current_time() >= deadline:
@@ -89,8 +95,14 @@ class KeywordSearch:
                 log.warning("search: skipped %s: %s", table.ref.qualified, exc)
                 continue
             details.append((table, detail))
-            hits += [Hit(ids.format_id(ids.ColumnId(id_table(table.ref), c.name)),
-                         f"Column {table.ref.qualified}.{c.name} ({c.type})") for c in detail.columns if named(c.name)]
+            hits += [
+                Hit(
+                    ids.format_id(ids.ColumnId(id_table(table.ref), c.name)),
+                    f"Column {table.ref.qualified}.{c.name} ({c.type})",
+                )
+                for c in detail.columns
+                if named(c.name)
+            ]
         if len(hits) >= self.limit:
             return hits[: self.limit]
         # Tables whose names matched are searched first: their rows are the likeliest answers.
@@ -136,4 +148,3 @@ class KeywordSearch:
             rid = ids.format_id(ids.RowId(id_table(table.ref), key))
             hits.append(Hit(rid, row_title(table.ref, key, list(zip(wanted, row, strict=True)), detail.columns)))
         return hits
-

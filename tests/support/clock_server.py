@@ -43,8 +43,7 @@ def main() -> None:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    routes = [Route("/health", health), Route("/mcp", auth.protect(whoami, resource_url=f"{issuer}/mcp")),
-              *auth.routes]
+    routes = [Route("/health", health), Route("/mcp", auth.protect(whoami, resource_url=f"{issuer}/mcp")), *auth.routes]
     app = Starlette(routes=routes, middleware=auth.middleware)
     uvicorn.run(app, host="127.0.0.1", port=settings.port or 0, log_level="warning")
 

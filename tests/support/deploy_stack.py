@@ -76,8 +76,14 @@ def install_certificate(ca: tlsca.Pair, letsencrypt: Path, domain: str) -> None:
 
 
 def render_for(tmp: Path, ports: nginx.Ports, edits: Sequence[tuple[str, str]] = ()) -> nginx.Rendered:
-    return nginx.render(tmp / "nginx", domain=DOMAIN, ports=ports, letsencrypt=tmp / "letsencrypt",
-                        webroot=tmp / "www", site_edits=edits)
+    return nginx.render(
+        tmp / "nginx",
+        domain=DOMAIN,
+        ports=ports,
+        letsencrypt=tmp / "letsencrypt",
+        webroot=tmp / "www",
+        site_edits=edits,
+    )
 
 
 def new_ports(claude: int, chatgpt: int) -> nginx.Ports:
@@ -99,8 +105,9 @@ def stack(tmp: Path, app_env: Mapping[str, str], *, https_port: int | None = Non
         running_server(env, tmp, face="claude") as claude,
         running_server(env, tmp, face="chatgpt", health_path="/chatgpt/health") as chatgpt,
     ):
-        ports = nginx.Ports(http=free_port(), https=https_port, health=free_port(), claude=claude.port,
-                            chatgpt=chatgpt.port)
+        ports = nginx.Ports(
+            http=free_port(), https=https_port, health=free_port(), claude=claude.port, chatgpt=chatgpt.port
+        )
         conf = render_for(tmp, ports)
         with nginx.running_nginx(conf, ports.https):
             yield Stack(ports, conf, ca, tmp / "www", claude, chatgpt)
@@ -108,9 +115,16 @@ def stack(tmp: Path, app_env: Mapping[str, str], *, https_port: int | None = Non
 
 # -- SSE through the proxy ----------------------------------------------------------------------
 
-_INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                    "clientInfo": {"name": "deploy-test", "version": "1"}}}
+_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "deploy-test", "version": "1"},
+    },
+}
 _INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 _LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 

@@ -29,8 +29,9 @@ COMPOSE = Path(sys.executable).parent / "docker-compose"
 
 def _model(files: list[str], profiles: list[str]) -> dict[str, Any]:
     cmd = [str(COMPOSE)] + [x for f in files for x in ("-f", f)] + [x for p in profiles for x in ("--profile", p)]
-    out = subprocess.run([*cmd, "config", "--format", "json"], capture_output=True, text=True, timeout=60,
-                         cwd=Path(files[0]).parent)
+    out = subprocess.run(
+        [*cmd, "config", "--format", "json"], capture_output=True, text=True, timeout=60, cwd=Path(files[0]).parent
+    )
     if out.returncode != 0:
         raise SystemExit(f"docker-shim: compose config failed:\n{out.stderr}")
     value: dict[str, Any] = json.loads(out.stdout)

@@ -101,8 +101,18 @@ def install(prefix: Path | None = None) -> Inspector:
                 raise InspectorUnavailable("npm is not on PATH, so MCP Inspector cannot be installed")
             prefix.mkdir(parents=True, exist_ok=True)
             # --ignore-scripts: the package's only install script is a no-op outside its own source checkout.
-            cmd = [npm, "install", "--prefix", str(prefix), "--save-exact", "--no-audit", "--no-fund",
-                   "--ignore-scripts", "--loglevel=error", f"{PACKAGE}@{VERSION}"]
+            cmd = [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--save-exact",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--loglevel=error",
+                f"{PACKAGE}@{VERSION}",
+            ]
             try:
                 done = subprocess.run(cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
             except subprocess.TimeoutExpired as exc:
@@ -141,8 +151,9 @@ class InspectorRun:
         raise AssertionError(f"no JSON error envelope on stderr (exit {self.returncode}): {self.stderr!r}")
 
     def describe(self) -> str:
-        return (f"{' '.join(self.argv)}\nexit {self.returncode}\n"
-                f"stdout: {self.stdout[:2000]}\nstderr: {self.stderr[:4000]}")
+        return (
+            f"{' '.join(self.argv)}\nexit {self.returncode}\nstdout: {self.stdout[:2000]}\nstderr: {self.stderr[:4000]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -187,8 +198,14 @@ class Inspector:
             argv += ["--tool-arg", *(f"{k}={v}" for k, v in args.items())]
         argv += list(extra_args)
         done = subprocess.run(
-            argv, env=self.env(home, env), cwd=home, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=timeout, check=False,
+            argv,
+            env=self.env(home, env),
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         return InspectorRun(argv, done.returncode, done.stdout, done.stderr)
 
@@ -204,7 +221,7 @@ def browser_env(home: Path, username: str, password: str, log: Path, *, decision
     wrapper.write_text(
         "#!/bin/sh\n"
         f"cd {shlex.quote(str(ROOT))} || exit 0\n"
-        f"{shlex.quote(sys.executable)} -m tests.support.inspector_browser \"$1\"\n"
+        f'{shlex.quote(sys.executable)} -m tests.support.inspector_browser "$1"\n'
         "exit 0\n"
     )
     wrapper.chmod(0o700)

@@ -54,8 +54,7 @@ def main(argv: list[str]) -> int:
     except Exception:  # report anything: nobody sees this process's stderr
         _write(log, {"outcome": "error", "traceback": traceback.format_exc()})
         return 1
-    _write(log, {"outcome": "delivered", "final_url": final_url, "callback_status": status,
-                 "pages": len(filler.pages)})
+    _write(log, {"outcome": "delivered", "final_url": final_url, "callback_status": status, "pages": len(filler.pages)})
     return 0
 
 

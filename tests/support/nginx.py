@@ -64,8 +64,14 @@ def render(
     """Write the rendered config under `prefix`. `site_edits` (old, new) are extra swaps for control configs."""
     for sub in ("logs", "conf.d", "tmp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
-    r = Rendered(prefix, prefix / "nginx.conf", prefix / "conf.d" / "default.conf",
-                 prefix / "logs" / "access.log", prefix / "logs" / "error.log", prefix / "nginx.pid")
+    r = Rendered(
+        prefix,
+        prefix / "nginx.conf",
+        prefix / "conf.d" / "default.conf",
+        prefix / "logs" / "access.log",
+        prefix / "logs" / "error.log",
+        prefix / "nginx.pid",
+    )
 
     main = (ROOT / "nginx" / "nginx.conf").read_text()
     # Workers must read the temp webroot (mode 0700 under pytest's tmp): as root, run them as root.
@@ -81,8 +87,11 @@ def render(
     r.conf.write_text(main)
 
     site = (ROOT / "nginx" / "conf.d" / "default.conf").read_text()
-    for var, value in (("DOMAIN", domain), ("CLAUDE_UPSTREAM", f"127.0.0.1:{ports.claude}"),
-                       ("CHATGPT_UPSTREAM", f"127.0.0.1:{ports.chatgpt}")):
+    for var, value in (
+        ("DOMAIN", domain),
+        ("CLAUDE_UPSTREAM", f"127.0.0.1:{ports.claude}"),
+        ("CHATGPT_UPSTREAM", f"127.0.0.1:{ports.chatgpt}"),
+    ):
         site = _swap(site, "${" + var + "}", value)
     assert "${" not in site, "unrendered template variable"
     site = _swap(site, r"listen 80;", f"listen 127.0.0.1:{ports.http};")

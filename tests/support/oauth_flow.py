@@ -46,9 +46,23 @@ def add_user(store_path: Path, account: Account) -> None:
     """Create a user with the product's own CLI (`mssql-mcp users add --password-stdin`)."""
     env = {"OAUTH_STORE_PATH": str(store_path), "PATH": "/usr/bin:/bin"}
     subprocess.run(
-        [sys.executable, "-m", "mssql_mcp", "--env-file", "/nonexistent", "users", "add", account.username,
-         "--password-stdin"],
-        input=account.password + "\n", text=True, check=True, cwd=ROOT, env=env, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "mssql_mcp",
+            "--env-file",
+            "/nonexistent",
+            "users",
+            "add",
+            account.username,
+            "--password-stdin",
+        ],
+        input=account.password + "\n",
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
     )
 
 
@@ -193,8 +207,11 @@ def oauth_client(
         token_endpoint_auth_method=auth_method,  # type: ignore[arg-type]
     )
     provider = OAuthClientProvider(
-        server_url, metadata, storage,
-        redirect_handler=filler.redirect_handler, callback_handler=filler.callback_handler,
+        server_url,
+        metadata,
+        storage,
+        redirect_handler=filler.redirect_handler,
+        callback_handler=filler.callback_handler,
         client_metadata_url=client_metadata_url,
     )
     return provider, storage, filler
@@ -226,7 +243,11 @@ def pkce_pair() -> tuple[str, str]:
 
 
 async def register(
-    http: httpx2.AsyncClient, issuer: str, *, redirect_uris: list[str] | None = None, auth_method: str = "none",
+    http: httpx2.AsyncClient,
+    issuer: str,
+    *,
+    redirect_uris: list[str] | None = None,
+    auth_method: str = "none",
     name: str = "step test client",
 ) -> httpx2.Response:
     body = {
@@ -240,12 +261,26 @@ async def register(
 
 
 async def authorize_code(
-    issuer: str, client_id: str, account: Account, challenge: str, *, resource: str | None,
-    redirect_uri: str = REDIRECT_URI, state: str = "st", extra: Mapping[str, str] | None = None,
+    issuer: str,
+    client_id: str,
+    account: Account,
+    challenge: str,
+    *,
+    resource: str | None,
+    redirect_uri: str = REDIRECT_URI,
+    state: str = "st",
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run /authorize → login → consent; returns the final redirect's query (code, state, iss or error)."""
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
-              "code_challenge": challenge, "code_challenge_method": "S256", **(extra or {})}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **(extra or {}),
+    }
     if resource is not None:
         params["resource"] = resource
     url = f"{issuer}/authorize?" + httpx2.QueryParams(params).__str__()

@@ -59,20 +59,43 @@ def running_pebble(tmp: Path, http_port: int) -> Iterator[Acme]:
     leaf = tlsca.issue(ca, tmp / "ca", ["localhost", "127.0.0.1"], stem="pebble")
     dns_port, chall_mgmt, acme_port, mgmt_port, tls_port = (free_port() for _ in range(5))
     config = tmp / "pebble-config.json"
-    config.write_text(json.dumps({"pebble": {
-        "listenAddress": f"127.0.0.1:{acme_port}",
-        "managementListenAddress": f"127.0.0.1:{mgmt_port}",
-        "certificate": str(leaf.cert),
-        "privateKey": str(leaf.key),
-        "httpPort": http_port,
-        "tlsPort": tls_port,
-        "ocspResponderURL": "",
-        "externalAccountBindingRequired": False,
-    }}))
+    config.write_text(
+        json.dumps(
+            {
+                "pebble": {
+                    "listenAddress": f"127.0.0.1:{acme_port}",
+                    "managementListenAddress": f"127.0.0.1:{mgmt_port}",
+                    "certificate": str(leaf.cert),
+                    "privateKey": str(leaf.key),
+                    "httpPort": http_port,
+                    "tlsPort": tls_port,
+                    "ocspResponderURL": "",
+                    "externalAccountBindingRequired": False,
+                }
+            }
+        )
+    )
     dns_log, pebble_log = tmp / "challtestsrv.log", tmp / "pebble.log"
-    dns = _start(["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "", "-https01", "",
-                  "-tlsalpn01", "", "-management", f"127.0.0.1:{chall_mgmt}", "-defaultIPv4", "127.0.0.1",
-                  "-defaultIPv6", ""], dns_log)
+    dns = _start(
+        [
+            "pebble-challtestsrv",
+            "-dns01",
+            f"127.0.0.1:{dns_port}",
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-management",
+            f"127.0.0.1:{chall_mgmt}",
+            "-defaultIPv4",
+            "127.0.0.1",
+            "-defaultIPv6",
+            "",
+        ],
+        dns_log,
+    )
     try:
         # No sleeps between validation attempts, and no random bad-nonce rejections: fast and deterministic.
         env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}

@@ -91,8 +91,17 @@ def start_server(
     full_env.update({"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env})
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mssql_mcp", "--env-file", str(tmp / "no.env"), "serve", "--face", face,
-             *extra_args],
+            [
+                sys.executable,
+                "-m",
+                "mssql_mcp",
+                "--env-file",
+                str(tmp / "no.env"),
+                "serve",
+                "--face",
+                face,
+                *extra_args,
+            ],
             cwd=ROOT,
             env=full_env,
             stdout=log,

@@ -20,9 +20,27 @@ class Pair:
 def make_ca(folder: Path, name: str = "mssql-mcp test CA") -> Pair:
     folder.mkdir(parents=True, exist_ok=True)
     ca = Pair(folder / "ca.pem", folder / "ca.key")
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(ca.key), "-out", str(ca.cert), "-days", "2", "-subj", f"/CN={name}",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(ca.key),
+        "-out",
+        str(ca.cert),
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
     return ca
 
 
@@ -34,8 +52,35 @@ def issue(ca: Pair, folder: Path, names: list[str], stem: str = "server") -> Pai
     ext = folder / f"{stem}.ext"
     sans = ",".join(f"IP:{n}" if n.replace(".", "").isdigit() else f"DNS:{n}" for n in names)
     ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(leaf.key), "-out", str(csr), "-subj", f"/CN={names[0]}")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca.cert), "-CAkey", str(ca.key), "-CAcreateserial",
-             "-out", str(leaf.cert), "-days", "2", "-extfile", str(ext))
+    _openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(leaf.key),
+        "-out",
+        str(csr),
+        "-subj",
+        f"/CN={names[0]}",
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca.cert),
+        "-CAkey",
+        str(ca.key),
+        "-CAcreateserial",
+        "-out",
+        str(leaf.cert),
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+    )
     return leaf

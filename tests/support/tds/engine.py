@@ -231,8 +231,10 @@ class Session:
             return None, []
         names = None
         if not any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in select.selects):
-            names = [p.alias if isinstance(p, exp.Alias) else p.name if isinstance(p, exp.Column) else ""
-                     for p in select.selects]
+            names = [
+                p.alias if isinstance(p, exp.Alias) else p.name if isinstance(p, exp.Column) else ""
+                for p in select.selects
+            ]
         try:
             schema = self.server.sqlglot_schema
             try:
@@ -247,8 +249,9 @@ class Session:
             types = []
         return names, types
 
-    def _result(self, cursor: sqlite3.Cursor, names: list[str] | None, types: list[SqlType | None], emit: Emit,
-                *, drop: bool) -> int:
+    def _result(
+        self, cursor: sqlite3.Cursor, names: list[str] | None, types: list[SqlType | None], emit: Emit, *, drop: bool
+    ) -> int:
         description = cursor.description
         width = len(description)
         if names is None or len(names) != width:
@@ -256,8 +259,9 @@ class Session:
         first = cursor.fetchmany(200)
         if len(types) != width:
             types = [None] * width
-        final = [_fits(t, [row[i] for row in first]) if t else infer([row[i] for row in first])
-                 for i, t in enumerate(types)]
+        final = [
+            _fits(t, [row[i] for row in first]) if t else infer([row[i] for row in first]) for i, t in enumerate(types)
+        ]
         meta = struct.pack("<BH", wire.TOKEN_COLMETADATA, width)
         for name, t in zip(names, final, strict=True):
             meta += struct.pack("<IH", 0, 0x0001 | 0x0008) + type_info(t) + wire.b_varchar(name)  # nullable, updatable
@@ -282,8 +286,11 @@ def _declared_type(annotated: exp.DataType | None) -> SqlType | None:
         return None
     text = annotated.sql("tsql")
     found = parse_type(text)
-    if found is not None and found.name in ("char", "varchar", "nchar", "nvarchar", "binary", "varbinary") \
-            and "(" not in text:
+    if (
+        found is not None
+        and found.name in ("char", "varchar", "nchar", "nvarchar", "binary", "varbinary")
+        and "(" not in text
+    ):
         return None
     return found
 

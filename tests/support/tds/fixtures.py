@@ -63,7 +63,7 @@ TYPE_SAMPLE = {
     "guid": "6F9619FF-8B86-D011-B42D-00C04FC964FF",
     "bin": b"\x00\xff\x10\x80",
     "vbin": bytes(range(256)) * 40,
-    "doc": "<a b=\"1\">Zürich &amp; co</a>",
+    "doc": '<a b="1">Zürich &amp; co</a>',
     "memo": "Grüße 👋 " + "x" * 9000,
     "ratio": 0.1,
 }
@@ -74,22 +74,28 @@ def make_fixture_db(path: Path) -> Path:
     db.executescript(FIXTURE_SCHEMA)
     db.executemany(
         "INSERT INTO Customers VALUES (?, ?, ?, ?, ?)",
-        [(1, "Zürich Alpine Outfitters AG", "CH", 1234.5, "2024-01-02 03:04:05.1234567"),
-         (2, "Bob's Bikes", "US", None, "2024-01-03 00:00:00"),
-         (3, "Café Ñandú", "AR", 50, "2024-01-04 12:00:00")],
+        [
+            (1, "Zürich Alpine Outfitters AG", "CH", 1234.5, "2024-01-02 03:04:05.1234567"),
+            (2, "Bob's Bikes", "US", None, "2024-01-03 00:00:00"),
+            (3, "Café Ñandú", "AR", 50, "2024-01-04 12:00:00"),
+        ],
     )
     db.executemany("INSERT INTO Orders (CustomerID, Total) VALUES (?, ?)", [(1, 10.5), (1, 99.99), (3, 0.01)])
     cols = ", ".join(TYPE_SAMPLE)
-    db.execute(f"INSERT INTO TypeSamples (id, {cols}) VALUES (1, {', '.join('?' for _ in TYPE_SAMPLE)})",
-               list(TYPE_SAMPLE.values()))
+    db.execute(
+        f"INSERT INTO TypeSamples (id, {cols}) VALUES (1, {', '.join('?' for _ in TYPE_SAMPLE)})",
+        list(TYPE_SAMPLE.values()),
+    )
     db.execute("INSERT INTO TypeSamples (id) VALUES (2)")  # all NULL
     db.commit()
     db.close()
     return path
 
 
-DESCRIPTIONS = {("Customers", None): "People and companies who buy from us.",
-                ("Customers", "Balance"): "Open balance in CHF."}
+DESCRIPTIONS = {
+    ("Customers", None): "People and companies who buy from us.",
+    ("Customers", "Balance"): "Open balance in CHF.",
+}
 
 
 @dataclass(frozen=True)
@@ -113,17 +119,23 @@ def odbc_escape(value: str) -> str:
     return "{" + value.replace("}", "}}") + "}"
 
 
-def connection_string(server: TdsServer, case: DriverCase, *, password: str | None = None,
-                      database: str | None = None) -> str:
+def connection_string(
+    server: TdsServer, case: DriverCase, *, password: str | None = None, database: str | None = None
+) -> str:
     pwd = odbc_escape(server.password if password is None else password)
     db = server.database if database is None else database
     if case.driver == "FreeTDS":
-        return (f"Driver={{FreeTDS}};Server=127.0.0.1;Port={server.port};Database={db};UID={server.user};"
-                f"PWD={pwd};TDS_Version=7.4;ClientCharset=UTF-8")
-    trust = {"yes": ";TrustServerCertificate=yes",
-             "strict": f";ServerCertificate={server.cert_path}"}.get(case.encrypt, "")
-    return (f"Driver={{{case.driver}}};Server=127.0.0.1,{server.port};Database={db};UID={server.user};PWD={pwd};"
-            f"Encrypt={case.encrypt}{trust}")
+        return (
+            f"Driver={{FreeTDS}};Server=127.0.0.1;Port={server.port};Database={db};UID={server.user};"
+            f"PWD={pwd};TDS_Version=7.4;ClientCharset=UTF-8"
+        )
+    trust = {"yes": ";TrustServerCertificate=yes", "strict": f";ServerCertificate={server.cert_path}"}.get(
+        case.encrypt, ""
+    )
+    return (
+        f"Driver={{{case.driver}}};Server=127.0.0.1,{server.port};Database={db};UID={server.user};PWD={pwd};"
+        f"Encrypt={case.encrypt}{trust}"
+    )
 
 
 def backend_env(server: TdsServer, case: DriverCase, **extra: str) -> dict[str, str]:

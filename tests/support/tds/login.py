@@ -1,5 +1,4 @@
-"""PRELOGIN and LOGIN7 (MS-TDS 2.2.6.5 and 2.2.6.4): negotiate encryption, check the credentials, answer.
-"""
+"""PRELOGIN and LOGIN7 (MS-TDS 2.2.6.5 and 2.2.6.4): negotiate encryption, check the credentials, answer."""
 
 from __future__ import annotations
 

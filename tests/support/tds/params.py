@@ -16,8 +16,14 @@ from typing import Any
 from tests.support.tds.wire import Reader
 
 # Well-known procedure ids sent instead of a name (MS-TDS 2.2.6.6, ProcIDSwitch = 0xFFFF)
-PROC_IDS = {10: "sp_executesql", 11: "sp_prepare", 12: "sp_execute", 13: "sp_prepexec", 14: "sp_prepexecrpc",
-            15: "sp_unprepare"}
+PROC_IDS = {
+    10: "sp_executesql",
+    11: "sp_prepare",
+    12: "sp_execute",
+    13: "sp_prepexec",
+    14: "sp_prepexecrpc",
+    15: "sp_unprepare",
+}
 _FIXED = {0x30: 1, 0x34: 2, 0x38: 4, 0x7F: 8, 0x32: 1, 0x3E: 8, 0x3B: 4, 0x3D: 8, 0x3C: 8, 0x7A: 4, 0x3A: 4}
 _BYTELEN = {0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24}
 _VARLEN = {0xE7: "n", 0xEF: "n", 0xA7: "c", 0xAF: "c", 0xA5: "b", 0xAD: "b"}
@@ -135,8 +141,11 @@ def _decode(code: int, data: bytes, scale: int) -> Any:
     if code in (0x6D, 0x3E, 0x3B):
         return struct.unpack("<d" if len(data) == 8 else "<f", data)[0]
     if code in (0x6E, 0x3C, 0x7A):
-        units = struct.unpack("<i", data)[0] if len(data) == 4 else (
-            struct.unpack("<i", data[:4])[0] << 32 | struct.unpack("<I", data[4:])[0])
+        units = (
+            struct.unpack("<i", data)[0]
+            if len(data) == 4
+            else (struct.unpack("<i", data[:4])[0] << 32 | struct.unpack("<I", data[4:])[0])
+        )
         return Decimal(units).scaleb(-4)
     if code in (0x6F, 0x3D, 0x3A):
         if len(data) == 4:

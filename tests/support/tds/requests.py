@@ -51,8 +51,9 @@ class Writer:
 
     def _packet(self, chunk: bytes, *, eom: bool) -> None:
         self.number += 1
-        header = wire.HEADER.pack(wire.TABULAR_RESULT, wire.STATUS_EOM if eom else 0, len(chunk) + 8,
-                                  self.conn.spid, self.number % 256, 0)
+        header = wire.HEADER.pack(
+            wire.TABULAR_RESULT, wire.STATUS_EOM if eom else 0, len(chunk) + 8, self.conn.spid, self.number % 256, 0
+        )
         self.conn.send(header + chunk)
 
 
@@ -206,16 +207,27 @@ class Connection:
                 sql, bound = "", {}
             else:
                 out.write(wire.message(2812, f"Could not find stored procedure '{call.proc}'."))
-                out.write(wire.done(wire.DONE_ERROR | (wire.DONE_MORE if n < len(calls) - 1 else 0),
-                                    token=wire.TOKEN_DONEPROC))
+                out.write(
+                    wire.done(
+                        wire.DONE_ERROR | (wire.DONE_MORE if n < len(calls) - 1 else 0), token=wire.TOKEN_DONEPROC
+                    )
+                )
                 continue
             ok = True
             if proc != "sp_prepare" and sql:
                 ok = session.execute(sql, bound, out.write, in_proc=True)
             out.write(struct.pack("<Bi", wire.TOKEN_RETURNSTATUS, 0 if ok else 1))
             if handle is not None:  # the @handle OUTPUT parameter (RETURNVALUE, MS-TDS 2.2.7.18)
-                out.write(bytes([0xAC]) + struct.pack("<H", 0) + wire.b_varchar(params[0].name) + b"\x01"
-                          + struct.pack("<IH", 0, 0x0001) + bytes([0x26, 4]) + b"\x04" + struct.pack("<i", handle))
+                out.write(
+                    bytes([0xAC])
+                    + struct.pack("<H", 0)
+                    + wire.b_varchar(params[0].name)
+                    + b"\x01"
+                    + struct.pack("<IH", 0, 0x0001)
+                    + bytes([0x26, 4])
+                    + b"\x04"
+                    + struct.pack("<i", handle)
+                )
             status = (0 if ok else wire.DONE_ERROR) | (wire.DONE_MORE if n < len(calls) - 1 else 0)
             out.write(wire.done(status, token=wire.TOKEN_DONEPROC))
 

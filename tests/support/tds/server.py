@@ -77,10 +77,12 @@ class TdsServer:
         build_information_schema(self.sys_path, self.info_path, self.database)
         types = declared_types(self.db_path)
         sys_types = declared_types(self.sys_path)
-        self.schema = Schema({t.lower(): {c.lower(): v.upper() for c, v in cols.items()}
-                              for t, cols in types.items()})
-        self.sqlglot_schema: dict[str, Any] = {"dbo": types, "sys": sys_types,
-                                               "INFORMATION_SCHEMA": declared_types(self.info_path)}
+        self.schema = Schema({t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in types.items()})
+        self.sqlglot_schema: dict[str, Any] = {
+            "dbo": types,
+            "sys": sys_types,
+            "INFORMATION_SCHEMA": declared_types(self.info_path),
+        }
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,11 +168,15 @@ class TdsServer:
             return 4060, f'Cannot open database "{login.database}" requested by the login. The login failed.'
         return None
 
-    _FUNCS = re.compile(r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|"
-                        r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)", re.I)
+    _FUNCS = re.compile(
+        r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|"
+        r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
+        re.I,
+    )
 
     def substitute(self, sql: str, session: Any) -> str:
         """Server functions SQLite lacks, answered from this server's state."""
+
         def value(m: re.Match[str]) -> str:
             word = m.group(0).upper()
             if word == "@@VERSION":
@@ -184,7 +190,5 @@ class TdsServer:
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"
+
         return self._FUNCS.sub(value, sql)
-
-
-

@@ -39,13 +39,51 @@ CREATE TABLE fn_my_permissions_database (entity_name NVARCHAR(128), subentity_na
 """
 
 # system_type_id of each type (sys.types); user_type_id equals it for built-in types
-TYPE_IDS = {"image": 34, "text": 35, "uniqueidentifier": 36, "date": 40, "time": 41, "datetime2": 42,
-            "datetimeoffset": 43, "tinyint": 48, "smallint": 52, "int": 56, "smalldatetime": 58, "real": 59,
-            "money": 60, "datetime": 61, "float": 62, "ntext": 99, "bit": 104, "decimal": 106, "numeric": 108,
-            "smallmoney": 122, "bigint": 127, "varbinary": 165, "varchar": 167, "binary": 173, "char": 175,
-            "nvarchar": 231, "nchar": 239, "xml": 241}
-_FIXED_SIZE = {"tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "bit": 1, "real": 4, "float": 8, "money": 8,
-               "smallmoney": 4, "datetime": 8, "smalldatetime": 4, "date": 3, "uniqueidentifier": 16}
+TYPE_IDS = {
+    "image": 34,
+    "text": 35,
+    "uniqueidentifier": 36,
+    "date": 40,
+    "time": 41,
+    "datetime2": 42,
+    "datetimeoffset": 43,
+    "tinyint": 48,
+    "smallint": 52,
+    "int": 56,
+    "smalldatetime": 58,
+    "real": 59,
+    "money": 60,
+    "datetime": 61,
+    "float": 62,
+    "ntext": 99,
+    "bit": 104,
+    "decimal": 106,
+    "numeric": 108,
+    "smallmoney": 122,
+    "bigint": 127,
+    "varbinary": 165,
+    "varchar": 167,
+    "binary": 173,
+    "char": 175,
+    "nvarchar": 231,
+    "nchar": 239,
+    "xml": 241,
+}
+_FIXED_SIZE = {
+    "tinyint": 1,
+    "smallint": 2,
+    "int": 4,
+    "bigint": 8,
+    "bit": 1,
+    "real": 4,
+    "float": 8,
+    "money": 8,
+    "smallmoney": 4,
+    "datetime": 8,
+    "smalldatetime": 4,
+    "date": 3,
+    "uniqueidentifier": 16,
+}
 _IDENTITY = re.compile(r"\s+IDENTITY(\s*\(\s*\d+\s*,\s*\d+\s*\))?", re.I)
 
 Descriptions = Mapping[tuple[str, str | None], str]  # (table, column or None) -> MS_Description
@@ -86,7 +124,8 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
     dst.executemany("INSERT INTO fn_my_permissions_database VALUES ('database', '', ?)", [(p,) for p in permissions])
     objects = src.execute(
         "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name").fetchall()
+        "ORDER BY name"
+    ).fetchall()
     ids = {name.lower(): 1000 + n * 16 for n, (name, _kind) in enumerate(objects)}
     next_id = 1000 + len(objects) * 16
     for name, kind in objects:
@@ -94,8 +133,10 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
         code, desc = ("U", "USER_TABLE") if kind == "table" else ("V", "VIEW")
         dst.execute("INSERT INTO objects VALUES (?, ?, 1, 0, ?, ?, 0)", (oid, name, code, desc))
         if descriptions.get((name, None)):
-            dst.execute("INSERT INTO extended_properties VALUES (1, ?, 0, 'MS_Description', ?)",
-                        (oid, descriptions[(name, None)]))
+            dst.execute(
+                "INSERT INTO extended_properties VALUES (1, ?, 0, 'MS_Description', ?)",
+                (oid, descriptions[(name, None)]),
+            )
         info = src.execute(f'PRAGMA table_xinfo("{name}")').fetchall()  # noqa: S608 - names from sqlite_schema
         pk_cols = sorted((c[5], c[0] + 1) for c in info if c[5])
         for cid, cname, declared, notnull, default, pk, _hidden in info:
@@ -104,17 +145,36 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
             default_id = 0
             if default is not None:
                 default_id = next_id = next_id + 1
-                dst.execute("INSERT INTO objects VALUES (?, ?, 1, ?, 'D', 'DEFAULT_CONSTRAINT', 0)",
-                            (default_id, f"DF_{name}_{cname}", oid))
-                dst.execute("INSERT INTO default_constraints VALUES (?, ?, ?, ?, ?)",
-                            (default_id, f"DF_{name}_{cname}", oid, cid + 1, f"(({default}))"))
+                dst.execute(
+                    "INSERT INTO objects VALUES (?, ?, 1, ?, 'D', 'DEFAULT_CONSTRAINT', 0)",
+                    (default_id, f"DF_{name}_{cname}", oid),
+                )
+                dst.execute(
+                    "INSERT INTO default_constraints VALUES (?, ?, ?, ?, ?)",
+                    (default_id, f"DF_{name}_{cname}", oid, cid + 1, f"(({default}))"),
+                )
             type_id = TYPE_IDS.get(t.name, 231)
-            dst.execute("INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                        (oid, cname, cid + 1, type_id, type_id, max_length, precision, scale,
-                         0 if (notnull or pk) else 1, int(identity), default_id))
+            dst.execute(
+                "INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                (
+                    oid,
+                    cname,
+                    cid + 1,
+                    type_id,
+                    type_id,
+                    max_length,
+                    precision,
+                    scale,
+                    0 if (notnull or pk) else 1,
+                    int(identity),
+                    default_id,
+                ),
+            )
             if descriptions.get((name, cname)):
-                dst.execute("INSERT INTO extended_properties VALUES (1, ?, ?, 'MS_Description', ?)",
-                            (oid, cid + 1, descriptions[(name, cname)]))
+                dst.execute(
+                    "INSERT INTO extended_properties VALUES (1, ?, ?, 'MS_Description', ?)",
+                    (oid, cid + 1, descriptions[(name, cname)]),
+                )
         if kind != "table":
             continue
         count = src.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
@@ -122,8 +182,9 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
         if pk_cols:
             dst.execute("INSERT INTO indexes VALUES (?, ?, 1, 1, 'CLUSTERED', 1, 1, 0)", (oid, f"PK_{name}"))
             for ordinal, (_seq, column_id) in enumerate(pk_cols, start=1):
-                dst.execute("INSERT INTO index_columns VALUES (?, 1, ?, ?, ?, 0, 0)",
-                            (oid, ordinal, column_id, ordinal))
+                dst.execute(
+                    "INSERT INTO index_columns VALUES (?, 1, ?, ?, ?, 0, 0)", (oid, ordinal, column_id, ordinal)
+                )
         else:
             dst.execute("INSERT INTO indexes VALUES (?, NULL, 0, 0, 'HEAP', 0, 0, 0)", (oid,))
         column_ids = {c[1].lower(): c[0] + 1 for c in info}
@@ -133,11 +194,15 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
                 continue
             index_id += 1
             label = iname if origin == "c" else f"UQ_{name}_{index_id}"
-            dst.execute("INSERT INTO indexes VALUES (?, ?, ?, 2, 'NONCLUSTERED', ?, 0, ?)",
-                        (oid, label, index_id, unique, int(origin == "u")))
+            dst.execute(
+                "INSERT INTO indexes VALUES (?, ?, ?, 2, 'NONCLUSTERED', ?, 0, ?)",
+                (oid, label, index_id, unique, int(origin == "u")),
+            )
             for ordinal, (_no, _cid, cname) in enumerate(src.execute(f'PRAGMA index_info("{iname}")'), start=1):
-                dst.execute("INSERT INTO index_columns VALUES (?, ?, ?, ?, ?, 0, 0)",
-                            (oid, index_id, ordinal, column_ids[cname.lower()], ordinal))
+                dst.execute(
+                    "INSERT INTO index_columns VALUES (?, ?, ?, ?, ?, 0, 0)",
+                    (oid, index_id, ordinal, column_ids[cname.lower()], ordinal),
+                )
         fks: dict[int, list[tuple[str, str, str]]] = {}
         for fk_id, _seq, ref_table, from_col, to_col, *_ in src.execute(f'PRAGMA foreign_key_list("{name}")'):
             fks.setdefault(fk_id, []).append((ref_table, from_col, to_col))
@@ -145,16 +210,19 @@ def build(source: Path, target: Path, *, descriptions: Descriptions, permissions
             ref = cols[0][0]
             fk_oid = next_id = next_id + 1
             fk_name = f"FK_{name}_{ref}_{fk_id}"
-            dst.execute("INSERT INTO objects VALUES (?, ?, 1, ?, 'F', 'FOREIGN_KEY_CONSTRAINT', 0)",
-                        (fk_oid, fk_name, oid))
+            dst.execute(
+                "INSERT INTO objects VALUES (?, ?, 1, ?, 'F', 'FOREIGN_KEY_CONSTRAINT', 0)", (fk_oid, fk_name, oid)
+            )
             dst.execute("INSERT INTO foreign_keys VALUES (?, ?, ?, ?)", (fk_oid, fk_name, oid, ids[ref.lower()]))
             ref_info = src.execute(f'PRAGMA table_info("{ref}")').fetchall()
             ref_ids = {c[1].lower(): c[0] + 1 for c in ref_info}
             ref_pk = [c[1] for c in sorted(ref_info, key=lambda c: c[5]) if c[5]]
             for n, (_r, from_col, to_col) in enumerate(cols, start=1):
                 to_col = to_col or ref_pk[n - 1]
-                dst.execute("INSERT INTO foreign_key_columns VALUES (?, ?, ?, ?, ?, ?)",
-                            (fk_oid, n, oid, column_ids[from_col.lower()], ids[ref.lower()], ref_ids[to_col.lower()]))
+                dst.execute(
+                    "INSERT INTO foreign_key_columns VALUES (?, ?, ?, ?, ?, ?)",
+                    (fk_oid, n, oid, column_ids[from_col.lower()], ids[ref.lower()], ref_ids[to_col.lower()]),
+                )
     dst.commit()
     dst.close()
     src.close()
@@ -174,8 +242,11 @@ def build_information_schema(sys_db: Path, target: Path, database: str) -> None:
     dst = sqlite3.connect(target)
     dst.executescript(INFORMATION_SCHEMA)
     dst.execute("ATTACH DATABASE ? AS s", (str(sys_db),))
-    dst.execute("INSERT INTO TABLES SELECT ?, 'dbo', o.name, CASE o.type WHEN 'U' THEN 'BASE TABLE' ELSE 'VIEW' END "
-                "FROM s.objects o WHERE o.type IN ('U', 'V') ORDER BY o.name", (database,))
+    dst.execute(
+        "INSERT INTO TABLES SELECT ?, 'dbo', o.name, CASE o.type WHEN 'U' THEN 'BASE TABLE' ELSE 'VIEW' END "
+        "FROM s.objects o WHERE o.type IN ('U', 'V') ORDER BY o.name",
+        (database,),
+    )
     dst.execute(
         "INSERT INTO COLUMNS SELECT ?, 'dbo', o.name, c.name, c.column_id, d.definition, "
         "CASE c.is_nullable WHEN 1 THEN 'YES' ELSE 'NO' END, t.name, "
@@ -186,7 +257,8 @@ def build_information_schema(sys_db: Path, target: Path, database: str) -> None:
         "FROM s.columns c JOIN s.objects o ON o.object_id = c.object_id AND o.type IN ('U', 'V') "
         "JOIN s.types t ON t.user_type_id = c.user_type_id "
         "LEFT JOIN s.default_constraints d ON d.object_id = c.default_object_id ORDER BY o.name, c.column_id",
-        (database,))
+        (database,),
+    )
     dst.commit()
     dst.close()
 
@@ -195,9 +267,12 @@ def declared_types(source: Path) -> dict[str, dict[str, str]]:
     """table -> column -> SQL Server type text, for typing result columns (and sqlglot's annotator)."""
     out: dict[str, dict[str, str]] = {}
     with sqlite3.connect(source) as db:
-        for (name,) in db.execute("SELECT name FROM sqlite_schema WHERE type IN ('table','view') "
-                                  "AND name NOT LIKE 'sqlite_%'"):
-            out[name] = {c[1]: (_IDENTITY.sub("", c[2]) or "NVARCHAR(MAX)").strip('"')
-                         for c in db.execute(f'PRAGMA table_info("{name}")')}
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%'"
+        ):
+            out[name] = {
+                c[1]: (_IDENTITY.sub("", c[2]) or "NVARCHAR(MAX)").strip('"')
+                for c in db.execute(f'PRAGMA table_info("{name}")')
+            }
     db.close()
     return out

@@ -34,9 +34,23 @@ class SqlType:
         return self.length == -1 or self.name == "xml"
 
 
-_ALIASES = {"integer": "int", "boolean": "bit", "double": "float", "double precision": "float", "text": "nvarchar",
-            "ntext": "nvarchar", "varchar2": "varchar", "timestamp": "datetime2", "real": "real", "blob": "varbinary",
-            "numeric": "decimal", "dec": "decimal", "string": "nvarchar", "clob": "nvarchar", "char varying": "varchar"}
+_ALIASES = {
+    "integer": "int",
+    "boolean": "bit",
+    "double": "float",
+    "double precision": "float",
+    "text": "nvarchar",
+    "ntext": "nvarchar",
+    "varchar2": "varchar",
+    "timestamp": "datetime2",
+    "real": "real",
+    "blob": "varbinary",
+    "numeric": "decimal",
+    "dec": "decimal",
+    "string": "nvarchar",
+    "clob": "nvarchar",
+    "char varying": "varchar",
+}
 _TYPE = re.compile(r"^\s*([a-z][a-z0-9 ]*?)\s*(?:\(\s*(max|\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$", re.I)
 
 
@@ -63,8 +77,18 @@ def parse_type(text: str) -> SqlType | None:
 
 
 _INTS = {"tinyint": 1, "smallint": 2, "int": 4, "bigint": 8}
-_FIXED = {*_INTS, "bit", "float", "real", "money", "smallmoney", "date", "datetime", "smalldatetime",
-          "uniqueidentifier"}
+_FIXED = {
+    *_INTS,
+    "bit",
+    "float",
+    "real",
+    "money",
+    "smallmoney",
+    "date",
+    "datetime",
+    "smalldatetime",
+    "uniqueidentifier",
+}
 
 
 def _decimal_size(precision: int) -> int:
@@ -121,7 +145,8 @@ def _ticks(t: dt.time | None, fraction_100ns: int, scale: int) -> bytes:
 
 
 _STAMP = re.compile(
-    r"^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,7}))?)?)?\s*(?:([+-])(\d\d):(\d\d)|Z)?$")
+    r"^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,7}))?)?)?\s*(?:([+-])(\d\d):(\d\d)|Z)?$"
+)
 _CLOCK = re.compile(r"^(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,7}))?)?$")
 
 
