@@ -1,4 +1,4 @@
-"""The SQL gate (mssql_mcp/sqlgate.py) against the cases in tests/gate_cases.py, plus mutations of them."""
+"""The SQL gate (mssql_mcp/sqlgate/) against the cases in tests/gate_cases.py, plus mutations of them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The embedded backend: any SQLite file, served with SQL Server-style names and T-SQL input.
 
-Safety layers here (the gate in `sqlgate.py` runs before any of this):
+Safety layers here (the gate in `sqlgate/` runs before any of this):
 - read-only mode opens the file with `mode=ro` and sets `PRAGMA query_only`, so even a statement that got
   past the gate cannot write (https://www.sqlite.org/pragma.html#pragma_query_only);
 - reads are never committed: every call ends with a rollback unless it is a write-mode write;

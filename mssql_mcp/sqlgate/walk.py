@@ -1,4 +1,4 @@
-"""The SQL gate's tree walk: every node of a parsed statement against the rules in sqlgate_rules.
+"""The SQL gate's tree walk: every node of a parsed statement against the rules in sqlgate.rules.
 
 Reads are an allowlist (a node type not in READ_NODES is refused); DML adds its own node types;
 DDL, which only runs with ALLOW_DDL=true, is checked against the refusal tables alone.
@@ -11,7 +11,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from mssql_mcp import sqlgate_rules as rules
+from mssql_mcp.sqlgate import rules
 
 Mode = Literal["read", "dml", "ddl"]
 

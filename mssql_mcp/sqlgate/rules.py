@@ -1,4 +1,4 @@
-"""The data behind the SQL gate (`mssql_mcp/sqlgate.py`): which tree shapes and words it accepts.
+"""The data behind the SQL gate (`mssql_mcp/sqlgate/`): which tree shapes and words it accepts.
 
 Everything here is an allowlist or a table of refusal reasons; `sqlgate` holds the logic. The tree
 shapes are those of sqlglot 30.30.0's tsql dialect, which is why sqlglot is pinned exactly. See
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-# Node types a read query may contain (besides exp.Func subclasses, see sqlgate._check_read_node).
+# Node types a read query may contain (besides exp.Func subclasses, see sqlgate.walk.walk).
 # Anything else, anywhere in the tree, is refused: an unknown shape is a refusal, never a pass.
 READ_NODES: frozenset[type[exp.Expr]] = frozenset(
     {
@@ -245,7 +245,7 @@ assert STATEMENT_STARTERS <= STATEMENT_WORDS
 # comments and [names]). sqlglot is lenient (`SELECT 1 FETCH` parses, `IN TRUNCATE (...)` is a
 # function call), so a read simply may not contain words that begin other statements.
 # Two read words are allowed in one context only: `OFFSET n ROWS FETCH` and `LEFT MERGE JOIN`
-# (a join hint); see sqlgate._word_problem.
+# (a join hint); see sqlgate.check._word_problem.
 STATEMENT_WORDS_ALLOWED = {
     "read": frozenset({"SELECT", "WITH", "FETCH", "MERGE"}),
     "dml": frozenset({"SELECT", "WITH", "FETCH", "MERGE", "INSERT", "UPDATE", "DELETE", "SET"}),

@@ -5,7 +5,7 @@
 
 It is an allowlist over sqlglot's tsql parse tree, failing closed: exactly one statement, whose every
 node is a known-safe shape. Anything sqlglot cannot parse, reads as a Command, or shapes in a way not
-listed in `sqlgate_rules` is refused. The gate is pure (no database, no I/O) and is only the first
+listed in `sqlgate.rules` is refused. The gate is pure (no database, no I/O) and is only the first
 layer; docs/read_only.md describes the others and the reasoning behind each rule.
 
 The statement that runs is the caller's original text, never a re-rendering of the tree, so the gate
@@ -27,9 +27,9 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from mssql_mcp import sqlgate_rules as rules
 from mssql_mcp.errors import QueryRefused
-from mssql_mcp.sqlgate_walk import Mode, walk
+from mssql_mcp.sqlgate import rules
+from mssql_mcp.sqlgate.walk import Mode, walk
 
 StatementKind = Literal["read", "dml", "ddl"]
 
