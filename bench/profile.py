@@ -26,7 +26,7 @@ from tests.support.procs import stop_pid
 # (component, path prefixes of the innermost frame's file, as py-spy prints it), first match wins.
 COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("database (our backend, sqlite3, pyodbc)", ("mssql_mcp/db/", "sqlite3/")),
-    ("result shaping (json_rows, Markdown table)", ("mssql_mcp/serialize.py", "mssql_mcp/tools/")),
+    ("result shaping (json_rows, Markdown table)", ("mssql_mcp/serialize.py", "mssql_mcp/faces/")),
     ("sign-in (bearer token check)", ("mssql_mcp/oauth/", "mcp/server/auth/")),
     (
         "SQL gate and query service",

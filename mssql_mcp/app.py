@@ -36,11 +36,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mssql_mcp import __version__
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
+from mssql_mcp.faces import claude
+from mssql_mcp.faces.common import AuditPolicy
 from mssql_mcp.oauth import AuthComponents, build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
-from mssql_mcp.tools import claude
-from mssql_mcp.tools.common import AuditPolicy
 
 log = logging.getLogger("mssql_mcp.app")
 
@@ -77,7 +77,7 @@ def _register_chatgpt(
     policy: AuditPolicy,
     auth: AuthComponents,
 ) -> list[BaseRoute]:
-    from mssql_mcp.tools import chatgpt
+    from mssql_mcp.faces.chatgpt import tools as chatgpt
 
     return chatgpt.register(server, queries, settings, base_url, policy, auth=auth)
 

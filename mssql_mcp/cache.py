@@ -2,7 +2,7 @@
 
 The ChatGPT face keeps query results here for CACHE_TTL_SECONDS so that `fetch` of a `query:` id right
 after `search` does not run the query twice. Nothing depends on an entry being present: a miss simply
-re-runs the query, whose SQL travels inside the id (see `mssql_mcp/tools/ids.py`). That is why this can
+re-runs the query, whose SQL travels inside the id (see `mssql_mcp/faces/chatgpt/ids.py`). That is why this can
 stay an in-process cache; a shared store (Redis) would only raise the hit rate across replicas.
 
 `timer` is the clock the expiry reads (default `time.monotonic`); tests pass their own to step time.

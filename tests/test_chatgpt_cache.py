@@ -17,11 +17,11 @@ from mcp.server.mcpserver import MCPServer
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.sqlite import SqliteDatabase
+from mssql_mcp.faces.chatgpt import tools as chatgpt
+from mssql_mcp.faces.chatgpt.fetch import QueryRun
+from mssql_mcp.faces.common import AuditPolicy
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import load_settings
-from mssql_mcp.tools import chatgpt
-from mssql_mcp.tools.chatgpt_fetch import QueryRun
-from mssql_mcp.tools.common import AuditPolicy
 from tests.support.chatgpt_contract import fetched, search_results
 
 pytestmark = pytest.mark.anyio

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from mssql_mcp import sqlgate
 from mssql_mcp.errors import InvalidArgument
-from mssql_mcp.tools import ids
-from mssql_mcp.tools.keyword_search import like_pattern
-from mssql_mcp.tools.search_grammar import Describe, Keywords, ListTables, Sample, Sql, parse
+from mssql_mcp.faces.chatgpt import ids
+from mssql_mcp.faces.chatgpt.keyword_search import like_pattern
+from mssql_mcp.faces.chatgpt.search_grammar import Describe, Keywords, ListTables, Sample, Sql, parse
 
 GRAMMAR = [
     ("list tables", ListTables()),
@@ -163,7 +163,7 @@ def test_like_patterns_match_the_term_literally(term: str, pattern: str) -> None
 
 def test_keyword_sql_passes_the_read_only_gate() -> None:
     from mssql_mcp.db.base import ColumnInfo, TableInfo, TableRef
-    from mssql_mcp.tools.keyword_search import literal_sql
+    from mssql_mcp.faces.chatgpt.keyword_search import literal_sql
 
     table = TableInfo(TableRef("dbo", "Odd]Name"), "VIEW", None)
     sql = literal_sql(table, [ColumnInfo("Na]me", "NVARCHAR(10)", True)], ("O'Brien", "100%"), 50)

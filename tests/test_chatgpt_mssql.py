@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
-from mssql_mcp.tools import ids
+from mssql_mcp.faces.chatgpt import ids
 from tests.support.chatgpt_contract import fetched, search_results
 from tests.support.mcp_client import connect, text_of
 from tests.support.procs import ServerProcess, running_server

@@ -12,8 +12,8 @@ import httpx2
 import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
-from mssql_mcp.tools import ids
-from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
+from mssql_mcp.faces.chatgpt import ids
+from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS
 from tests.support.chatgpt_contract import fetched, search_results
 from tests.support.mcp_client import Transport, connect, text_of
 from tests.support.procs import ServerProcess, running_server

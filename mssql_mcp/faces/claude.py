@@ -12,9 +12,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 
 from mssql_mcp.db.base import TableDetail, TableInfo
+from mssql_mcp.faces.common import READ_ONLY, WRITE, AuditPolicy, ToolOutput, run_tool
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome, QueryService
 from mssql_mcp.serialize import json_rows, render_table
-from mssql_mcp.tools.common import READ_ONLY, WRITE, AuditPolicy, ToolOutput, run_tool
 
 
 def register(server: MCPServer[Any], queries: QueryService, policy: AuditPolicy) -> None:

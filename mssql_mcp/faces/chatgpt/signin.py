@@ -29,11 +29,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mssql_mcp.faces.chatgpt.views import message_page
 from mssql_mcp.oauth import AuthComponents
 from mssql_mcp.oauth.clients import canonical_resource
 from mssql_mcp.oauth.provider import SCOPE
 from mssql_mcp.oauth.store import ClientRecord
-from mssql_mcp.tools.chatgpt_views import message_page
 
 CLIENT_ID = "mssql-mcp-record-pages"
 CLIENT_NAME = "Record pages of this server (ChatGPT citations)"

@@ -6,7 +6,7 @@ Values travel as parameters. Query ids re-run through the read-only gate (`force
 the result cache misses, so an expired cache is never an error.
 
 A `Record` carries both the model's text (a compact table or `key: value` lines, capped) and the structured
-data the HTML record view renders (`chatgpt_views.py`).
+data the HTML record view renders (`views.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from urllib.parse import quote
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
+from mssql_mcp.faces.chatgpt import ids
 from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
-from mssql_mcp.tools import ids
 
 URL_SAFE = ":=,.()-_~"  # left as-is in record URLs (ids stay readable); everything else percent-encoded
 MAX_TEXT_CHARS = 20_000  # what one fetch hands the model; the HTML view shows the same rows

@@ -22,9 +22,9 @@ import anyio
 
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, quote_ident
 from mssql_mcp.errors import MssqlMcpError, QueryTimeout
+from mssql_mcp.faces.chatgpt import ids
+from mssql_mcp.faces.chatgpt.fetch import Fetcher, id_table, is_text, primary_key, row_title
 from mssql_mcp.serialize import json_rows
-from mssql_mcp.tools import ids
-from mssql_mcp.tools.chatgpt_fetch import Fetcher, id_table, is_text, primary_key, row_title
 
 log = logging.getLogger("mssql_mcp.tools.search")
 

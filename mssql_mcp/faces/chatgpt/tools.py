@@ -6,8 +6,8 @@
 Both are read-only (annotations say so, and every statement passes the gate with `force_read_only`,
 whatever READ_ONLY_MODE says: this face never writes). Output is text only (`structured_output=False`):
 ChatGPT reads the JSON from the text item. The search grammar is in `search_grammar.py`, the ids in
-`ids.py`, fetching in `chatgpt_fetch.py`, keyword search in `keyword_search.py`, and the HTML pages
-behind each result's `url` in `chatgpt_views.py`.
+`ids.py`, fetching in `fetch.py`, keyword search in `keyword_search.py`, and the HTML pages
+behind each result's `url` in `views.py`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from starlette.routing import BaseRoute
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.errors import InvalidArgument
+from mssql_mcp.faces.chatgpt import ids, search_grammar
+from mssql_mcp.faces.chatgpt.fetch import Fetcher, QueryRun, id_table, query_title
+from mssql_mcp.faces.chatgpt.keyword_search import Hit, KeywordSearch
+from mssql_mcp.faces.chatgpt.signin import RecordSignIn
+from mssql_mcp.faces.chatgpt.views import record_routes
+from mssql_mcp.faces.common import READ_ONLY, AuditPolicy, ToolOutput, run_tool
 from mssql_mcp.oauth import AuthComponents
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryService
 from mssql_mcp.settings import Settings
-from mssql_mcp.tools import ids, search_grammar
-from mssql_mcp.tools.chatgpt_fetch import Fetcher, QueryRun, id_table, query_title
-from mssql_mcp.tools.chatgpt_signin import RecordSignIn
-from mssql_mcp.tools.chatgpt_views import record_routes
-from mssql_mcp.tools.common import READ_ONLY, AuditPolicy, ToolOutput, run_tool
-from mssql_mcp.tools.keyword_search import Hit, KeywordSearch
 
 SEARCH_DESCRIPTION = """Search the company's SQL Server database. The query is one of:
 - "list tables": every table and view;
@@ -61,7 +61,7 @@ def register(
 
     `cache` is injectable so tests can step its clock. Without `auth` (in-process tests) the pages are open.
     """
-    from mssql_mcp.tools.chatgpt_fetch import MAX_TEXT_CHARS
+    from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS
 
     if cache is None:  # not `cache or ...`: an empty cache is falsy (it has a length)
         cache = ResultCache(ttl=settings.cache_ttl_seconds)

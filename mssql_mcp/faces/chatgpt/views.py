@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.errors import MssqlMcpError
-from mssql_mcp.tools.chatgpt_fetch import URL_SAFE, Fetcher, Record
+from mssql_mcp.faces.chatgpt.fetch import URL_SAFE, Fetcher, Record
 
 # A page with no script and no framing: the record's own data cannot run anything in the reader's browser.
 SECURITY_HEADERS = {
