@@ -5,10 +5,11 @@ the MCP endpoints. See docs/security.md for the threat model, the flow and what 
     ensure_demo_user(settings) -> str | None                              (used by `serve --demo`)
 
 Modules: wiring.py (the two above), provider.py (the SDK provider: codes, tokens, replay rules),
-store.py + sqlite_store.py (persistence behind a Protocol), users.py + users_cli.py (people), login.py +
-pages.py + templates/ (the HTML forms), throttle.py, clients.py (redirect policy, client metadata
-documents), routes.py (metadata and the SDK's handlers with our fixes), guard.py (401/403 challenges
-and the dev flags).
+side_channel.py (the two token-form fields the SDK does not hand the provider), store.py + sqlite_store.py
+(persistence behind a Protocol), users.py + users_cli.py (people), login.py + csrf.py (the sign-in and
+consent forms; their HTML comes from mssql_mcp/web/), throttle.py, clients.py (redirect policy, client
+metadata documents), routes.py (metadata and the SDK's handlers with our fixes), guard.py (401/403
+challenges and the dev flags), asgi.py (body replay).
 
 The names are loaded on first use, so `mssql-mcp users ...` does not import the MCP SDK and starts fast.
 """

@@ -22,11 +22,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.logs import event
-from mssql_mcp.oauth.pages import Csrf, Html, error_block, message_page, page, render
+from mssql_mcp.oauth.csrf import Csrf
 from mssql_mcp.oauth.provider import Provider
 from mssql_mcp.oauth.store import PendingRecord, digest
 from mssql_mcp.oauth.throttle import LoginThrottle
 from mssql_mcp.oauth.users import Users
+from mssql_mcp.web import message_page, page
 
 log = logging.getLogger("mssql_mcp.auth")
 
@@ -82,9 +83,7 @@ class LoginPages:
             return await self._login_form(request, key, error=FAILED, username=username, status=401)
         self.throttle.succeeded(username)
         browser, _ = self.csrf.browser(request)
-        await self.provider.io(
-            lambda: self.provider.store.mark_pending_signed_in(digest(key), username, digest(browser))
-        )
+        await self.provider.mark_signed_in(key, username, browser)
         event(log, "login_ok", user=username, ip=ip, client=found[0].client_id)
         return RedirectResponse(f"{self.prefix}/consent?{urlencode({'request': key})}", status_code=303)
 
@@ -103,17 +102,18 @@ class LoginPages:
             return message_page("Sign-in", EXPIRED, status=400 if status == 200 else status)
         client_name = await self._client_name(found[0].client_id)
         browser, new = self.csrf.browser(request)
-        content = render(
+        response = page(
             "login.html",
+            title="Sign in",
+            status=status,
+            headers=headers,
             client_name=client_name,
             action=f"{self.prefix}/login",
             request=key,
             csrf=self.csrf.token("login", browser, key),
             username=username,
-            error=error_block(error) if error else Html(""),
-            describedby=Html('aria-describedby="form-error" aria-invalid="true"') if error else Html(""),
+            error=error,
         )
-        response = page("Sign in", content, status=status, headers=headers)
         if new:
             self.csrf.set_cookie(response, browser)
         return response
@@ -130,7 +130,7 @@ class LoginPages:
 
         async def decide(request: Request, key: str, record: PendingRecord, params: AuthorizationParams) -> Response:
             # Consent is given once: take the pending request so a second POST finds nothing.
-            if await self.provider.io(lambda: self.provider.store.take_pending(digest(key))) is None:
+            if not await self.provider.take_pending(key):
                 return message_page("Allow access?", EXPIRED, status=400)
             if decision == "approve":
                 url = await self.provider.issue_code(record.client_id, record.username or "", params)
@@ -145,8 +145,9 @@ class LoginPages:
         self, request: Request, key: str, record: PendingRecord, params: AuthorizationParams
     ) -> Response:
         browser, _ = self.csrf.browser(request)
-        content = render(
+        return page(
             "consent.html",
+            title="Allow access?",
             username=record.username or "",
             client_name=await self._client_name(record.client_id),
             redirect_host=urlsplit(str(params.redirect_uri)).netloc,
@@ -156,7 +157,6 @@ class LoginPages:
             request=key,
             csrf=self.csrf.token("consent", browser, key),
         )
-        return page("Allow access?", content)
 
     async def _with_signed_in(
         self,

@@ -6,13 +6,13 @@ resource a token is bound to, that codes and refresh tokens are single-use, and 
 `authorize()` does not approve anything: it parks the request and sends the browser to our login page
 (login.py), which later calls `issue_code()`.
 
-Every store call runs on the store's own thread (`io()`), never on the event loop: a store read is quick,
+Every store call runs on the store's own thread (`_run()`), never on the event loop: a store read is quick,
 but a write may wait on another process's lock (the other face, `mssql-mcp users`), up to the busy timeout.
+The store and that thread are private: the login pages and the record pages' sign-in use methods below.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import secrets
 import time
@@ -37,6 +37,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
 from mssql_mcp.logs import event
+from mssql_mcp.oauth import side_channel
 from mssql_mcp.oauth.clients import SCOPE as SCOPE  # re-exported: the scope every token carries
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.store import (
@@ -57,15 +58,9 @@ CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10
 PENDING_TTL = 900.0  # time a person has to sign in and consent
 PURGE_EVERY = 3600.0  # expired rows are dropped at most this often (and at start)
 
-# Set per request by routes.TokenRequestShim from the /token and /revoke form, which the SDK does not
-# pass to the provider: the client secret presented (checked against the stored hash in get_client)
-# and the RFC 8707 `resource` of a token request (checked against the code's or refresh token's).
-presented_secret: contextvars.ContextVar[str | None] = contextvars.ContextVar("presented_secret", default=None)
-requested_resource: contextvars.ContextVar[str | None] = contextvars.ContextVar("requested_resource", default=None)
-
 
 class McpAccessToken(AccessToken):
-    """What `request.user.access_token` holds: tools/common.py reads `username` for the audit line."""
+    """What `request.user.access_token` holds: faces/common.py reads `username` for the audit line."""
 
     username: str
     family_id: str
@@ -95,7 +90,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     def __init__(
         self, store: OAuthStore, clients: ClientPolicy, policy: TokenPolicy, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
+        self._store = store
         self.clients = clients
         self.policy = policy
         self.clock = clock
@@ -104,7 +99,11 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
         self._io = WorkerPool(1, name="oauth-store")
 
-    async def io(self, fn: Callable[[], T]) -> T:
+    @property
+    def store(self) -> OAuthStore:  # until the record pages' sign-in uses Provider methods (next change)
+        return self._store
+
+    async def _run(self, fn: Callable[[], T]) -> T:
         """Run a store call off the event loop."""
         return await self._io.run(fn)
 
@@ -113,14 +112,14 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     # -- clients --------------------------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        record = await self.io(lambda: self.store.get_client(client_id))
+        record = await self._run(lambda: self._store.get_client(client_id))
         if record is None:
             return await self.clients.metadata_document(client_id)
         info = OAuthClientInformationFull.model_validate_json(record.info_json)
         if record.secret_hash is not None:
             # The SDK compares client_secret in clear; we keep only a digest. Hand it the presented
             # secret when it matches, else a fresh random value that nothing presented can equal.
-            shown = presented_secret.get()
+            shown = side_channel.presented_secret()
             ok = shown is not None and secrets.compare_digest(digest(shown), record.secret_hash)
             info = info.model_copy(update={"client_secret": shown if ok else new_secret()})
         return info
@@ -137,7 +136,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             secret_hash=digest(secret) if secret else None,
             created_at=self.clock(),
         )
-        await self.io(lambda: self.store.save_client(record))
+        await self._run(lambda: self._store.save_client(record))
         event(
             log,
             "client_registered",
@@ -160,14 +159,22 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             params_json=params.model_dump_json(),
             expires_at=self.clock() + PENDING_TTL,
         )
-        await self.io(lambda: self.store.save_pending(pending))
+        await self._run(lambda: self._store.save_pending(pending))
         return f"{self.login_url}?{urlencode({'request': key})}"
 
     async def pending(self, key: str) -> tuple[PendingRecord, AuthorizationParams] | None:
-        record = await self.io(lambda: self.store.get_pending(digest(key)))
+        record = await self._run(lambda: self._store.get_pending(digest(key)))
         if record is None or record.expires_at < self.clock():
             return None
         return record, AuthorizationParams.model_validate_json(record.params_json)
+
+    async def mark_signed_in(self, key: str, username: str, browser: str) -> None:
+        """The login page's success: the pending request now names the person and the browser that signed in."""
+        await self._run(lambda: self._store.mark_pending_signed_in(digest(key), username, digest(browser)))
+
+    async def take_pending(self, key: str) -> bool:
+        """Remove a pending request for good (consent is given once); False if it was already gone."""
+        return await self._run(lambda: self._store.take_pending(digest(key))) is not None
 
     async def issue_code(self, client_id: str, username: str, params: AuthorizationParams) -> str:
         """The consent page's approval: the redirect URL carrying a fresh code, state and iss (RFC 9207)."""
@@ -184,7 +191,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             expires_at=self.clock() + CODE_TTL,
             family_id=uuid.uuid4().hex,
         )
-        await self.io(lambda: self.store.save_code(record))
+        await self._run(lambda: self._store.save_code(record))
         event(log, "consent_granted", user=username, client=client_id, resource=params.resource)
         return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state, iss=self.policy.issuer)
 
@@ -201,7 +208,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> McpAuthorizationCode | None:
-        rec = await self.io(lambda: self.store.get_code(digest(authorization_code)))
+        rec = await self._run(lambda: self._store.get_code(digest(authorization_code)))
         if rec is None or rec.client_id != client.client_id:
             return None
         if rec.used_at is not None:
@@ -229,7 +236,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         code = authorization_code
         self._check_requested_resource(code.resource or "")
         # Codes are single-use (RFC 6749 §4.1.2): a second redemption revokes what the first obtained.
-        if not await self.io(lambda: self.store.use_code(digest(code.code), self.clock())):
+        if not await self._run(lambda: self._store.use_code(digest(code.code), self.clock())):
             await self._replayed("code_replayed", code.family_id, code.client_id, code.username)
             raise TokenError("invalid_grant", "authorization code was already used")
         event(
@@ -246,7 +253,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> McpRefreshToken | None:
-        rec = await self.io(lambda: self.store.get_token(digest(refresh_token)))
+        rec = await self._run(lambda: self._store.get_token(digest(refresh_token)))
         if rec is None or rec.kind != "refresh" or rec.client_id != client.client_id or rec.revoked_at is not None:
             return None
         if rec.used_at is not None:
@@ -271,7 +278,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     ) -> OAuthToken:
         rt = refresh_token
         self._check_requested_resource(rt.resource or "")
-        if not await self.io(lambda: self.store.use_refresh(digest(rt.token), self.clock())):
+        if not await self._run(lambda: self._store.use_refresh(digest(rt.token), self.clock())):
             await self._replayed("refresh_reused", rt.family_id, rt.client_id, rt.username)
             raise TokenError("invalid_grant", "refresh token was already used")
         event(log, "tokens_issued", user=rt.username, client=rt.client_id, grant="refresh_token", resource=rt.resource)
@@ -281,7 +288,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def load_access_token(self, token: str) -> McpAccessToken | None:
         if len(token) > 512:
             return None
-        rec = await self.io(lambda: self.store.get_token(digest(token)))
+        rec = await self._run(lambda: self._store.get_token(digest(token)))
         if rec is None or rec.kind != "access" or rec.revoked_at is not None or rec.expires_at < self.clock():
             return None
         return McpAccessToken(
@@ -301,7 +308,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     async def revoke_token(self, token: McpAccessToken | McpRefreshToken) -> None:
         # RFC 7009 §2.1: revoking either token of a grant revokes the grant's other tokens too.
-        n = await self.io(lambda: self.store.revoke_family(token.family_id, self.clock()))
+        n = await self._run(lambda: self._store.revoke_family(token.family_id, self.clock()))
         event(log, "tokens_revoked", user=token.username, client=token.client_id, count=n)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -312,7 +319,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         return resource if resource in self.policy.resources else None
 
     def _check_requested_resource(self, bound: str) -> None:
-        requested = requested_resource.get()
+        requested = side_channel.requested_resource()
         # RFC 8707 §2.2: the resource at the token endpoint must be one the grant was issued for.
         if requested is not None and canonical_resource(requested) != bound:
             raise TokenError("invalid_target", "resource differs from the one authorized")
@@ -340,11 +347,11 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
         def write() -> None:
             if purge:
-                self.store.purge(now)
-            self.store.save_token(record)
-            self.store.save_token(refresh_record)
+                self._store.purge(now)
+            self._store.save_token(record)
+            self._store.save_token(refresh_record)
 
-        await self.io(write)
+        await self._run(write)
         return OAuthToken(
             access_token=access,
             token_type="Bearer",
@@ -354,5 +361,5 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         )
 
     async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
-        n = await self.io(lambda: self.store.revoke_family(family, self.clock()))
+        n = await self._run(lambda: self._store.revoke_family(family, self.clock()))
         event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)

@@ -28,7 +28,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mssql_mcp.oauth.asgi import replaying
-from mssql_mcp.oauth.provider import SCOPE, Provider, presented_secret, requested_resource
+from mssql_mcp.oauth.provider import SCOPE, Provider
+from mssql_mcp.oauth.side_channel import token_request
 
 AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]
 MAX_FORM_BYTES = 65_536
@@ -120,7 +121,7 @@ class TokenRequestShim:
        model requires a `client_secret` field, so an empty one is added (a public client has no secret
        to check; a confidential client is still authenticated by the SDK as before).
     3. The presented client secret and the requested `resource` are handed to the provider through
-       context variables: secrets are stored hashed, and resources are cross-checked (RFC 8707 §2.2).
+       side_channel.py: secrets are stored hashed, and resources are cross-checked (RFC 8707 §2.2).
     """
 
     def __init__(self, app: ASGIApp, *, revocation: bool) -> None:
@@ -150,13 +151,8 @@ class TokenRequestShim:
         if extra:
             body += (b"&" if body else b"") + urlencode(extra).encode()
         secret = form.get("client_secret") or (basic[1] if basic else None)
-        tokens = (presented_secret.set(secret), requested_resource.set(form.get("resource")))
-        replay = replaying(body, receive)
-        try:
-            await self.app(scope, replay, send)
-        finally:
-            presented_secret.reset(tokens[0])
-            requested_resource.reset(tokens[1])
+        with token_request(secret=secret, resource=form.get("resource")):
+            await self.app(scope, replaying(body, receive), send)
 
 
 class AddIssuer:

@@ -17,9 +17,9 @@ from starlette.types import ASGIApp
 
 from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
+from mssql_mcp.oauth.csrf import Csrf
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.login import LoginPages
-from mssql_mcp.oauth.pages import Csrf
 from mssql_mcp.oauth.provider import SCOPE, Provider, TokenPolicy
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
 from mssql_mcp.oauth.sqlite_store import SqliteStore
