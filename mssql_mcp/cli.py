@@ -1,4 +1,4 @@
-"""`mssql-mcp` command line: serve | demo | users | doctor | config.
+"""`mssql-mcp` command line: serve | connect | demo | users | doctor | config.
 
 With `cli.py` and the two top-level entrypoints, this is the only code that reads the environment.
 Each subcommand's work lives in its own module; this file only parses and dispatches.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mssql_mcp.connect import CLIENTS
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.oauth.users_cli import add_arguments as add_user_arguments
 from mssql_mcp.settings import Settings, load_settings
@@ -33,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="demo mode for `make run`: create a demo user if none exists and print its one-time password",
     )
+
+    connect = sub.add_parser("connect", help="print how to connect a client to this server, with the exact snippet")
+    connect.add_argument("client", choices=CLIENTS)
+    connect.add_argument("--face", choices=FACES, help="default: chatgpt for ChatGPT, claude for the others")
 
     demo = sub.add_parser("demo", help="generate the demo SQLite database")
     demo.add_argument("--scale", type=int, default=1, help="1 is about 100k order lines; up to 10")
@@ -82,9 +87,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if out.exists() and not args.force:
             print(f"mssql-mcp: {out} exists; pass --force to overwrite", file=sys.stderr)
             return 2
-        stats = generate(out, scale=args.scale, overwrite=True)
+        stats = generate(out, scale=args.scale, overwrite=True, progress=_progress_bar(f"writing {out}"))
         print(f"wrote {out}: " + ", ".join(f"{t} {n:,}" for t, n in stats.items()))
         return 0
+    if args.command == "connect":
+        return _connect(args.client, args.face or ("chatgpt" if args.client == "chatgpt" else "claude"), settings)
     if args.command == "users":
         from mssql_mcp.oauth.users_cli import run
 
@@ -99,6 +106,40 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{key:<{width}}  {value}")
         return 0
     raise AssertionError(args.command)
+
+
+def _connect(client: str, face: str, settings: Settings) -> int:
+    """On a terminal, the whole guide. Piped, only the snippet goes to standard output (the guide goes to
+    standard error), so `mssql-mcp connect claude-desktop > entry.json` writes just the JSON."""
+    from mssql_mcp.connect import guide, text
+    from mssql_mcp.serve import mcp_url
+
+    g = guide(client, mcp_url(settings, face))
+    if sys.stdout.isatty():
+        sys.stdout.write(text(g))
+    else:
+        sys.stderr.write(text(g))
+        sys.stderr.flush()
+        print(g.snippet)
+    return 0
+
+
+def _progress_bar(label: str) -> Callable[[float], None] | None:
+    """A one-line bar on a terminal (standard error); nothing at all when it is not one (logs, pipes)."""
+    if not sys.stderr.isatty():
+        return None
+    shown = -1
+
+    def show(fraction: float) -> None:
+        nonlocal shown
+        percent = min(100, int(fraction * 100))
+        if percent != shown:
+            shown = percent
+            bar = "#" * (percent * 30 // 100)
+            sys.stderr.write(f"\r{label} [{bar:<30}] {percent:3d}%" + ("\n" if percent == 100 else ""))
+            sys.stderr.flush()
+
+    return show
 
 
 _TABLE_START = "<!-- settings-table:start -->"

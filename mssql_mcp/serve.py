@@ -1,13 +1,25 @@
-"""Run one face under uvicorn. Used by `mssql-mcp serve` and the top-level entrypoints."""
+"""Run one face under uvicorn. Used by `mssql-mcp serve` and the top-level entrypoints.
+
+The port is bound before anything else is built, so a taken port is reported in one line naming PORT,
+before any "startup complete". Once the server listens, a short block tells the person at the terminal
+the MCP URLs, who can sign in, and where the logs go.
+"""
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
 
 import uvicorn
 
 from mssql_mcp.app import FACES, create_app
+from mssql_mcp.errors import ConfigError
 from mssql_mcp.logs import configure_logging
 from mssql_mcp.oauth import ensure_demo_user
 from mssql_mcp.settings import Settings
@@ -15,52 +27,131 @@ from mssql_mcp.settings import Settings
 log = logging.getLogger("mssql_mcp.serve")
 
 
+def public_base(settings: Settings, face: str) -> str:
+    """The face's root as clients see it, e.g. https://db.example.com/chatgpt."""
+    spec = FACES[face]
+    return settings.effective_public_url(spec.default_port) + spec.prefix
+
+
+def mcp_url(settings: Settings, face: str) -> str:
+    """The face's streamable HTTP endpoint as clients see it: what `mssql-mcp connect` hands out."""
+    return public_base(settings, face) + "/mcp"
+
+
 def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> int:
     configure_logging(settings.log_level)
     spec = FACES[face]
-    if not settings.read_only_mode:
-        log.warning("READ_ONLY_MODE=false: execute_sql can change data%s", " and schema" if settings.allow_ddl else "")
-    if demo:
-        _announce_demo_user(settings)
-    app = create_app(settings, face)
-    # Everything imported and built so far lives as long as the process: move it out of the collector's
-    # sight, so a full collection no longer walks ~100k objects (a 30-40 ms pause; p99 at 16 sessions fell
-    # from ~85 to ~55 ms). https://docs.python.org/3/library/gc.html#gc.freeze
-    gc.collect()
-    gc.freeze()
     port = settings.effective_port(spec.default_port)
-    log.info(
-        "listening on http://%s:%d%s (public URL %s)",
-        settings.host,
-        port,
-        spec.prefix,
-        settings.effective_public_url(spec.default_port) + spec.prefix,
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=port,
-        log_config=None,  # keep our structured formatter
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-        # asyncio's own loop, even where uvloop is installed: under 500 sessions through nginx uvloop
-        # left some requests waiting 10-20 s while others were served in 0.6 s; asyncio served them in
-        # turn (max 2.2 s). uvloop's ~3% less CPU per call is not worth that (docs/performance.md).
-        loop="asyncio",
-    )
+    sock = bind(settings.host, port)
+    try:
+        if not settings.read_only_mode:
+            log.warning(
+                "READ_ONLY_MODE=false: execute_sql can change data%s", " and schema" if settings.allow_ddl else ""
+            )
+        password = ensure_demo_user(settings) if demo else None
+        app = create_app(settings, face)
+        # Everything imported and built so far lives as long as the process: move it out of the collector's
+        # sight, so a full collection no longer walks ~100k objects (a 30-40 ms pause; p99 at 16 sessions fell
+        # from ~85 to ~55 ms). https://docs.python.org/3/library/gc.html#gc.freeze
+        gc.collect()
+        gc.freeze()
+        log.info(
+            "listening on http://%s:%d%s (public URL %s)", settings.host, port, spec.prefix, public_base(settings, face)
+        )
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # keep our structured formatter
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+            # asyncio's own loop, even where uvloop is installed: under 500 sessions through nginx uvloop
+            # left some requests waiting 10-20 s while others were served in 0.6 s; asyncio served them in
+            # turn (max 2.2 s). uvloop's ~3% less CPU per call is not worth that (docs/performance.md).
+            loop="asyncio",
+        )
+        banner = start_banner(settings, face, demo=demo, password=password)
+        _Server(config, banner).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
-def _announce_demo_user(settings: Settings) -> None:
-    """`make run`: the demo is secure by default, so the first run creates a user and shows its password once."""
-    password = ensure_demo_user(settings)
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now; a taken or forbidden port is a ConfigError naming PORT."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror:
+        raise ConfigError(f"HOST: cannot listen on {host!r}: no such address on this machine.") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts need no wait
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"PORT: port {port} on {host} is already in use (another server is running there?); "
+                "stop it or set PORT to a free port."
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"PORT: port {port} needs root here; set PORT to 1024 or above.") from None
+        raise ConfigError(f"HOST: cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing our start block once it listens (uvicorn logs no address for given sockets)."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self._banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            print(self._banner, flush=True)
+
+
+def start_banner(settings: Settings, face: str, *, demo: bool, password: str | None) -> str:
+    """What the person who ran `make run` needs: the URLs, who signs in, where the logs are."""
+    cli = cli_command()
+    base = public_base(settings, face)
+    clients = "chatgpt|inspector" if face == "chatgpt" else "claude-desktop|claude-ai|inspector"
+    face_arg = " --face chatgpt" if face == "chatgpt" else ""
+    database = f"SQL Server {settings.mssql_host}" if settings.uses_mssql else f"SQLite {settings.sqlite_path}"
+    lines = [
+        f"mssql-mcp is serving the {'ChatGPT' if face == 'chatgpt' else 'Claude'} face ({database})",
+        f"  MCP URL:     {base}/mcp   (legacy SSE clients: {base}/sse)",
+        f"  In a browser: {base}/",
+        f"  Connect a client: {cli} connect {clients}{face_arg}",
+    ]
     if password:
-        bar = "=" * 64
-        print(
-            f"\n{bar}\n  Demo sign-in created.  user: demo   password: {password}\n"
-            f"  It is shown only this once (stored as an argon2 hash).\n"
-            f"  Manage people with: mssql-mcp users add|list|remove|passwd\n{bar}\n",
-            flush=True,
-        )
+        lines.append(f"  Demo sign-in created.  user: demo   password: {password}")
+        lines.append(f"  It is shown only this once; reset it with: {cli} users passwd demo")
+    elif demo:
+        lines.append(f"  Sign in as demo (password shown at its first start); reset it with: {cli} users passwd demo")
+    lines.append(f"  People who may sign in: {cli} users list|add|passwd|remove")
+    lines.append(
+        f"  Logs: this terminal (standard error, one key=value line per event; LOG_LEVEL={settings.log_level})"
+    )
+    lines.append("  Stop: Ctrl+C")
+    bar = "=" * 72
+    return "\n".join(["", bar, *lines, bar, ""])
+
+
+def cli_command() -> str:
+    """How to run `mssql-mcp` from here: the bare name when the venv is on PATH, else its relative path."""
+    exe = Path(sys.executable).parent / "mssql-mcp"
+    if not exe.exists():
+        return "python -m mssql_mcp"
+    found = shutil.which("mssql-mcp")
+    if found and Path(found).resolve() == exe.resolve():
+        return "mssql-mcp"
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return os.fspath(exe)

@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,7 +21,14 @@ from mssql_mcp.oauth.store import OAuthStore, UserRecord
 
 # argon2-cffi's defaults follow RFC 9106's second recommended option (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of a throwaway password, for checks against unknown usernames. Made on first use, not at
+    import: one argon2 hash costs ~0.5 s, which every `mssql-mcp users ...` command would otherwise pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 MIN_PASSWORD = 8
@@ -78,7 +86,7 @@ class Users:
             return False
         user = self.store.get_user(username)
         try:
-            ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            ok = _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         if user is None:

@@ -69,9 +69,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        line = sys.stdin.readline()
+        line = sys.stdin.readline() if sys.stdin is not None else ""
         return check_password(line.rstrip("\r\n"))
-    first = check_password(getpass.getpass("Password: "))
-    if getpass.getpass("Password again: ") != first:
+    if sys.stdin is None or not sys.stdin.isatty():
+        # getpass would fall back to echoing the prompt on stderr, warn, then fail with EOFError.
+        raise UserError("no terminal to ask for the password: pipe it in with --password-stdin")
+    try:
+        first = check_password(getpass.getpass("Password: "))
+        again = getpass.getpass("Password again: ")
+    except EOFError:
+        raise UserError("no password given (end of input)") from None
+    if again != first:
         raise UserError("the passwords do not match")
     return first
