@@ -1,7 +1,14 @@
 """Structured logging: one `key=value` line per event (logfmt), so logs are both readable and greppable.
 
 Call `event(logger, "name", key=value, ...)`; `configure_logging(level)` installs the formatter once.
-Values are quoted when they contain spaces or quotes; nothing here ever formats a Secret's value.
+Nothing here ever formats a Secret's value.
+
+A log line cannot be forged from outside. Every value, the message included, is written on one line:
+line breaks (\\r, \\n, U+0085, U+2028, U+2029), every other control or format character (bidi overrides
+among them) and any non-printing character are escaped as \\xNN / \\uNNNN, so a username such as
+"x\\nmsg=login_ok user=admin" stays inside its own quoted field. Values are also cut to a short form
+(`FIELD_CHARS`, or a larger budget for the few fields that legitimately carry text, such as `sql`), so
+one request cannot make a line, or the log, arbitrarily large.
 """
 
 from __future__ import annotations
@@ -13,23 +20,53 @@ from typing import Any
 
 _FIELDS = "_fields"
 
+FIELD_CHARS = 200  # most fields: names, addresses, ids, reasons
+MESSAGE_CHARS = 2000  # the message of a plain log call (may embed a driver's text)
+LONG_FIELDS = {"sql": 4000, "exc": 20_000}  # AUDIT_SQL=full; a traceback (our own code's)
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
 
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
-        parts = [f"ts={ts}", f"level={record.levelname}", f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
+        message = _quote(record.getMessage(), MESSAGE_CHARS)
+        parts = [f"ts={ts}", f"level={record.levelname}", f"logger={_quote(record.name)}", f"msg={message}"]
         fields: dict[str, Any] = getattr(record, _FIELDS, {})
-        parts.extend(f"{k}={_quote(v)}" for k, v in fields.items() if v is not None)
+        parts.extend(
+            f"{_key(k)}={_quote(v, LONG_FIELDS.get(k, FIELD_CHARS))}" for k, v in fields.items() if v is not None
+        )
         if record.exc_info:
-            parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
+            parts.append(f"exc={_quote(self.formatException(record.exc_info), LONG_FIELDS['exc'])}")
         return " ".join(parts)
 
 
-def _quote(value: Any) -> str:
+def cut(text: str, limit: int) -> str:
+    """`text` if short enough, else its first `limit` characters and how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}…[+{len(text) - limit} chars]"
+
+
+def _quote(value: Any, limit: int = FIELD_CHARS) -> str:
     text = value if isinstance(value, str) else (f"{value:.1f}" if isinstance(value, float) else str(value))
-    if text and not any(c in text for c in ' ="\n\t'):
+    text = cut(text, limit)
+    if text and text.isprintable() and not any(c in text for c in ' ="\\'):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + "".join(_escape(c) for c in text) + '"'
+
+
+def _escape(c: str) -> str:
+    if c in _ESCAPES:
+        return _ESCAPES[c]
+    if c == " " or c.isprintable():
+        return c
+    # Not printable: C0/C1 controls, DEL, U+2028/U+2029, format characters (bidi overrides), lone
+    # surrogates, unassigned code points and non-ASCII spaces. Written as Python-style escapes.
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def _key(name: str) -> str:
+    # Keys come from our code; kept to a safe alphabet anyway, so a key can never break a line either.
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:64] or "_"
 
 
 def event(logger: logging.Logger, name: str, *, level: int = logging.INFO, **fields: Any) -> None:
