@@ -13,6 +13,8 @@ The store and that thread are private: the login pages and the record pages' sig
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import secrets
 import time
@@ -99,10 +101,6 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
         self._io = WorkerPool(1, name="oauth-store")
 
-    @property
-    def store(self) -> OAuthStore:  # until the record pages' sign-in uses Provider methods (next change)
-        return self._store
-
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run a store call off the event loop."""
         return await self._io.run(fn)
@@ -124,6 +122,21 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             info = info.model_copy(update={"client_secret": shown if ok else new_secret()})
         return info
 
+    def register_first_party(self, client_id: str, name: str, redirect_uri: str) -> None:
+        """This server's own browser client (oauth/browser.py), saved as it is: it is not a third party asking
+        to register, so the redirect policy does not apply. Called once while the app is built, before the
+        event loop serves anything, hence straight to the store."""
+        info = OAuthClientInformationFull(
+            client_id=client_id,
+            client_name=name,
+            redirect_uris=[AnyUrl(redirect_uri)],
+            grant_types=["authorization_code"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+            scope=SCOPE,
+        )
+        self._store.save_client(ClientRecord(client_id, info.model_dump_json(exclude_none=True), None, self.clock()))
+
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         problem = self.clients.check_redirects(client_info.redirect_uris or [])
         if problem:
@@ -135,6 +148,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             info_json=stored.model_dump_json(exclude_none=True),
             secret_hash=digest(secret) if secret else None,
             created_at=self.clock(),
+            dynamic=True,  # counted against, and purged by, the registration limits (registration.py)
         )
         await self._run(lambda: self._store.save_client(record))
         event(
@@ -248,6 +262,22 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             resource=code.resource,
         )
         return await self._issue(code.client_id, code.username, code.scopes, code.resource or "", code.family_id)
+
+    async def redeem_code(self, client_id: str, code: str, *, redirect_uri: str, verifier: str) -> OAuthToken | None:
+        """A first-party client's callback redeems its code in-process, with the checks /token makes for a
+        public client (the code is this client's, same redirect_uri, PKCE S256) and the same exchange."""
+        client = await self.get_client(client_id)
+        found = await self.load_authorization_code(client, code) if client is not None else None
+        if client is None or found is None:
+            return None
+        if str(found.redirect_uri) != redirect_uri or not secrets.compare_digest(
+            found.code_challenge, pkce_challenge(verifier)
+        ):
+            return None
+        try:
+            return await self.exchange_authorization_code(client, found)
+        except TokenError:  # redeemed meanwhile by a second callback
+            return None
 
     # -- refresh tokens -------------------------------------------------------------------------
     async def load_refresh_token(
@@ -363,3 +393,8 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
         n = await self._run(lambda: self._store.revoke_family(family, self.clock()))
         event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """PKCE S256 (RFC 7636 §4.2)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
