@@ -19,7 +19,6 @@ import contextlib
 import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,56 +35,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mssql_mcp import __version__
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
-from mssql_mcp.faces import claude
-from mssql_mcp.faces.common import AuditPolicy
-from mssql_mcp.oauth import AuthComponents, build_auth
+from mssql_mcp.faces import FACES, Face
+from mssql_mcp.faces.common import AuditPolicy, FaceContext
+from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.app")
 
-# Extra routes a face contributes beside its MCP tools (the ChatGPT face's record pages, for example).
-# `AuthComponents` lets those routes sit behind the same sign-in (the record pages sign people in with it).
-Registrar = Callable[[MCPServer[Any], QueryService, Settings, str, AuditPolicy, AuthComponents], list[BaseRoute]]
-
-
-@dataclass(frozen=True)
-class Face:
-    name: str
-    default_port: int
-    prefix: str
-    register: Registrar
-
-
-def _register_claude(
-    server: MCPServer[Any],
-    queries: QueryService,
-    settings: Settings,
-    base_url: str,
-    policy: AuditPolicy,
-    auth: AuthComponents,
-) -> list[BaseRoute]:
-    claude.register(server, queries, policy)
-    return []
-
-
-def _register_chatgpt(
-    server: MCPServer[Any],
-    queries: QueryService,
-    settings: Settings,
-    base_url: str,
-    policy: AuditPolicy,
-    auth: AuthComponents,
-) -> list[BaseRoute]:
-    from mssql_mcp.faces.chatgpt import tools as chatgpt
-
-    return chatgpt.register(server, queries, settings, base_url, policy, auth=auth)
-
-
-FACES = {
-    "claude": Face("claude", 8008, "", _register_claude),
-    "chatgpt": Face("chatgpt", 8009, "/chatgpt", _register_chatgpt),
-}
+__all__ = ["FACES", "Face", "create_app", "transport_security"]  # FACES and Face live in mssql_mcp.faces
 
 
 def transport_security(settings: Settings, public_url: str) -> TransportSecuritySettings:
@@ -120,9 +78,9 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         instructions="Query the company's SQL Server database. Use T-SQL.",
         log_level=settings.log_level,
     )
-    policy = AuditPolicy(sql=settings.audit_sql)
     auth = build_auth(settings, issuer_url=base_url, prefix=p)
-    extra_routes = spec.register(server, queries, settings, base_url, policy, auth)
+    audit = AuditPolicy(sql=settings.audit_sql)
+    extra_routes = spec.register(FaceContext(server, queries, settings, base_url, p, audit, auth))
 
     security = transport_security(settings, public_url)
     # Stateless + JSON: no server-side session to lose on restart or to pin to one replica, and one

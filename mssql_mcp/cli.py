@@ -13,11 +13,10 @@ from pathlib import Path
 
 from mssql_mcp.connect import CLIENTS
 from mssql_mcp.errors import MssqlMcpError
+from mssql_mcp.faces import FACES
 from mssql_mcp.oauth.users_cli import add_arguments as add_user_arguments
 from mssql_mcp.settings import Settings, load_settings
 from mssql_mcp.settings_docs import effective_items, env_example, markdown_table
-
-FACES = ("claude", "chatgpt")
 
 
 def build_parser() -> argparse.ArgumentParser:

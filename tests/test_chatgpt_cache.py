@@ -19,7 +19,7 @@ from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.faces.chatgpt import tools as chatgpt
 from mssql_mcp.faces.chatgpt.fetch import QueryRun
-from mssql_mcp.faces.common import AuditPolicy
+from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import load_settings
 from tests.support.chatgpt_contract import fetched, search_results
@@ -44,7 +44,8 @@ async def tools(demo_copy: Path) -> AsyncIterator[tuple[Client, ResultCache[Quer
     settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
     queries = QueryService(SqliteDatabase(demo_copy, read_only=True), max_rows=50, timeout=5, workers=2, read_only=True)
     server: MCPServer[object] = MCPServer(name="chatgpt-cache-test")
-    chatgpt.register(server, queries, settings, "http://127.0.0.1:9/chatgpt", AuditPolicy(), cache=cache)
+    face = FaceContext(server, queries, settings, "http://127.0.0.1:9/chatgpt", "/chatgpt", AuditPolicy())
+    chatgpt.register(face, cache=cache)
     try:
         async with Client(server) as client:
             yield client, cache, clock

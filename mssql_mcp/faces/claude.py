@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
+from starlette.routing import BaseRoute
 
 from mssql_mcp.db.base import TableDetail, TableInfo
-from mssql_mcp.faces.common import READ_ONLY, WRITE, AuditPolicy, ToolOutput, run_tool
-from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome, QueryService
+from mssql_mcp.faces.common import READ_ONLY, WRITE, FaceContext, ToolOutput, run_tool
+from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome
 from mssql_mcp.serialize import json_rows, render_table
 
 
-def register(server: MCPServer[Any], queries: QueryService, policy: AuditPolicy) -> None:
+def register(face: FaceContext) -> list[BaseRoute]:
+    """Add the four SQL tools to `face.server`. This face serves no routes beside MCP."""
+    server, queries, policy = face.server, face.queries, face.audit
+
     @server.tool(
         name="list_tables",
         description="List the tables and views in the database, with schema, type and row count.",
@@ -73,6 +77,8 @@ def register(server: MCPServer[Any], queries: QueryService, policy: AuditPolicy)
             return _result_output(await queries.sample(table_name, limit))
 
         return await run_tool("get_table_sample", body, ctx=ctx, policy=policy)
+
+    return []
 
 
 # -- shaping ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""What every tool shares: timing, error mapping, the audit line, and result building.
+"""What every face shares: its `FaceContext`, and for each tool timing, error mapping, the audit line and results.
 
-A tool body returns a `ToolOutput`; `run_tool` turns it (or the error it raised) into a CallToolResult.
-Our own errors become `isError` results with their one-line message, never a 500 or a dropped stream.
+A face's `register(ctx)` gets one `FaceContext`. A tool body returns a `ToolOutput`; `run_tool` turns it
+(or the error it raised) into a CallToolResult. Our own errors become `isError` results with their
+one-line message, never a 500 or a dropped stream.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from starlette.requests import Request
 
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.logs import event
+from mssql_mcp.oauth import AuthComponents
+from mssql_mcp.queries import QueryService
+from mssql_mcp.settings import Settings
 
 audit_log = logging.getLogger("mssql_mcp.audit")
 log = logging.getLogger("mssql_mcp.tools")
@@ -40,6 +44,19 @@ class AuditPolicy:
     """How SQL appears in the audit line: "full" text or its "hash" (SHA-256). Full text always at DEBUG."""
 
     sql: str = "hash"
+
+
+@dataclass(frozen=True)
+class FaceContext:
+    """Everything a face needs to register its tools, built once per app by `create_app`."""
+
+    server: MCPServer[Any]
+    queries: QueryService
+    settings: Settings
+    base_url: str  # PUBLIC_URL + prefix: this face's issuer and the root of its resources
+    prefix: str  # the face's path prefix ("" or "/chatgpt")
+    audit: AuditPolicy
+    auth: AuthComponents | None = None  # None only in-process (tests): the record pages are then open
 
 
 def caller(ctx: Context | None) -> tuple[str | None, str | None]:

@@ -13,23 +13,20 @@ behind each result's `url` in `views.py`.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from starlette.routing import BaseRoute
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.errors import InvalidArgument
 from mssql_mcp.faces.chatgpt import ids, search_grammar
-from mssql_mcp.faces.chatgpt.fetch import Fetcher, QueryRun, id_table, query_title
+from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS, Fetcher, QueryRun, id_table, query_title
 from mssql_mcp.faces.chatgpt.keyword_search import Hit, KeywordSearch
 from mssql_mcp.faces.chatgpt.signin import RecordSignIn
 from mssql_mcp.faces.chatgpt.views import record_routes
-from mssql_mcp.faces.common import READ_ONLY, AuditPolicy, ToolOutput, run_tool
-from mssql_mcp.oauth import AuthComponents
-from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryService
-from mssql_mcp.settings import Settings
+from mssql_mcp.faces.common import READ_ONLY, FaceContext, ToolOutput, run_tool
+from mssql_mcp.queries import MAX_SAMPLE_ROWS
 
 SEARCH_DESCRIPTION = """Search the company's SQL Server database. The query is one of:
 - "list tables": every table and view;
@@ -47,25 +44,16 @@ FETCH_DESCRIPTION = """Read one record found by search, by its id. Ids say what 
 "column: value" lines, cut with a note past {max_chars} characters) plus a url a person can open."""
 
 
-def register(
-    server: MCPServer[Any],
-    queries: QueryService,
-    settings: Settings,
-    base_url: str,
-    policy: AuditPolicy,
-    *,
-    auth: AuthComponents | None = None,
-    cache: ResultCache[QueryRun] | None = None,
-) -> list[BaseRoute]:
-    """Add search and fetch to `server`; return the record pages' routes (behind `auth`'s sign-in).
+def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -> list[BaseRoute]:
+    """Add search and fetch to `face.server`; return the record pages' routes (behind `face.auth`'s sign-in).
 
-    `cache` is injectable so tests can step its clock. Without `auth` (in-process tests) the pages are open.
+    `cache` is injectable so tests can step its clock. Without `face.auth` (in-process tests) the pages are open.
     """
-    from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS
+    server, queries, settings, policy = face.server, face.queries, face.settings, face.audit
 
     if cache is None:  # not `cache or ...`: an empty cache is falsy (it has a length)
         cache = ResultCache(ttl=settings.cache_ttl_seconds)
-    fetcher = Fetcher(queries, base_url=base_url, cache=cache)
+    fetcher = Fetcher(queries, base_url=face.base_url, cache=cache)
     limit = settings.max_search_results
     keywords = KeywordSearch(fetcher, limit=limit, budget_seconds=settings.search_timeout_seconds)
 
@@ -99,11 +87,12 @@ def register(
 
         return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id))
 
-    prefix = _prefix(settings, base_url)
-    if auth is None:
-        return record_routes(fetcher, prefix=prefix)
-    signin = RecordSignIn(auth, base_url=base_url, prefix=prefix, open_access=settings.allow_unauth_tools_call)
-    return signin.routes() + record_routes(fetcher, prefix=prefix, guard=signin.check)
+    if face.auth is None:
+        return record_routes(fetcher, prefix=face.prefix)
+    signin = RecordSignIn(
+        face.auth, base_url=face.base_url, prefix=face.prefix, open_access=settings.allow_unauth_tools_call
+    )
+    return signin.routes() + record_routes(fetcher, prefix=face.prefix, guard=signin.check)
 
 
 async def _search(request: search_grammar.Request, fetcher: Fetcher, keywords: KeywordSearch, limit: int) -> list[Hit]:
@@ -149,11 +138,3 @@ def _query_sql_of(record_id: str) -> str | None:
     except InvalidArgument:
         return None
     return rid.sql if isinstance(rid, ids.QueryId) else None
-
-
-def _prefix(settings: Settings, base_url: str) -> str:
-    """The face's path prefix ("/chatgpt"): base_url is PUBLIC_URL + prefix."""
-    from urllib.parse import urlsplit
-
-    public = settings.public_url.rstrip("/") if settings.public_url else None
-    return base_url[len(public) :] if public and base_url.startswith(public) else urlsplit(base_url).path
