@@ -28,10 +28,12 @@ typecheck:
 pytest:
 	$(PY) -m pytest -q
 
-# Regenerates the README's configuration table from mssql_mcp/settings.py.
+# Regenerates the README's configuration table and .env.example from mssql_mcp/settings.py, and
+# docs/connect.md from mssql_mcp/connect.py.
 docs: bootstrap
 	$(PY) -m mssql_mcp config --markdown-table --write README.md
 	$(PY) -m mssql_mcp config --env-example --write .env.example
+	$(PY) -m mssql_mcp.connect_docs --write docs/connect.md
 
 # Side by side with dbhub and MCP Toolbox (installed from npm into bench/.scratch); not part of `make test`.
 # See docs/performance.md. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 3 --window 10".

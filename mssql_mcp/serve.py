@@ -41,6 +41,7 @@ def mcp_url(settings: Settings, face: str) -> str:
 def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> int:
     configure_logging(settings.log_level)
     spec = FACES[face]
+    check_login_settings(settings)
     port = settings.effective_port(spec.default_port)
     sock = bind(settings.host, port)
     try:
@@ -75,6 +76,22 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
     finally:
         sock.close()
     return 0
+
+
+def check_login_settings(settings: Settings) -> None:
+    """A SQL Server login with a value missing is a ConfigError naming it, at start rather than as an 18456
+    at every query. Integrated sign-in, a managed identity and a raw connection string need neither value."""
+    if not settings.uses_mssql or settings.mssql_connection_string is not None or settings.trusted_connection:
+        return
+    if settings.mssql_authentication == "ActiveDirectoryMsi":
+        return
+    if not settings.mssql_user:
+        raise ConfigError(
+            "MSSQL_USER: not set. MSSQL_HOST is set, so a login is needed: set MSSQL_USER and MSSQL_PASSWORD "
+            "(in .env or the environment), or Trusted_Connection=true."
+        )
+    if settings.mssql_password is None:
+        raise ConfigError(f"MSSQL_PASSWORD: not set (MSSQL_USER is {settings.mssql_user}); set it in .env.")
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -3,6 +3,8 @@
 #   1. Debian packages (only the missing ones; installed when root, otherwise the exact command is printed);
 #   2. a virtualenv at $VENV (default .venv);
 #   3. the pinned pip packages (skipped when the lock files have not changed since the last install).
+# It prints one line per thing it does and nothing when there is nothing to do; what apt and pip say goes to
+# a log file ($VENV/bootstrap.log), whose end is shown if a step fails.
 # Usage: scripts/bootstrap.sh run|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,21 @@ cd "$(dirname "$0")/.."
 purpose="${1:-run}"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
+log="$VENV/bootstrap.log"
+mkdir -p "$VENV"
+: >"$log"
+
+# quietly WHAT CMD...: run CMD with its output in the log; if it fails, say so and show the log's end.
+quietly() {
+  local what="$1"
+  shift
+  echo "== $what: $*" >>"$log"
+  if ! "$@" >>"$log" 2>&1; then
+    echo "bootstrap: $what failed. The end of $log:" >&2
+    tail -n 25 "$log" | sed 's/^/  /' >&2
+    exit 1
+  fi
+}
 
 # What each purpose needs from Debian (the ODBC manager and drivers are scripts/install-odbc.sh's job).
 # The test extras are the real programs the suite drives: nginx, certbot + pebble, openssl, Chromium, Node.
@@ -32,10 +49,10 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    echo "bootstrap: installing Debian packages: ${missing[*]} (log: $log)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    quietly "apt-get update" apt-get update -qq
+    quietly "apt-get install" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     echo "bootstrap: missing Debian packages. Run this, then try again:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
@@ -45,20 +62,25 @@ fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating virtualenv $VENV"
-  "$PYTHON" -m venv "$VENV"
+  quietly "creating the virtualenv" "$PYTHON" -m venv "$VENV"
 fi
 
 stamp="$VENV/.installed-$purpose"
 locks=(requirements.txt pyproject.toml)
 [ "$purpose" = test ] && locks+=(requirements-dev.txt)
 if [ ! -f "$stamp" ] || [ -n "$(find "${locks[@]}" -newer "$stamp" 2>/dev/null)" ]; then
-  echo "bootstrap: installing Python packages into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
-  [ "$purpose" = test ] && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "bootstrap: installing Python packages into $VENV (log: $log)"
+  pip=("$VENV/bin/python" -m pip install --disable-pip-version-check)
+  quietly "pip install pip" "${pip[@]}" --upgrade pip
+  quietly "pip install -r requirements.txt" "${pip[@]}" -r requirements.txt
+  if [ "$purpose" = test ]; then
+    quietly "pip install -r requirements-dev.txt" "${pip[@]}" -r requirements-dev.txt
+  fi
+  quietly "pip install -e ." "${pip[@]}" --no-deps -e .
   touch "$stamp"
 fi
 
 # The SQL Server ODBC drivers (unixODBC, FreeTDS, Driver 18), by the same script the Dockerfiles run.
-scripts/install-odbc.sh "$VENV/bin/python"
+# Its own messages (what it installs, or the apt command to run when not root) go to the log too; a failure
+# shows them.
+quietly "the ODBC drivers (scripts/install-odbc.sh)" scripts/install-odbc.sh "$VENV/bin/python"
