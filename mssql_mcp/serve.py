@@ -18,10 +18,9 @@ from pathlib import Path
 
 import uvicorn
 
-from mssql_mcp.app import FACES, create_app
 from mssql_mcp.errors import ConfigError
+from mssql_mcp.faces import FACES
 from mssql_mcp.logs import configure_logging
-from mssql_mcp.oauth import ensure_demo_user
 from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.serve")
@@ -39,6 +38,10 @@ def mcp_url(settings: Settings, face: str) -> str:
 
 
 def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> int:
+    # Imported here: `mssql-mcp connect` uses this module's URLs without paying for the SDK.
+    from mssql_mcp.app import create_app
+    from mssql_mcp.oauth import ensure_demo_user
+
     configure_logging(settings.log_level)
     spec = FACES[face]
     check_login_settings(settings)
