@@ -222,7 +222,8 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> McpAuthorizationCode | None:
         rec = await self._run(lambda: self._store.get_code(digest(authorization_code)))
-        if rec is None or rec.client_id != client.client_id:
+        # A code is this client's, and this issuer's: the other face shares the store, not the grants.
+        if rec is None or rec.client_id != client.client_id or rec.resource not in self.policy.resources:
             return None
         if rec.used_at is not None:
             await self._replayed("code_replayed", rec.family_id, rec.client_id, rec.username)
@@ -284,6 +285,8 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     ) -> McpRefreshToken | None:
         rec = await self._run(lambda: self._store.get_token(digest(refresh_token)))
         if rec is None or rec.kind != "refresh" or rec.client_id != client.client_id or rec.revoked_at is not None:
+            return None
+        if rec.resource not in self.policy.resources:  # issued by the other face: not redeemable here
             return None
         if rec.used_at is not None:
             # A rotated refresh token came back: someone holds a copy (OAuth 2.1 §4.3.1). Revoke the family.
