@@ -6,6 +6,10 @@ export VENV
 
 .PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest deploy-check
 
+# The local demo lets local tools register loopback sign-in callbacks (Claude Desktop's mcp-remote bridge,
+# MCP Inspector): the server listens on 127.0.0.1 only. ALLOW_LOOPBACK_REDIRECTS=false make run refuses them.
+run run-chatgpt: export ALLOW_LOOPBACK_REDIRECTS ?= true
+
 run: bootstrap
 	$(PY) -m mssql_mcp serve --face claude --demo
 

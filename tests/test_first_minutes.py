@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -113,6 +114,24 @@ def wait_for_block(proc: subprocess.Popen[bytes], log: Path, timeout: float = 24
     raise AssertionError(f"no start block within {timeout} s:\n{log.read_text(errors='replace')}")
 
 
+def register_loopback_client(base: str) -> int:
+    body = {
+        "client_name": "mcp-remote",
+        "redirect_uris": ["http://127.0.0.1:33418/oauth/callback"],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    }
+    request = urllib.request.Request(
+        f"{base}/register", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 @pytest.fixture
 def demo2() -> Iterator[Path]:
     path = ROOT / "data" / "demo2.sqlite"  # where the README's command writes it (git ignores data/*.sqlite)
@@ -131,6 +150,8 @@ def test_readme_commands_run_as_written(clean_env: dict[str, str], tmp_path: Pat
             blocks[target] = wait_for_block(proc, log)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{prefix}/health", timeout=10) as resp:
                 assert resp.status == 200
+            if target == "run":  # local tools (mcp-remote, Inspector) may register their loopback callback
+                assert register_loopback_client(f"http://127.0.0.1:{port}") == 201
         finally:
             stop_make(proc)
         before, block = blocks[target].split("=" * 72)[:2]
