@@ -291,3 +291,36 @@ def test_the_users_cli_makes_no_argon2_hash_at_import() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+FAKE_PYTHON = """#!/usr/bin/env bash
+# Stands in for python3 and pip: says a lot, as they do, and fails when asked to.
+echo "NOISE $*"
+echo "NOISE on stderr" >&2
+if [ "$1" = -m ] && [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi
+case " $* " in *" $FAIL_ON "*) echo "ERROR: the failing step"; exit 1 ;; esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize("fail_on", ["", "requirements.txt"])
+def test_bootstrap_is_quiet_and_shows_its_log_on_failure(tmp_path: Path, fail_on: str) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    env = {**os.environ, "VENV": str(venv), "PYTHON": str(fake), "FAIL_ON": fail_on}
+    done = subprocess.run(["scripts/bootstrap.sh", "run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    log = venv / "bootstrap.log"
+    assert "NOISE" in log.read_text()
+    if not fail_on:
+        assert done.returncode == 0, done.stderr
+        assert "NOISE" not in done.stdout + done.stderr  # it all went to the log
+        assert done.stdout.splitlines() == [
+            f"bootstrap: creating virtualenv {venv}",
+            f"bootstrap: installing Python packages into {venv} (log: {log})",
+        ]
+    else:
+        assert done.returncode != 0
+        assert f"pip install -r requirements.txt failed. The end of {log}:" in done.stderr
+        assert "ERROR: the failing step" in done.stderr
