@@ -1,9 +1,9 @@
 """Resolving user-written table names against the catalog.
 
 A name a model writes (`Customers`, `dbo.Customers`, `[dbo].[Customers]`, `"sales"."Order Details"`) is
-parsed here and matched case-insensitively against the tables the backend listed. Only a `TableRef`
-that came from the catalog is ever quoted into SQL, so user text never reaches a statement as an
-identifier.
+parsed here and matched case-insensitively against the tables the backend listed; a name already split
+into schema and table (an id's) is looked up without parsing. Only a `TableRef` that came from the
+catalog is ever quoted into SQL, so user text never reaches a statement as an identifier.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from mssql_mcp.db.base import TableInfo, TableRef
+from mssql_mcp.db.base import TableInfo, TableRef, quote_ident
 from mssql_mcp.errors import InvalidArgument, UnknownTable
 
 _CLOSERS = {"[": "]", '"': '"', "`": "`"}
@@ -56,7 +56,7 @@ class Catalog:
 
     def __init__(self, tables: Sequence[TableInfo]) -> None:
         self.tables = list(tables)
-        self._by_qualified = {t.ref.qualified.lower(): t for t in self.tables}
+        self._by_qualified = {(t.ref.schema.lower(), t.ref.name.lower()): t for t in self.tables}
         self._by_name: dict[str, list[TableInfo]] = {}
         for t in self.tables:
             self._by_name.setdefault(t.ref.name.lower(), []).append(t)
@@ -69,7 +69,7 @@ class Catalog:
         if len(parts) == 3:
             parts = parts[1:]  # database.schema.table: the database is the connected one
         if len(parts) == 2:
-            found = self._by_qualified.get(f"{parts[0]}.{parts[1]}".lower())
+            found = self._by_qualified.get((parts[0].lower(), parts[1].lower()))
             if found:
                 return found
         else:
@@ -83,6 +83,14 @@ class Catalog:
                 options = ", ".join(sorted(m.ref.qualified for m in matches))
                 raise InvalidArgument(f"Table name {raw!r} is ambiguous; qualify it with a schema: {options}.")
         raise UnknownTable(raw, self.suggest(parts[-1]))
+
+    def lookup(self, schema: str, name: str) -> TableInfo:
+        """The table `schema`.`name` (case-insensitive), for a name that is already split: nothing to parse."""
+        found = self._by_qualified.get((schema.lower(), name.lower()))
+        if found is None:
+            shown = f"{quote_ident(schema, minimal=True)}.{quote_ident(name, minimal=True)}"
+            raise UnknownTable(shown, self.suggest(name))
+        return found
 
     def suggest(self, name: str, limit: int = 5) -> list[str]:
         names = {t.ref.qualified: t.ref.name.lower() for t in self.tables}

@@ -97,19 +97,28 @@ class QueryService:
         return (await self.catalog()).tables
 
     async def resolve(self, table_name: str) -> TableInfo:
+        """A table from the name a person or model wrote (parsed, then matched against the catalog)."""
         return (await self.catalog()).resolve(table_name)
 
-    async def describe(self, table_name: str) -> TableDetail:
-        info = await self.resolve(table_name)
-        return await self._call(lambda: self.database.describe_table(info.ref))
+    async def lookup(self, schema: str, name: str) -> TableInfo:
+        """A table from a name already split into its schema and name (an id's): matched, never parsed."""
+        return (await self.catalog()).lookup(schema, name)
 
-    async def sample(self, table_name: str, limit: int) -> QueryOutcome:
+    async def _ref(self, table: str | TableRef) -> TableRef:
+        """A `TableRef` came from the catalog already; text is resolved against it."""
+        return table if isinstance(table, TableRef) else (await self.resolve(table)).ref
+
+    async def describe(self, table: str | TableRef) -> TableDetail:
+        ref = await self._ref(table)
+        return await self._call(lambda: self.database.describe_table(ref))
+
+    async def sample(self, table: str | TableRef, limit: int) -> QueryOutcome:
         if not 1 <= limit <= MAX_SAMPLE_ROWS:
             raise InvalidArgument(f"limit must be between 1 and {MAX_SAMPLE_ROWS} (got {limit}).")
-        info = await self.resolve(table_name)
+        ref = await self._ref(table)
         started = time.perf_counter()
-        result = await self._call(lambda: self.database.sample(info.ref, min(limit, self.max_rows), self.timeout))
-        return QueryOutcome(result, (time.perf_counter() - started) * 1000, "read", info.ref)
+        result = await self._call(lambda: self.database.sample(ref, min(limit, self.max_rows), self.timeout))
+        return QueryOutcome(result, (time.perf_counter() - started) * 1000, "read", ref)
 
     async def run(
         self, sql: str, params: tuple[Any, ...] = (), *, force_read_only: bool = False, timeout: float | None = None

@@ -9,6 +9,7 @@ Names follow SQL Server: every table has a schema (`dbo` for SQLite, which has n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -16,9 +17,21 @@ from typing import Any, Literal, Protocol
 TableType = Literal["TABLE", "VIEW"]
 
 
-def quote_ident(name: str) -> str:
-    """T-SQL bracket quoting (QUOTENAME's rule: `]` doubles). Only for names that came from the catalog."""
-    return "[" + name.replace("]", "]]") + "]"
+_REGULAR_IDENT = re.compile(r"[^\W\d][\w@$#]*\Z")  # a T-SQL regular identifier (Unicode letters too)
+
+
+def is_regular_ident(name: str) -> bool:
+    """True for a name T-SQL accepts unquoted as a regular identifier (`Orders`, `Città`; not `Order Details`)."""
+    return _REGULAR_IDENT.match(name) is not None
+
+
+def quote_ident(name: str, *, minimal: bool = False) -> str:
+    """T-SQL bracket quoting (QUOTENAME's rule: `]` doubles). Only for names that came from the catalog.
+
+    `minimal` leaves a regular identifier bare, for text people read (the ChatGPT face's ids), not for SQL:
+    a bare reserved word such as `Order` would not parse there.
+    """
+    return name if minimal and is_regular_ident(name) else "[" + name.replace("]", "]]") + "]"
 
 
 @dataclass(frozen=True, order=True)

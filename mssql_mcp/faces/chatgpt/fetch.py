@@ -1,6 +1,7 @@
 """`fetch` for the ChatGPT face: an id (see `ids.py`) back to a readable record (issue 5 §4-6).
 
-Every id is checked against the live catalog before any SQL is built: tables must exist, row ids must name
+Every id is checked against the live catalog before any SQL is built: tables must exist (looked up by the
+schema and name the id was read into, never re-parsed), row ids must name
 exactly the table's primary-key columns, and identifiers reach SQL only from catalog objects, bracket-quoted.
 Values travel as parameters. Query ids re-run through the read-only gate (`force_read_only=True`) whenever
 the result cache misses, so an expired cache is never an error.
@@ -76,8 +77,8 @@ def primary_key(detail: TableDetail) -> list[str]:
     return [c.name for c in detail.columns if c.primary_key]
 
 
-def id_table(ref: TableRef) -> str:
-    return ids.table_text(ref.schema, ref.name)
+def id_table(ref: TableRef) -> ids.TableName:
+    return ids.TableName(ref.schema, ref.name)
 
 
 class Fetcher:
@@ -93,7 +94,7 @@ class Fetcher:
     async def detail(self, table: TableInfo) -> TableDetail:
         cached = self._details.get(table.ref)
         if cached is None:
-            cached = await self.queries.describe(id_table(table.ref))  # quoted: names may hold dots
+            cached = await self.queries.describe(table.ref)
             self._details.put(table.ref, cached)
         return cached
 
@@ -114,7 +115,7 @@ class Fetcher:
             return await self._catalog()
         if isinstance(rid, ids.QueryId):
             return await self._query(rid)
-        table = await self.queries.resolve(rid.table)
+        table = await self.queries.lookup(rid.table.schema, rid.table.name)
         if isinstance(rid, ids.TableId):
             return await self._table(table)
         if isinstance(rid, ids.ColumnId):
@@ -222,7 +223,7 @@ class Fetcher:
         )
 
     async def _sample(self, table: TableInfo, limit: int) -> Record:
-        outcome = await self.queries.sample(id_table(table.ref), limit)
+        outcome = await self.queries.sample(table.ref, limit)
         r = outcome.result
         rows = json_rows(r.rows)
         rid = ids.format_id(ids.SampleId(id_table(table.ref), limit))

@@ -14,11 +14,12 @@ An id says what it points at, so `fetch` works after a restart and on any replic
 Names that are not plain identifiers are bracket-quoted as in T-SQL: `table:[sales].[Order Details]`.
 Values: integers and decimals bare (`-12`, `3.50`), strings quoted, binary as `0x…`.
 
-This module only parses and formats. It never trusts what it parsed: `fetch` resolves every table against
-the catalog and checks that a row id names exactly the table's primary-key columns, so an id can reach only
-existing tables and real keys (forged ids are refused there). A query id's digest must match its SQL, and
-the SQL goes through the read-only gate again on every run, so a forged query id can do nothing that a
-`search` with the same SQL could not.
+This module only parses and formats. A table is read once, into a `TableName` (the id's text plus its
+schema and name), so resolving it needs no second parse. It never trusts what it parsed: `fetch` looks
+every table up in the catalog and checks that a row id names exactly the table's primary-key columns, so
+an id can reach only existing tables and real keys (forged ids are refused there). A query id's digest
+must match its SQL, and the SQL goes through the read-only gate again on every run, so a forged query id
+can do nothing that a `search` with the same SQL could not.
 """
 
 from __future__ import annotations
@@ -32,15 +33,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias
 
+from mssql_mcp.db.base import is_regular_ident, quote_ident
 from mssql_mcp.errors import InvalidArgument
 
 KeyValue: TypeAlias = int | Decimal | str | bytes
 MAX_ID_LENGTH = 16_384
 MAX_QUERY_SQL = 8_000  # characters of SQL a query id may carry
-_BARE = re.compile(r"[^\W\d][\w@$#]*\Z")  # a T-SQL regular identifier (Unicode letters too)
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _BINARY = re.compile(r"0x([0-9A-Fa-f]*)")
 _DIGEST_HEX = 16
+
+
+class TableName(str):
+    """An id's table as the id writes it (`dbo.Orders`, `sales.[Order Details]`), keeping the schema and name
+    it was made from: the catalog looks those up directly. A str, so ids format and compare as text."""
+
+    schema: str
+    name: str
+
+    def __new__(cls, schema: str, name: str) -> TableName:
+        self = super().__new__(cls, f"{quote_ident(schema, minimal=True)}.{quote_ident(name, minimal=True)}")
+        self.schema, self.name = schema, name
+        return self
 
 
 @dataclass(frozen=True)
@@ -50,24 +64,24 @@ class CatalogId:
 
 @dataclass(frozen=True)
 class TableId:
-    table: str  # a name for Catalog.resolve (quoted as written)
+    table: TableName
 
 
 @dataclass(frozen=True)
 class ColumnId:
-    table: str
+    table: TableName
     column: str
 
 
 @dataclass(frozen=True)
 class RowId:
-    table: str
+    table: TableName
     key: tuple[tuple[str, KeyValue], ...]
 
 
 @dataclass(frozen=True)
 class SampleId:
-    table: str
+    table: TableName
     limit: int
 
 
@@ -90,13 +104,9 @@ class BadId(InvalidArgument):
 # -- formatting ---------------------------------------------------------------------------------
 
 
-def quote_part(name: str) -> str:
-    """`Orders` -> `Orders`; `Order Details` -> `[Order Details]` (`]` doubled, as T-SQL does)."""
-    return name if _BARE.match(name) else "[" + name.replace("]", "]]") + "]"
-
-
-def table_text(schema: str, name: str) -> str:
-    return f"{quote_part(schema)}.{quote_part(name)}"
+def table_text(schema: str, name: str) -> TableName:
+    """`dbo`, `Order Details` -> `dbo.[Order Details]`: names bare when T-SQL would take them bare."""
+    return TableName(schema, name)
 
 
 def format_value(value: Any) -> str:
@@ -132,9 +142,9 @@ def format_id(rid: RecordId) -> str:
     if isinstance(rid, TableId):
         return f"table:{rid.table}"
     if isinstance(rid, ColumnId):
-        return f"column:{rid.table}:{quote_part(rid.column)}"
+        return f"column:{rid.table}:{quote_ident(rid.column, minimal=True)}"
     if isinstance(rid, RowId):
-        return f"row:{rid.table}:" + ",".join(f"{quote_part(c)}={format_value(v)}" for c, v in rid.key)
+        return f"row:{rid.table}:" + ",".join(f"{quote_ident(c, minimal=True)}={format_value(v)}" for c, v in rid.key)
     if isinstance(rid, SampleId):
         return f"sample:{rid.table}:{rid.limit}"
     payload = base64.urlsafe_b64encode(zlib.compress(rid.sql.encode("utf-8"), 9)).decode("ascii").rstrip("=")
@@ -192,19 +202,19 @@ class _Cursor:
         while not self.at_end() and self.peek() not in stops:
             self.pos += 1
         name = self.text[start : self.pos]
-        if not _BARE.match(name):
+        if not is_regular_ident(name):
             raise ValueError(f"not a plain name: {name!r} (bracket-quote it)")
         return name
 
-    def table(self) -> str:
-        """`schema.table` (either part bracketed). Returned in canonical quoted form for Catalog.resolve."""
+    def table(self) -> TableName:
+        """`schema.table` (either part bracketed)."""
         parts = [self.part(".:")]
         while self.peek() == ".":
             self.pos += 1
             parts.append(self.part(".:"))
         if len(parts) != 2:
             raise ValueError("the table must be schema.table")
-        return table_text(*parts)
+        return TableName(*parts)
 
     def value(self) -> KeyValue:
         if self.peek() == "'":
