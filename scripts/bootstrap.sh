@@ -84,3 +84,4 @@ fi
 # Its own messages (what it installs, or the apt command to run when not root) go to the log too; a failure
 # shows them.
 quietly "the ODBC drivers (scripts/install-odbc.sh)" scripts/install-odbc.sh "$VENV/bin/python"
+grep '^install-odbc: installing' "$log" | sed 's/^install-odbc:/bootstrap:/' || true

@@ -293,6 +293,7 @@ def test_the_users_cli_makes_no_argon2_hash_at_import() -> None:
     assert done.returncode == 0, done.stderr
 
 
+ODBC_PIN = re.findall(r"^mssql-python-odbc==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)[0]
 FAKE_PYTHON = """#!/usr/bin/env bash
 # Stands in for python3 and pip: says a lot, as they do, and fails when asked to.
 echo "NOISE $*"
@@ -316,9 +317,10 @@ def test_bootstrap_is_quiet_and_shows_its_log_on_failure(tmp_path: Path, fail_on
     if not fail_on:
         assert done.returncode == 0, done.stderr
         assert "NOISE" not in done.stdout + done.stderr  # it all went to the log
-        assert done.stdout.splitlines() == [
+        assert done.stdout.splitlines() == [  # one line per thing done (the fake has no ODBC wheel: installed)
             f"bootstrap: creating virtualenv {venv}",
             f"bootstrap: installing Python packages into {venv} (log: {log})",
+            "bootstrap: installing mssql-python-odbc==" + ODBC_PIN,
         ]
     else:
         assert done.returncode != 0
