@@ -2,6 +2,7 @@
 
 Routes of a face, all under its prefix ("" for Claude, "/chatgpt" for ChatGPT):
 
+    GET  /                        the landing page: this face, its MCP URL, how to connect clients, health
     GET  /health                  liveness + database state (never blocks on a slow database)
     *    /mcp                     streamable HTTP (the SDK's session manager)
     POST /sse, DELETE /sse        streamable HTTP too: the original URL keeps working for new clients
@@ -40,6 +41,7 @@ from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
+from mssql_mcp.web.landing import landing_routes
 
 log = logging.getLogger("mssql_mcp.app")
 
@@ -111,6 +113,13 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         Route(f"{p}/messages/", auth.protect(legacy_sse, resource_url=sse_resource), methods=["POST"]),
         *auth.routes,
         *extra_routes,
+        *landing_routes(
+            face=spec.name,
+            prefix=p,
+            mcp_urls={x.name: f"{settings.effective_public_url(x.default_port)}{x.prefix}/mcp" for x in FACES.values()},
+            backend=queries.database.kind,
+            health=queries.health,
+        ),
     ]
     if p:
         routes.append(Route("/health", health, methods=["GET"]))
