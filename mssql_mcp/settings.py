@@ -231,6 +231,55 @@ class Settings:
         "document is fetched, validated against ALLOWED_REDIRECT_HOSTS and cached.",
         group="auth",
     )
+    login_free_attempts_per_user: int = setting(
+        "LOGIN_FREE_ATTEMPTS_PER_USER",
+        5,
+        "Failed sign-ins per username before each further attempt waits (1, 2, 4 ... s, up to 15 min).",
+        group="auth",
+    )
+    login_free_attempts_per_address: int = setting(
+        "LOGIN_FREE_ATTEMPTS_PER_ADDRESS",
+        20,
+        "Failed sign-ins per client address before each further attempt waits, as above.",
+        group="auth",
+    )
+    password_hash_concurrency: int = setting(
+        "PASSWORD_HASH_CONCURRENCY",
+        2,
+        "Password checks run at once per process (argon2id takes 64 MiB each); more wait their turn.",
+        group="auth",
+    )
+    registration_per_address_per_minute: int = setting(
+        "REGISTRATION_PER_ADDRESS_PER_MINUTE",
+        60,
+        "Client registrations (/register) per client address per minute, counted in the store; over it, 429.",
+        group="auth",
+    )
+    registration_max_unused_clients: int = setting(
+        "REGISTRATION_MAX_UNUSED_CLIENTS",
+        10_000,
+        "Most registered clients that never completed a sign-in; past it, /register answers 503.",
+        group="auth",
+    )
+    unused_client_ttl_seconds: int = setting(
+        "UNUSED_CLIENT_TTL_SECONDS",
+        31 * 86_400,
+        "A registered client that never completed a sign-in is deleted after this long (never sooner than "
+        "REFRESH_TOKEN_TTL_SECONDS).",
+        group="auth",
+    )
+    registration_max_bytes: int = setting(
+        "REGISTRATION_MAX_BYTES", 16_384, "Largest /register request body.", group="auth"
+    )
+    registration_max_name_chars: int = setting(
+        "REGISTRATION_MAX_NAME_CHARS", 200, "Longest client_name a client may register.", group="auth"
+    )
+    registration_max_redirect_uris: int = setting(
+        "REGISTRATION_MAX_REDIRECT_URIS", 5, "Most redirect_uris one client may register.", group="auth"
+    )
+    registration_max_uri_chars: int = setting(
+        "REGISTRATION_MAX_URI_CHARS", 512, "Longest redirect URI (or other URL) a client may register.", group="auth"
+    )
     audit_sql: Literal["hash", "full"] = setting(
         "AUDIT_SQL",
         "hash",
@@ -281,6 +330,16 @@ _RANGES: dict[str, tuple[float, float]] = {
     "search_timeout_seconds": (0.1, 600),
     "access_token_ttl_seconds": (60, 86_400),
     "refresh_token_ttl_seconds": (300, 365 * 86_400),
+    "login_free_attempts_per_user": (1, 1000),
+    "login_free_attempts_per_address": (1, 100_000),
+    "password_hash_concurrency": (1, 64),
+    "registration_per_address_per_minute": (1, 100_000),
+    "registration_max_unused_clients": (1, 10_000_000),
+    "unused_client_ttl_seconds": (3600, 10 * 365 * 86_400),
+    "registration_max_bytes": (1024, 1_048_576),
+    "registration_max_name_chars": (1, 10_000),
+    "registration_max_redirect_uris": (1, 100),
+    "registration_max_uri_chars": (64, 8192),
 }
 
 

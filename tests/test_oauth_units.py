@@ -9,8 +9,7 @@ import pytest
 
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.sqlite_store import SqliteStore
-from mssql_mcp.oauth.store import CodeRecord, TokenRecord, digest, new_secret
-from mssql_mcp.oauth.throttle import LoginThrottle, Throttle
+from mssql_mcp.oauth.store import CodeRecord, ThrottleSlot, TokenRecord, digest, new_secret, throttle_delay
 from mssql_mcp.oauth.users import UserError, Users
 
 
@@ -139,18 +138,17 @@ def test_canonical_resource() -> None:
     assert canonical_resource("http://127.0.0.1:8008/mcp") == "http://127.0.0.1:8008/mcp"
 
 
-def test_throttle_grows_exponentially_and_forgives_success() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(per_user=5, per_ip=20, clock=lambda: now[0])
+def test_throttle_grows_exponentially_and_forgives_success(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite")
+    user, ip, other_ip = ThrottleSlot("user:alice", 5), ThrottleSlot("ip:1.2.3.4", 20), ThrottleSlot("ip:9.9.9.9", 20)
+    now = 1000.0
     for _ in range(5):
-        assert throttle.wait("Alice", "1.2.3.4") == 0
-        throttle.failed("Alice", "1.2.3.4")
-    assert throttle.wait("alice", "9.9.9.9") == 1.0  # per username, case-insensitively, from any address
-    throttle.failed("alice", "1.2.3.4")
-    assert throttle.wait("alice", "1.2.3.4") == 2.0
-    now[0] += 2.0
-    assert throttle.wait("alice", "1.2.3.4") == 0
-    throttle.succeeded("alice")
-    assert throttle.wait("alice", "5.5.5.5") == 0
-    delays = [Throttle(free=5).delay(n) for n in (4, 5, 6, 7, 20, 40)]
-    assert delays == [0.0, 1.0, 2.0, 4.0, 900.0, 900.0]  # capped at 15 minutes
+        assert store.throttle_reserve([user, ip], now) == 0  # each reservation counts as a failure
+    assert store.throttle_reserve([user, other_ip], now) == 1.0  # per username, from any address
+    assert store.throttle_reserve([other_ip], now) == 0  # nothing was counted by the refused attempt
+    assert store.throttle_reserve([user, ip], now + 1.0) == 0  # the sixth, a second later
+    assert store.throttle_reserve([user, ip], now + 1.0) == 2.0
+    store.throttle_clear(user.key)  # a right password
+    assert store.throttle_reserve([user], now + 1.0) == 0
+    delays = [throttle_delay(n, 5) for n in (4, 5, 6, 7, 20, 40, 10_000)]
+    assert delays == [0.0, 1.0, 2.0, 4.0, 900.0, 900.0, 900.0]  # capped at 15 minutes

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
-import anyio.to_thread
 from mcp.server.auth.provider import AuthorizationParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -65,7 +64,9 @@ class LoginPages:
         if found is None:
             return message_page("Sign-in", EXPIRED, status=400)
         ip = request.client.host if request.client else "unknown"
-        wait = self.throttle.wait(username, ip)
+        # A slot is reserved (counted as a failure) before the password is checked, so a burst of
+        # concurrent attempts cannot all pass the throttle before any of them counts.
+        wait = await self.throttle.reserve(username, ip)
         if wait > 0:
             event(log, "login_throttled", level=logging.WARNING, user=username, ip=ip, wait_s=round(wait, 1))
             return await self._login_form(
@@ -76,12 +77,11 @@ class LoginPages:
                 status=429,
                 headers={"Retry-After": str(int(wait) + 1)},
             )
-        ok = await anyio.to_thread.run_sync(self.users.verify, username, password)
+        ok = await self.throttle.check_password(lambda: self.users.verify(username, password))
         if not ok:
-            self.throttle.failed(username, ip)
             event(log, "login_failed", level=logging.WARNING, user=username, ip=ip)
             return await self._login_form(request, key, error=FAILED, username=username, status=401)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, ip)
         browser, _ = self.csrf.browser(request)
         await self.provider.mark_signed_in(key, username, browser)
         event(log, "login_ok", user=username, ip=ip, client=found[0].client_id)

@@ -148,6 +148,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             info_json=stored.model_dump_json(exclude_none=True),
             secret_hash=digest(secret) if secret else None,
             created_at=self.clock(),
+            dynamic=True,  # counted against, and purged by, the registration limits (registration.py)
         )
         await self._run(lambda: self._store.save_client(record))
         event(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -39,6 +40,8 @@ class ClientRecord:
     info_json: str  # the registered metadata (OAuthClientInformationFull), client_secret removed
     secret_hash: str | None
     created_at: float
+    dynamic: bool = False  # registered at /register (RFC 7591): counted, and purged if never used
+    signed_in_at: float | None = None  # when a token was first issued to it (set by save_token)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,29 @@ class CodeRecord:
     expires_at: float
     family_id: str  # the grant: every token issued from this code shares it
     used_at: float | None = None
+
+
+# -- the sign-in throttle -------------------------------------------------------------------------
+# Shared by every process that uses the store. Each failed-attempt slot is reserved BEFORE the password
+# is checked, atomically with the test that one is free, so a burst of concurrent attempts cannot all
+# get through the "is it free?" check before any of them counts.
+
+THROTTLE_MAX_DELAY = 900.0  # 15 minutes
+THROTTLE_FORGET_AFTER = 3600.0  # a key with no attempt for this long starts again
+
+
+@dataclass(frozen=True)
+class ThrottleSlot:
+    key: str  # e.g. "user:alice" or "ip:203.0.113.9"
+    free: int  # attempts allowed before any delay
+
+
+def throttle_delay(attempts: int, free: int) -> float:
+    """Seconds a key must wait after its `attempts`-th counted attempt: none for the first `free`, then
+    1, 2, 4, ... seconds, capped at THROTTLE_MAX_DELAY."""
+    if attempts < free:
+        return 0.0
+    return min(2.0 ** min(attempts - free, 30), THROTTLE_MAX_DELAY)
 
 
 TokenKind = Literal["access", "refresh"]
@@ -101,7 +127,25 @@ class OAuthStore(Protocol):
 
     # clients
     def get_client(self, client_id: str) -> ClientRecord | None: ...
-    def save_client(self, record: ClientRecord) -> None: ...
+    def save_client(self, record: ClientRecord) -> None: ...  # keeps signed_in_at of an existing row
+    def count_unused_clients(self) -> int: ...  # dynamic clients never issued a token
+    # Delete dynamic clients created before `before` that were never issued a token and hold no live
+    # token (the last is implied by the first; checked anyway). Returns how many went.
+    def purge_unused_clients(self, before: float, now: float) -> int: ...
+
+    # sign-in throttle (see ThrottleSlot)
+    # Reserve one attempt on every slot at once, or on none: 0.0 if reserved, else the seconds until
+    # the most-delayed slot frees. A reserved attempt counts as a failure until released. Each slot
+    # counts attempts; after the k-th it is blocked for throttle_delay(k, free) seconds; a key with no
+    # attempt for THROTTLE_FORGET_AFTER starts again from zero.
+    def throttle_reserve(self, slots: Sequence[ThrottleSlot], now: float) -> float: ...
+    def throttle_release(self, slot: ThrottleSlot) -> None: ...  # give one reserved attempt back
+    def throttle_clear(self, key: str) -> None: ...  # forget a key (a right password clears its user)
+
+    # fixed-window rate limits: count one hit on `key`; 0.0 if within `limit` hits per `window`
+    # seconds, else the seconds until the window ends (the hit is then not allowed). Windows are at
+    # most a day long (older counters are purged).
+    def rate_hit(self, key: str, limit: int, window: float, now: float) -> float: ...
 
     # pending sign-ins
     def save_pending(self, record: PendingRecord) -> None: ...
@@ -115,11 +159,11 @@ class OAuthStore(Protocol):
     def use_code(self, code_hash: str, now: float) -> bool: ...  # False if it was already used
 
     # tokens
-    def save_token(self, record: TokenRecord) -> None: ...
+    def save_token(self, record: TokenRecord) -> None: ...  # also sets its client's signed_in_at if unset
     def get_token(self, token_hash: str) -> TokenRecord | None: ...
     def use_refresh(self, token_hash: str, now: float) -> bool: ...  # False if it was already rotated
     def revoke_family(self, family_id: str, now: float) -> int: ...
     def revoke_user(self, username: str, now: float) -> int: ...
-    def purge(self, now: float) -> None: ...  # drop what expired long ago
+    def purge(self, now: float) -> None: ...  # drop what expired long ago, and stale throttle/rate counters
 
     def close(self) -> None: ...

@@ -21,6 +21,7 @@ from mssql_mcp.oauth.csrf import Csrf
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.login import LoginPages
 from mssql_mcp.oauth.provider import SCOPE, Provider, TokenPolicy
+from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
 from mssql_mcp.oauth.sqlite_store import SqliteStore
 from mssql_mcp.oauth.store import OAuthStore
@@ -92,7 +93,13 @@ def build_auth(
     provider = Provider(store, clients, policy, clock=clock)
     users = Users(store, clock=clock)
     csrf = Csrf(store.server_key(), secure=urlsplit(issuer).scheme == "https")
-    pages = LoginPages(provider, users, LoginThrottle(), csrf, prefix)
+    throttle = LoginThrottle(
+        store,
+        per_user=settings.login_free_attempts_per_user,
+        per_ip=settings.login_free_attempts_per_address,
+        hash_workers=settings.password_hash_concurrency,
+    )
+    pages = LoginPages(provider, users, throttle, csrf, prefix)
 
     routes = oauth_routes(
         provider,
@@ -101,6 +108,7 @@ def build_auth(
         resources=resources,
         metadata_documents=settings.client_id_metadata_documents,
     )
+    routes = guard_registration(routes, store, RegistrationLimits.from_settings(settings), clock=clock)
     routes += pages.routes()
     middleware = [
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(provider)),
