@@ -4,7 +4,8 @@
 
 - Blocking backend calls run on a bounded pool of worker threads (DB_WORKERS), never on the event loop.
 - Every statement has a timeout (the backend cancels it) and a row cap that says when it truncated.
-- The catalog is cached briefly, so name resolution costs no database round trip per call.
+- The catalog is cached briefly, so name resolution costs no database round trip per call. Its refresh
+  is single-flight: calls that miss together wait for one load (and share its result or its error).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class QueryService:
         self._pool = WorkerPool(workers, name="db", nice=DB_THREAD_NICE)
         self._health_pool = WorkerPool(1, name="health")
         self._catalog_cache: TTLCache[str, Catalog] = TTLCache(maxsize=1, ttl=CATALOG_TTL_SECONDS)
+        self._catalog_lock = anyio.Lock()
+        self._catalog_loads = 0  # loads started, so a waiter can tell that one finished while it waited
+        self._catalog_error: MssqlMcpError | None = None  # how the last load failed, if it did
+        self._catalog_generation = 0  # bumped by invalidate_catalog: a load begun before it is not cached
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -83,12 +88,30 @@ class QueryService:
 
     async def catalog(self) -> Catalog:
         cached = self._catalog_cache.get("catalog")
-        if cached is None:
-            cached = Catalog(await self._call(self.database.list_tables))
-            self._catalog_cache["catalog"] = cached
-        return cached
+        if cached is not None:
+            return cached
+        loads = self._catalog_loads
+        async with self._catalog_lock:  # single flight: one load at a time, the others wait for it
+            cached = self._catalog_cache.get("catalog")
+            if cached is not None:
+                return cached
+            if self._catalog_loads != loads and self._catalog_error is not None:
+                # The load this call waited for failed: the same answer now, not one more wait per caller.
+                raise self._catalog_error
+            self._catalog_loads += 1
+            self._catalog_error = None
+            generation = self._catalog_generation
+            try:
+                catalog = Catalog(await self._call(self.database.list_tables))
+            except MssqlMcpError as exc:
+                self._catalog_error = exc
+                raise
+            if generation == self._catalog_generation:  # no DDL invalidated it while it loaded
+                self._catalog_cache["catalog"] = catalog
+            return catalog
 
     def invalidate_catalog(self) -> None:
+        self._catalog_generation += 1
         self._catalog_cache.clear()
 
     # -- operations ------------------------------------------------------------------------
