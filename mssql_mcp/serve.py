@@ -41,6 +41,7 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
     # Imported here: `mssql-mcp connect` uses this module's URLs without paying for the SDK.
     from mssql_mcp.app import create_app
     from mssql_mcp.oauth import ensure_demo_user
+    from mssql_mcp.oauth.users import warm_up
 
     configure_logging(settings.log_level)
     spec = FACES[face]
@@ -54,6 +55,7 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
             )
         password = ensure_demo_user(settings) if demo else None
         app = create_app(settings, face)
+        warm_up()
         # Everything imported and built so far lives as long as the process: move it out of the collector's
         # sight, so a full collection no longer walks ~100k objects (a 30-40 ms pause; p99 at 16 sessions fell
         # from ~85 to ~55 ms). https://docs.python.org/3/library/gc.html#gc.freeze

@@ -288,6 +288,8 @@ def test_the_users_cli_makes_no_argon2_hash_at_import() -> None:
         "from mssql_mcp.oauth import users\n"
         "assert users._dummy_hash.cache_info().currsize == 0\n"
         "assert 'mcp' not in __import__('sys').modules\n"
+        "users.warm_up()  # what the server does at start\n"
+        "assert users._dummy_hash.cache_info().currsize == 1\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
