@@ -158,7 +158,9 @@ class QueryService:
         limit = self.timeout if timeout is None else max(0.001, min(timeout, self.timeout))
         started = time.perf_counter()
         result = await self._call(
-            lambda: self.database.execute(sql, params, max_rows=self.max_rows, timeout=limit, write=write),
+            lambda: self.database.execute(
+                sql, params, max_rows=self.max_rows, timeout=limit, write=write, statement=verdict.statement
+            ),
             timeout=limit,
         )
         if verdict.kind == "ddl":

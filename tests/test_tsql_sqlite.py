@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mssql_mcp import sqlgate
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import TranslationError
@@ -143,3 +144,24 @@ def test_row_counts_stop_at_their_time_budget(tmp_path: Path) -> None:
             assert {t.ref.name: t.row_count for t in database.list_tables()} == expected
         finally:
             database.close()
+
+
+def test_the_gates_tree_feeds_the_translation_and_stays_unchanged() -> None:
+    """The parsed tree the gate already made is translated (no second parse), on a copy: verdicts are cached
+    and shared, so a rewrite in place would change what the next caller of the same text gets."""
+    schema = Schema({"people": {"first": "NVARCHAR(20)", "last": "NVARCHAR(20)"}})
+    sql = "SELECT TOP 2 LEFT(First, 1) + N'. ' + Last AS who FROM dbo.People WITH (NOLOCK) ORDER BY 1"
+    verdict = sqlgate.check(sql)
+    before = verdict.statement.sql(dialect="tsql")
+    from_tree = translate(sql, schema, statement=verdict.statement)
+    assert verdict.statement.sql(dialect="tsql") == before
+    assert sqlgate.check(sql) is verdict and "||" in from_tree and "NOLOCK" not in from_tree
+    fresh_schema = Schema(schema.types)  # a new cache key: this one parses the text itself
+    assert translate(sql, fresh_schema) == from_tree
+
+
+def test_the_backend_runs_the_gates_tree(db: SqliteDatabase) -> None:
+    """What runs is the translation of the tree handed over; the text is only the cache key."""
+    sql = "SELECT N'from the text' AS source"
+    tree = sqlgate.check("SELECT N'from the tree' AS source").statement
+    assert db.execute(sql, max_rows=1, timeout=5, statement=tree).rows == [("from the tree",)]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 TableType = Literal["TABLE", "VIEW"]
 
@@ -128,9 +131,19 @@ class Database(Protocol):
         ...
 
     def execute(
-        self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int,
+        timeout: float,
+        write: bool = False,
+        statement: exp.Expr | None = None,
     ) -> QueryResult:
         """Run one T-SQL statement that the gate has already checked.
+
+        `statement` is `sql` as the gate parsed it (sqlglot, tsql), when the caller has it: a backend that
+        translates may use it instead of parsing again. It is shared, so a backend never changes it.
 
         Reads: at most `max_rows` rows are kept (fetchmany(max_rows + 1) decides `truncated`).
         In read-only mode nothing is ever committed, whatever the statement.

@@ -233,7 +233,14 @@ class MssqlDatabase:
         return self.execute(sql, (), max_rows=limit, timeout=timeout)
 
     def execute(
-        self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int,
+        timeout: float,
+        write: bool = False,
+        statement: object = None,  # the gate's parsed tree: SQL Server runs the text itself
     ) -> QueryResult:
         def run(conn: Any) -> QueryResult:
             cursor = conn.cursor()

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
+from sqlglot import exp
+
 from mssql_mcp.db.base import (
     ColumnInfo,
     ForeignKey,
@@ -240,9 +242,16 @@ class SqliteDatabase:
         )
 
     def execute(
-        self, sql: str, params: Sequence[Any] = (), *, max_rows: int, timeout: float, write: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int,
+        timeout: float,
+        write: bool = False,
+        statement: exp.Expr | None = None,
     ) -> QueryResult:
-        translated = translate(sql, self.schema())
+        translated = translate(sql, self.schema(), statement=statement)
         result = self._run(translated, params, max_rows=max_rows, timeout=timeout, write=write)
         if write:
             with self._types_lock:

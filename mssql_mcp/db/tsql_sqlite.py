@@ -14,15 +14,19 @@ ISNULL, CAST, CONVERT, LEN, IIF, CHARINDEX). What it gets wrong at run time is f
     OPTION (…) and table hints dropped: they tune SQL Server's planner and mean nothing here
 
 A construct with no SQLite equivalent raises TranslationError with a one-line reason.
+
+The caller usually has the statement parsed already (the gate's `Verdict.statement`): passing it saves a
+second parse of the same text. That tree is shared (the gate caches verdicts), so only a copy is rewritten.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import sqlglot
+from cachetools import LRUCache
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
@@ -57,9 +61,29 @@ _DATEPART = {
 }
 
 
-@lru_cache(maxsize=1024)
-def translate(sql: str, schema: Schema = NO_SCHEMA) -> str:
-    """One T-SQL statement as SQLite SQL. The schema's column types let `+` on text become `||`."""
+_CACHE: LRUCache[tuple[str, Schema], str] = LRUCache(maxsize=1024)
+_CACHE_LOCK = threading.Lock()  # cachetools caches are not thread-safe; backends call from worker threads
+
+
+def translate(sql: str, schema: Schema = NO_SCHEMA, *, statement: exp.Expr | None = None) -> str:
+    """One T-SQL statement as SQLite SQL. The schema's column types let `+` on text become `||`.
+
+    `statement`, when given, is `sql` already parsed with sqlglot's tsql dialect; it is not changed.
+    Results are cached by text and schema, so a repeated statement costs one dictionary lookup.
+    """
+    key = (sql, schema)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    tree = statement.copy() if statement is not None else _parse(sql)
+    translated = _translate_tree(tree, schema)
+    with _CACHE_LOCK:
+        _CACHE[key] = translated
+    return translated
+
+
+def _parse(sql: str) -> exp.Expr:
     try:
         # A trailing `; -- comment` parses as a Semicolon node: it is not a statement.
         trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None and not isinstance(t, exp.Semicolon)]
@@ -67,7 +91,12 @@ def translate(sql: str, schema: Schema = NO_SCHEMA) -> str:
         raise TranslationError(f"Could not parse the T-SQL: {_first_line(exc)}") from None
     if len(trees) != 1:
         raise TranslationError("Send one statement per call.")
-    tree = _unwrap(trees[0])
+    return trees[0]
+
+
+def _translate_tree(tree: exp.Expr, schema: Schema) -> str:
+    """Rewrite `tree` (the caller's own copy: it is changed in place) and render it as SQLite SQL."""
+    tree = _unwrap(tree)
     _drop_planner_hints(tree)
     text_columns = _text_columns(tree, schema.types)
     tree = _rewrite_tree(tree, text_columns)
