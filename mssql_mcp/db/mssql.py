@@ -2,13 +2,15 @@
 
 Every call blocks; the query service runs it on a worker thread. A statement runs like this:
 
-    lease a connection (checked if idle; dead ones replaced)  -> mssql_pool.py
+    lease a connection (checked if idle; dead ones replaced)  -> mssql_pool.py: Pool.lease
     connection.timeout = QUERY_TIMEOUT_SECONDS               (the driver sends ATTENTION past it)
     cursor.execute(sql, *params); fetchmany(max_rows + 1)    (the row cap decides `truncated`)
-    rollback, always, unless this is a write in write mode   (autocommit is off; `with conn:` would COMMIT)
+    the lease ends: rollback, always, unless this is a write  (autocommit is off; `with conn:` would COMMIT)
+    in write mode, then COMMIT; release, or discard
 
-A timeout or a lost link discards the connection (its state is unknown); a read that lost its link
-before any result is retried once on a fresh connection. Errors keep SQL Server's error number.
+A timeout or a lost link breaks the lease, so the connection is discarded (its state is unknown); a read
+that lost its link before any result is retried once on a fresh connection, a write never is. A COMMIT
+that fails is an error: the write is reported as not done. Errors keep SQL Server's error number.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.mssql_conn import (
+    commit_error,
     connect_error,
     connection_string,
     describe,
@@ -33,7 +36,7 @@ from mssql_mcp.db.mssql_conn import (
     query_error,
 )
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
-from mssql_mcp.db.mssql_pool import Pool, alive
+from mssql_mcp.db.mssql_pool import Lease, Pool, alive
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError, QueryTimeout
 from mssql_mcp.settings import Settings
 
@@ -141,47 +144,49 @@ class MssqlDatabase:
         if self._refusal:
             raise DatabaseUnavailable(f"Refusing to query: {self._refusal}")
 
-    def _with_connection(self, fn: Callable[[Any], T], *, timeout: float, retry: bool) -> T:
+    def _with_connection(self, fn: Callable[[Any], T], *, timeout: float, retry: bool, commit: bool = False) -> T:
+        """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease)."""
         self._guard()
         for attempt in (1, 2):
-            conn = self.pool.acquire(wait=timeout)
             try:
-                result = self._attempt(conn, fn, timeout)
+                with self.pool.lease(wait=timeout, commit=commit and not self.read_only) as lease:
+                    result = self._attempt(lease, fn, timeout)
             except _Lost as lost:
                 self.pool.clear_idle()  # its siblings went through the same outage
                 if retry and attempt == 1:
                     log.info("connection lost before any result; retrying once on a fresh connection")
                     continue
                 raise lost.error from None
+            except self._pyodbc.Error as exc:  # only the COMMIT raises one here: _attempt maps the call's own
+                raise commit_error(exc, self.where) from None
             self._guard()
             return result
         raise AssertionError("unreachable")
 
-    def _attempt(self, conn: Any, fn: Callable[[Any], T], timeout: float) -> T:
+    def _attempt(self, lease: Lease, fn: Callable[[Any], T], timeout: float) -> T:
+        """Call `fn`, mapping driver errors to ours; a connection left in an unknown state breaks the lease."""
+        conn = lease.conn
         conn.timeout = max(1, math.ceil(timeout))  # pyodbc: whole seconds; 0 would mean no timeout
         try:
-            result = fn(conn)
+            return fn(conn)
         except self._pyodbc.Error as exc:
             if is_timeout(exc):
-                self.pool.discard(conn)
+                lease.broken()
                 raise QueryTimeout(timeout) from None
             error = query_error(exc)
             # FreeTDS first reports a dead socket as HY000 "Unknown error": with no server error number,
             # ask the link itself before blaming the statement.
             if is_connection_lost(exc) or (error.number is None and not alive(conn)):
-                self.pool.discard(conn)
+                lease.broken()
                 raise _Lost(lost_error(exc, self.where)) from None
-            self._end(conn, commit=False)
             raise error from None
         except MssqlMcpError:
-            self.pool.discard(conn)
-            raise
+            raise  # the call's own verdict (an unknown table): the connection is fine
         except Exception as exc:
             # pyodbc can fail converting a value the driver half-read from a dying link (Driver 18 hands it
             # an empty decimal): if the link is gone, this is a lost connection, not a bad statement.
-            link_alive = alive(conn)
-            self.pool.discard(conn)
-            if not link_alive:
+            lease.broken()  # alive or not, a result was left half-read
+            if not alive(conn):
                 raise _Lost(
                     DatabaseUnavailable(
                         f"Connection to SQL Server at {self.where} was lost "
@@ -189,44 +194,22 @@ class MssqlDatabase:
                     )
                 ) from None
             raise QueryError(f"Could not read the result: {type(exc).__name__}: {exc}") from None
-        except BaseException:
-            self.pool.discard(conn)
-            raise
-        return result
-
-    def _end(self, conn: Any, *, commit: bool) -> None:
-        """End the transaction and give the connection back; a connection that cannot is discarded."""
-        try:
-            if commit and not self.read_only:
-                conn.commit()
-            else:
-                conn.rollback()  # read-only: whatever ran, nothing is ever committed
-        except self._pyodbc.Error:
-            self.pool.discard(conn)
-            return
-        self.pool.release(conn)
 
     # -- the Database protocol -------------------------------------------------------------
 
     def list_tables(self) -> list[TableInfo]:
-        def run(conn: Any) -> list[TableInfo]:
-            tables = mssql_catalog.list_tables(conn.cursor())
-            self._end(conn, commit=False)
-            return tables
-
-        return self._with_connection(run, timeout=self.settings.query_timeout_seconds, retry=True)
+        return self._with_connection(
+            lambda conn: mssql_catalog.list_tables(conn.cursor()),
+            timeout=self.settings.query_timeout_seconds,
+            retry=True,
+        )
 
     def describe_table(self, table: TableRef) -> TableDetail:
-        def run(conn: Any) -> TableDetail:
-            try:
-                detail = mssql_catalog.describe_table(conn.cursor(), table)
-            except MssqlMcpError:
-                self._end(conn, commit=False)
-                raise
-            self._end(conn, commit=False)
-            return detail
-
-        return self._with_connection(run, timeout=self.settings.query_timeout_seconds, retry=True)
+        return self._with_connection(
+            lambda conn: mssql_catalog.describe_table(conn.cursor(), table),
+            timeout=self.settings.query_timeout_seconds,
+            retry=True,
+        )
 
     def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
         sql = f"SELECT TOP ({int(limit)}) * FROM {table.quoted}"
@@ -249,17 +232,15 @@ class MssqlDatabase:
             if result.truncated:
                 cursor.cancel()  # stop the server streaming rows nobody will read
             cursor.close()
-            self._end(conn, commit=write)
             return result
 
-        return self._with_connection(run, timeout=timeout, retry=not write)
+        # A write is never retried: its first attempt may have reached the server.
+        return self._with_connection(run, timeout=timeout, retry=not write, commit=write)
 
     def ping(self) -> None:
-        def run(conn: Any) -> None:
-            conn.cursor().execute("SELECT 1").fetchall()
-            self._end(conn, commit=False)
-
-        self._with_connection(run, timeout=PING_WAIT_SECONDS, retry=True)
+        self._with_connection(
+            lambda conn: conn.cursor().execute("SELECT 1").fetchall(), timeout=PING_WAIT_SECONDS, retry=True
+        )
 
     def close(self) -> None:
         self.pool.close()

@@ -175,3 +175,18 @@ def query_error(exc: Exception) -> QueryError:
 def lost_error(exc: Exception, where: str) -> DatabaseUnavailable:
     _state, message, number = _parts(exc)
     return DatabaseUnavailable(f"Connection to SQL Server at {where} was lost: {message}", number)
+
+
+def commit_error(exc: Exception, where: str) -> DatabaseUnavailable | QueryError:
+    """A COMMIT that failed: the write is not done, and the message says so in our words."""
+    _state, message, number = _parts(exc)
+    if number is None or is_connection_lost(exc):
+        # The link died under the COMMIT. SQL Server rolls back the transaction of a connection that ends,
+        # but a COMMIT that reached it just before cannot be ruled out from here.
+        return DatabaseUnavailable(
+            f"The write was not committed: the connection to SQL Server at {where} failed during COMMIT. "
+            "SQL Server rolls back the transaction of a lost connection; check before repeating the write, "
+            "in case the COMMIT had already reached it.",
+            number,
+        )
+    return QueryError(f"The write was not committed: {message}", number)

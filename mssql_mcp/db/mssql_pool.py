@@ -1,9 +1,11 @@
-"""A small, bounded pool of pyodbc connections with health checks.
+"""A small, bounded pool of pyodbc connections with health checks, lent out one lease per call.
 
 - At most `size` connections exist; a caller past that waits (up to `wait` seconds) for one to come back.
 - A connection idle for more than `recheck_after` seconds is checked with `SELECT 1` before it is handed
   out; a dead one is closed and replaced, never handed out.
-- A connection that failed (timeout, lost link, unknown state) is discarded by the caller, not returned.
+- `lease()` is the only way in and out: it acquires, ends the transaction, and gives the connection back
+  or closes it, in one place. A call that finds the link in an unknown state (timeout, lost link) marks
+  its lease broken, and the connection is closed instead of returned.
 pyodbc connections are not shared between threads at once (threadsafety = 1): one lease, one thread.
 """
 
@@ -13,12 +15,25 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mssql_mcp.errors import DatabaseUnavailable
 
 log = logging.getLogger("mssql_mcp.db.pool")
+
+
+class Lease:
+    """One connection lent to one call. `broken()` says its state is unknown: it is closed, never reused."""
+
+    __slots__ = ("conn", "usable")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.usable = True
+
+    def broken(self) -> None:
+        self.usable = False
 
 
 class Pool:
@@ -32,7 +47,43 @@ class Pool:
         self.created = 0  # connections opened so far (tests and doctor read it)
         self.discarded = 0
 
-    def acquire(self, wait: float) -> Any:
+    @contextlib.contextmanager
+    def lease(self, wait: float, *, commit: bool = False) -> Iterator[Lease]:
+        """Lend one connection for one call, then end its transaction and give it back or close it.
+
+        When the call returns, its transaction is committed if `commit`, else rolled back (a read keeps
+        nothing, whatever ran). When it raises, the transaction is rolled back. A broken lease, or a
+        connection whose ROLLBACK fails, is closed rather than returned. A COMMIT that fails closes the
+        connection and raises the driver's error: the caller must not report the write as done.
+        """
+        lease = Lease(self._acquire(wait))
+        try:
+            yield lease
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted midway: the connection's state is unknown
+                lease.broken()
+            self._end(lease, commit=False)
+            raise
+        self._end(lease, commit=commit)
+
+    def _end(self, lease: Lease, *, commit: bool) -> None:
+        conn = lease.conn
+        if not lease.usable:
+            self._discard(conn)
+            return
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        except Exception:
+            self._discard(conn)
+            if commit:
+                raise
+            return  # a read's rollback that fails loses nothing: the server rolls back when the link ends
+        self._release(conn)
+
+    def _acquire(self, wait: float) -> Any:
         if not self._slots.acquire(timeout=wait):
             raise DatabaseUnavailable(f"All database connections stayed busy for {wait:g} s; try again.")
         try:
@@ -56,7 +107,7 @@ class Pool:
             log.info("discarding a dead pooled connection")
             self._close(conn)
 
-    def release(self, conn: Any) -> None:
+    def _release(self, conn: Any) -> None:
         """Give back a healthy connection (its transaction already ended)."""
         with self._lock:
             if not self._closed:
@@ -66,7 +117,7 @@ class Pool:
             self._close(conn)
         self._slots.release()
 
-    def discard(self, conn: Any) -> None:
+    def _discard(self, conn: Any) -> None:
         """Drop a connection in an unknown state (timed out, link lost); its slot is freed."""
         self._close(conn)
         self._slots.release()

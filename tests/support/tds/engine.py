@@ -88,8 +88,8 @@ class Session:
     def __init__(self, server: TdsServer, spid: int, login: str) -> None:
         self.server, self.spid, self.login = server, spid, login
         self.db = sqlite3.connect(server.db_path, isolation_level=None, check_same_thread=False, timeout=10)
-        self.db.execute("ATTACH DATABASE ? AS sys", (str(server.sys_path),))
-        self.db.execute("ATTACH DATABASE ? AS INFORMATION_SCHEMA", (str(server.info_path),))
+        self.catalog_version = -1
+        self._attach_catalog()
         self.db.create_function("IS_ROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.db.create_function("IS_SRVROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.implicit = False
@@ -97,6 +97,22 @@ class Session:
         self.prepared: dict[int, tuple[str, list[str]]] = {}
         self.options: dict[str, str] = {}
         self._cancel = threading.Event()
+
+    def _attach_catalog(self) -> None:
+        """Attach the server's current sys views, so that a rebuilt catalog is seen by open connections too."""
+        if self.catalog_version == self.server.catalog_version:
+            return
+        fresh = True
+        for name, path in (("sys", self.server.sys_path), ("INFORMATION_SCHEMA", self.server.info_path)):
+            if self.catalog_version >= 0:
+                try:
+                    self.db.execute(f"DETACH DATABASE {name}")
+                except sqlite3.OperationalError:  # read in this transaction ("locked"): swap it later
+                    fresh = False
+                    continue
+            self.db.execute("ATTACH DATABASE ? AS " + name, (str(path),))
+        if fresh:
+            self.catalog_version = self.server.catalog_version
 
     # -- control ---------------------------------------------------------------------------
 
@@ -130,6 +146,11 @@ class Session:
         if self.tran == 0:
             return
         old = struct.pack("<Q", self.tran)
+        if commit and self.server.faults.drop_on_commit:
+            self.db.execute("ROLLBACK")
+            self.tran = 0
+            self.server.record(self.spid, "rollback", f"connection dropped at COMMIT ({how})")
+            raise DropConnection()
         if commit:
             self.db.execute("COMMIT")
         else:
@@ -167,6 +188,7 @@ class Session:
 
     def _statement(self, sql: str, params: dict[str, Any], emit: Emit) -> int | None:
         self.server.record(self.spid, "statement", sql)
+        self._attach_catalog()
         m = _SET.match(sql)
         if m:
             option, value = m.group(1).upper(), (m.group(2) or "").strip()

@@ -21,6 +21,9 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self.refuse_logins = False
+        # Close the socket when a COMMIT arrives, before committing: the link dies under the client's
+        # COMMIT, and (as SQL Server does for a connection that ends) the transaction is rolled back.
+        self.drop_on_commit = False
 
     def add(self, pattern: str, **kwargs: object) -> Fault:
         fault = Fault(pattern, **kwargs)  # type: ignore[arg-type]
@@ -32,6 +35,7 @@ class Faults:
         with self._lock:
             self._faults.clear()
         self.refuse_logins = False
+        self.drop_on_commit = False
 
     def match(self, sql: str) -> Fault | None:
         low = sql.lower()

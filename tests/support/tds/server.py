@@ -67,6 +67,7 @@ class TdsServer:
         self._connections: set[Connection] = set()
         self._next_spid = 51
         self._next_tran = 0
+        self.catalog_version = 0
         self.refresh_catalog()
 
     def refresh_catalog(self) -> None:
@@ -83,6 +84,7 @@ class TdsServer:
             "sys": sys_types,
             "INFORMATION_SCHEMA": declared_types(self.info_path),
         }
+        self.catalog_version += 1  # open sessions attach the new files before their next transaction
 
     # -- lifecycle -------------------------------------------------------------------------
 
