@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -109,7 +109,6 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     truncated: bool
     row_count: int
-    column_types: list[str] = field(default_factory=list)  # driver type names, parallel to columns; may be empty
 
 
 class Database(Protocol):

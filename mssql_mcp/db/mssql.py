@@ -254,8 +254,7 @@ def _collect(cursor: Any, max_rows: int) -> QueryResult:
             return QueryResult([], [], False, max(affected, 0))
         affected = cursor.rowcount
     columns = [d[0] for d in cursor.description]
-    types = [getattr(d[1], "__name__", str(d[1])) for d in cursor.description]
     rows = [tuple(r) for r in cursor.fetchmany(max_rows + 1)]
     truncated = len(rows) > max_rows
     rows = rows[:max_rows]
-    return QueryResult(columns, rows, truncated, len(rows), types)
+    return QueryResult(columns, rows, truncated, len(rows))
