@@ -10,8 +10,10 @@ Routes of a face, all under its prefix ("" for Claude, "/chatgpt" for ChatGPT):
     HEAD /sse                     capability check, answered without a body
     OAuth + discovery routes      from `mssql_mcp.oauth.build_auth`
 
-Every MCP endpoint is wrapped by `AuthComponents.protect()`; the SDK's transport security checks Host
-and Origin (always passed explicitly: with none, the SDK checks nothing on 0.0.0.0, see FACTS.md).
+Every route is behind `HostCheck` (web/hosts.py: Host on every route, Origin on the MCP endpoints), which
+runs before anything else; every MCP endpoint is then wrapped by `AuthComponents.protect()`. The SDK's
+transport security checks Host and Origin again (always passed explicitly: with none, the SDK checks
+nothing on 0.0.0.0, see FACTS.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import version as protocol_versions
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -41,6 +44,7 @@ from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
+from mssql_mcp.web.hosts import HostCheck
 from mssql_mcp.web.landing import landing_routes
 
 log = logging.getLogger("mssql_mcp.app")
@@ -140,7 +144,10 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
             finally:
                 queries.close()
 
-    app = Starlette(routes=routes, middleware=auth.middleware, lifespan=lifespan)
+    # Host/Origin first: a rebound or cross-site request is refused before any token is looked at.
+    mcp_paths = (f"{p}/mcp", f"{p}/sse", f"{p}/messages/")
+    host_check = Middleware(HostCheck, security=security, origin_paths=mcp_paths)
+    app = Starlette(routes=routes, middleware=[host_check, *auth.middleware], lifespan=lifespan)
     app.state.queries = queries
     app.state.face = spec
     return app
