@@ -9,7 +9,8 @@ side_channel.py (the two token-form fields the SDK does not hand the provider), 
 (persistence behind a Protocol), users.py + users_cli.py (people), login.py + csrf.py (the sign-in and
 consent forms; their HTML comes from mssql_mcp/web/), throttle.py, clients.py (redirect policy, client
 metadata documents), routes.py (metadata and the SDK's handlers with our fixes), guard.py (401/403
-challenges and the dev flags), asgi.py (body replay).
+challenges and the dev flags), browser.py (the sign-in of pages opened in a browser: a first-party client
+that redeems its codes in-process), asgi.py (body replay).
 
 The names are loaded on first use, so `mssql-mcp users ...` does not import the MCP SDK and starts fast.
 """
