@@ -14,7 +14,7 @@ import pytest
 
 from mssql_mcp import connect
 from tests.support.oauth_flow import running_oauth_server
-from tests.support.procs import ServerProcess
+from tests.support.procs import ServerProcess, running_server
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +83,14 @@ async def test_landing_page_shows_the_mcp_url_health_and_connect_snippets(
 async def test_a_face_with_a_prefix_redirects_its_bare_prefix_to_the_page(chatgpt: ServerProcess) -> None:
     resp = await get(chatgpt.base_url + "/chatgpt")
     assert resp.status_code in (307, 308) and resp.headers["location"].endswith("/chatgpt/")
+
+
+async def test_a_degraded_server_says_so_without_the_reason(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"this is not a database" * 100)
+    env = {"SQLITE_PATH": str(broken), "ALLOW_UNAUTH_METHODS": "1", "ALLOW_UNAUTH_TOOLS_CALL": "1"}
+    with running_server(env, tmp_path) as server:
+        reason = (await get(server.base_url + "/health")).json()["reason"]
+        resp = await get(server.base_url + "/")
+    assert resp.status_code == 200 and '<span class="degraded" id="health">degraded</span>' in resp.text
+    assert reason and html.escape(reason, quote=True) not in resp.text and str(broken) not in resp.text
