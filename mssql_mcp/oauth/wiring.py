@@ -40,7 +40,7 @@ class AuthComponents:
     middleware:  outer-app middleware (bearer token -> request.user, auth context var).
     protect():   wraps one MCP endpoint so that it requires a valid token for `resource_url`,
                  honouring ALLOW_UNAUTH_METHODS / ALLOW_UNAUTH_TOOLS_CALL.
-    provider:    the authorization server (tests and tools reach the store through it).
+    provider:    the authorization server (oauth/browser.py's page sign-in asks it for what it needs).
     """
 
     routes: list[BaseRoute] = field(default_factory=list)
