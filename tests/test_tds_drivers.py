@@ -138,3 +138,16 @@ def test_repeated_parameterised_statement(server: TdsServer, case: DriverCase) -
     # Both drivers prepare and execute in one call each time; FreeTDS unprepares the previous handle first.
     assert rpcs.count("sp_prepexec") == 3, rpcs
     assert ("sp_unprepare" in rpcs) == (case.driver == "FreeTDS"), rpcs
+
+
+def test_set_textsize_cuts_long_values_as_sql_server_does(server: TdsServer, case: DriverCase) -> None:
+    cur = connect(server, case).cursor()
+    query = "SELECT memo, vbin, CompanyName FROM TypeSamples, Customers WHERE id = 1 AND CustomerID = 1"
+    memo, vbin, name = cur.execute(query).fetchone()
+    assert len(memo) > 9000 and len(vbin) == 10240  # an ODBC login starts with no bound
+    cur.execute("SET TEXTSIZE 101")
+    memo, vbin, name = cur.execute(query).fetchone()
+    assert memo == "Grüße 👋 " + "x" * 41  # 50 UTF-16 units: the odd byte is not sent
+    assert vbin == bytes(range(101)) and name == "Zürich Alpine Outfitters AG"  # short types are not cut
+    cur.execute("SET TEXTSIZE 0")  # the default, 4 KB
+    assert len(cur.execute(query).fetchone()[1]) == 4096

@@ -186,6 +186,14 @@ class Session:
             emit(wire.done(status, rows=count, token=token, curcmd=_CURCMD.get(verb, 0xC1)))
         return True
 
+    def textsize(self) -> int | None:
+        """SET TEXTSIZE: bytes sent of a (max) value. ODBC logins start unbounded; 0 means the default, 4 KB."""
+        value = self.options.get("TEXTSIZE")
+        if value is None or not value.lstrip("-").isdigit():
+            return None
+        size = int(value)
+        return 4096 if size == 0 else None if size < 0 else size
+
     def _statement(self, sql: str, params: dict[str, Any], emit: Emit) -> int | None:
         self.server.record(self.spid, "statement", sql)
         self._attach_catalog()
@@ -288,14 +296,15 @@ class Session:
         for name, t in zip(names, final, strict=True):
             meta += struct.pack("<IH", 0, 0x0001 | 0x0008) + type_info(t) + wire.b_varchar(name)  # nullable, updatable
         emit(meta)
+        textsize = self.textsize()
         if drop:  # the metadata and one row reach the client, then the link dies
-            emit(row_tokens(final, first[:1]))
+            emit(row_tokens(final, first[:1], textsize))
             raise DropConnection()
         count = 0
         batch = first
         while batch:
             self.check_cancel()
-            emit(row_tokens(final, batch))
+            emit(row_tokens(final, batch, textsize))
             count += len(batch)
             batch = cursor.fetchmany(500)
         return count

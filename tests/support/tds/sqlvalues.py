@@ -25,8 +25,11 @@ def bind_value(value: Any) -> Any:
     return value
 
 
-def row_tokens(types: Sequence[SqlType], rows: Sequence[Sequence[Any]]) -> bytes:
-    """ROW tokens, or NBCROW (a null bitmap, then only the non-null values) for rows holding NULLs."""
+def row_tokens(types: Sequence[SqlType], rows: Sequence[Sequence[Any]], textsize: int | None = None) -> bytes:
+    """ROW tokens, or NBCROW (a null bitmap, then only the non-null values) for rows holding NULLs.
+
+    `textsize` (SET TEXTSIZE) cuts varchar(max), nvarchar(max) and varbinary(max) values to that many bytes.
+    """
     out = bytearray()
     for row in rows:
         if any(v is None for v in row):
@@ -38,9 +41,9 @@ def row_tokens(types: Sequence[SqlType], rows: Sequence[Sequence[Any]]) -> bytes
             out += bitmap
             for t, v in zip(types, row, strict=True):
                 if v is not None:
-                    out += encode(t, v)
+                    out += encode(t, v, textsize)
         else:
             out.append(wire.TOKEN_ROW)
             for t, v in zip(types, row, strict=True):
-                out += encode(t, v)
+                out += encode(t, v, textsize)
     return bytes(out)

@@ -174,15 +174,23 @@ def _as_decimal(value: Any, scale: int) -> Decimal:
     return number.quantize(Decimal(1).scaleb(-scale), context=_WIDE)
 
 
-def encode(t: SqlType, value: Any) -> bytes:
-    """One value in a ROW token (NULL included) for a column of type `t`."""
+def encode(t: SqlType, value: Any, textsize: int | None = None) -> bytes:
+    """One value in a ROW token (NULL included) for a column of type `t`.
+
+    A (max) value is cut to `textsize` bytes (SET TEXTSIZE; whole UTF-16 units for nvarchar), silently, as
+    SQL Server does; xml is not affected.
+    """
     n = t.name
     if t.is_max and n in ("nvarchar", "varchar", "varbinary", "xml"):
         if value is None:
             return PLP_NULL
         if n == "varbinary":
-            return _plp(bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value).encode())
-        return _plp(str(value).encode("utf-16-le" if n != "varchar" else "cp1252", "replace"))
+            data = bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value).encode()
+        else:
+            data = str(value).encode("utf-16-le" if n != "varchar" else "cp1252", "replace")
+        if textsize is not None and n != "xml":
+            data = data[: textsize - textsize % 2 if n == "nvarchar" else textsize]
+        return _plp(data)
     if value is None:
         return b"\xff\xff" if n in ("nvarchar", "nchar", "varchar", "char", "varbinary", "binary") else b"\x00"
     if n in _INTS:
