@@ -1,6 +1,6 @@
 """The ChatGPT face's tests (search and fetch), run again with SQL Server as the backend.
 
-As in test_mssql_tools.py: the MCP server reaches the TDS test server (a copy of the demo database)
+As in faces/test_claude_tools_mssql.py: the MCP server reaches the TDS test server (a copy of the demo database)
 through each driver, and the face's own tests are imported unchanged, picking up this `chatgpt_server`.
 """
 
@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.faces.chatgpt.test_tools import *  # noqa: F403 - collected here, against this module's chatgpt_server
+from tests.faces.chatgpt.test_tools import MAX_RESULTS
 from tests.support.procs import ServerProcess, running_server
 from tests.support.tds import TdsServer
 from tests.support.tds import fixtures as tds_fixtures
 from tests.support.tds.fixtures import DriverCase, backend_env
-from tests.test_chatgpt_tools import *  # noqa: F403 - collected here, against this module's chatgpt_server
-from tests.test_chatgpt_tools import MAX_RESULTS
 
 pytestmark = pytest.mark.anyio
 # The shared module-scoped fixtures (tests/support/tds/fixtures.py), bound here so that pytest finds them.

@@ -2,7 +2,7 @@
 
 The MCP server runs as a user runs it (`MSSQL_HOST=127.0.0.1,PORT`), reaching the TDS test server, which
 serves a copy of the demo database, through pyodbc with FreeTDS, ODBC Driver 18, and Driver 18 over TLS.
-Every test of the foundation's test_claude_tools.py is imported unchanged (a new one joins by itself);
+Every test of faces/test_claude_tools.py is imported unchanged (a new one joins by itself);
 they pick up this module's `dev_server`. Only the error
 test is rewritten, since SQL Server words its errors differently from SQLite.
 """
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.faces.test_claude_tools import *  # noqa: F403 - every tool test, collected here against this dev_server
 from tests.support.mcp_client import connect, text_of
 from tests.support.procs import ServerProcess, free_port, running_server, start_server
 from tests.support.tds import TdsServer
 from tests.support.tds import fixtures as tds_fixtures
 from tests.support.tds.fixtures import DriverCase, backend_env
-from tests.test_claude_tools import *  # noqa: F403 - every tool test, collected here against this dev_server
 
 pytestmark = pytest.mark.anyio
 # SQLite's wording of errors; replaced below by test_sql_server_errors_are_one_line_with_their_number.
