@@ -107,3 +107,41 @@ def test_a_zero_ttl_disables_caching() -> None:
     cache: ResultCache[str] = ResultCache(ttl=0)
     cache.put("k", "v")
     assert cache.get("k") is None and len(cache) == 0
+
+
+def test_the_cache_is_bounded_by_bytes_too() -> None:
+    clock = Clock()
+    cache: ResultCache[str] = ResultCache(ttl=10, maxsize=100, max_bytes=1_000, timer=clock)
+    for i in range(10):
+        cache.put(i, f"{i}" * 198)  # 200 bytes each, by the default weight (its repr)
+    assert len(cache) == 5 and cache.bytes == 1_000
+    assert cache.get(4) is None and cache.get(5) == "5" * 198 and cache.get(9) == "9" * 198
+
+    cache.put("big", "x" * 300)  # over a quarter of the budget: not kept, and nothing else is pushed out
+    assert cache.get("big") is None and len(cache) == 5
+    cache.put(9, "x" * 300)  # a key whose new value is too big does not keep its old one either
+    assert cache.get(9) is None and len(cache) == 4 and cache.bytes == 800
+
+
+async def test_a_huge_query_result_is_not_cached_and_is_rerun(demo_copy: Path) -> None:
+    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
+    queries = QueryService(
+        SqliteDatabase(demo_copy, read_only=True), max_rows=500, timeout=5, workers=2, read_only=True
+    )
+    cache: ResultCache[QueryRun] = ResultCache(ttl=TTL, max_bytes=40_000)
+    server: MCPServer[object] = MCPServer(name="chatgpt-cache-bytes-test")
+    chatgpt.register(
+        FaceContext(server, queries, settings, "http://127.0.0.1:9/chatgpt", "/chatgpt", AuditPolicy()), cache=cache
+    )
+    try:
+        async with Client(server) as client:
+            small = "SELECT CompanyName FROM dbo.Customers WHERE CustomerID = 1"
+            big = "SELECT TOP 400 * FROM dbo.Orders ORDER BY OrderID"
+            for sql in (small, big):
+                search_results(await client.call_tool("search", {"query": sql}))
+            assert len(cache) == 1 and 0 < cache.bytes <= 10_000  # the big result weighs more than a quarter
+            (hit,) = search_results(await client.call_tool("search", {"query": big}))
+            again = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
+            assert again["metadata"]["cached"] == "false" and again["metadata"]["row_count"] == "400"
+    finally:
+        queries.close()
