@@ -268,6 +268,12 @@ class Settings:
         "REFRESH_TOKEN_TTL_SECONDS).",
         group="auth",
     )
+    authorize_per_address_per_minute: int = setting(
+        "AUTHORIZE_PER_ADDRESS_PER_MINUTE",
+        60,
+        "Sign-in requests (/authorize) per client address per minute, counted in the store; over it, 429.",
+        group="auth",
+    )
     registration_max_bytes: int = setting(
         "REGISTRATION_MAX_BYTES", 16_384, "Largest /register request body.", group="auth"
     )
@@ -336,6 +342,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "registration_per_address_per_minute": (1, 100_000),
     "registration_max_unused_clients": (1, 10_000_000),
     "unused_client_ttl_seconds": (3600, 10 * 365 * 86_400),
+    "authorize_per_address_per_minute": (1, 100_000),
     "registration_max_bytes": (1024, 1_048_576),
     "registration_max_name_chars": (1, 10_000),
     "registration_max_redirect_uris": (1, 100),

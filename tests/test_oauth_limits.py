@@ -6,7 +6,7 @@
 - Two server processes on one store share the counts.
 - A username built to forge a `login_ok` log line stays inside its own field.
 - /register: field sizes (RFC 7591 errors), a per-address rate shared by both processes, and a cap on
-  clients that never completed a sign-in.
+  clients that never completed a sign-in; /authorize: a per-address rate shared by both processes.
 - Password checks run at most PASSWORD_HASH_CONCURRENCY at a time: a burst of 24 checks from 24
   addresses keeps the server's peak RSS near 2 x 64 MiB.
 """
@@ -37,7 +37,11 @@ from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.anyio
 
-LIMITS = {"REGISTRATION_PER_ADDRESS_PER_MINUTE": "8", "PASSWORD_HASH_CONCURRENCY": "2"}
+LIMITS = {
+    "REGISTRATION_PER_ADDRESS_PER_MINUTE": "8",
+    "AUTHORIZE_PER_ADDRESS_PER_MINUTE": "10",
+    "PASSWORD_HASH_CONCURRENCY": "2",
+}
 PAIR = re.compile(r'([A-Za-z0-9_]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
 
 
@@ -73,7 +77,7 @@ async def login_form(http: httpx2.AsyncClient, issuer: str, address: str) -> tup
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    resp = await http.get(f"{issuer}/authorize", params=params)
+    resp = await http.get(f"{issuer}/authorize", params=params, headers={"X-Forwarded-For": address})
     login_url = urljoin(issuer, resp.headers["location"])
     form = parse_form((await http.get(login_url)).text)
     return urljoin(login_url, form.action), form.fields
@@ -198,6 +202,35 @@ async def test_registration_rate_is_per_address_and_shared(servers: tuple[Server
     assert over.status_code == 429 and over_a.status_code == 429
     assert 1 <= int(over.headers["retry-after"]) <= 61
     assert elsewhere.status_code == 201
+
+
+async def test_authorize_rate_is_per_address_and_shared(servers: tuple[ServerProcess, ServerProcess]) -> None:
+    """Each /authorize parks a pending sign-in in the store: one address may add only so many a minute."""
+    a, b = servers
+    address = "203.0.113.70"
+    async with httpx2.AsyncClient(timeout=30, follow_redirects=False) as http:
+        client_id = (await register_raw(http, a.base_url, "203.0.113.71")).json()["client_id"]
+        _, challenge = pkce_pair()
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+
+        async def authorize(server: ServerProcess, source: str) -> httpx2.Response:
+            return await http.get(f"{server.base_url}/authorize", params=params, headers={"X-Forwarded-For": source})
+
+        first = [(await authorize(a, address)).status_code for _ in range(6)]
+        then = [(await authorize(b, address)).status_code for _ in range(4)]
+        over = await authorize(a, address)
+        elsewhere = await authorize(b, "203.0.113.72")
+    assert first + then == [302] * 10
+    assert over.status_code == 429 and 1 <= int(over.headers["retry-after"]) <= 61
+    assert over.json()["error"] == "temporarily_unavailable"
+    assert elsewhere.status_code == 302
 
 
 async def test_unused_clients_are_capped_and_a_sign_in_makes_room(demo_db: Path, tmp_path: Path) -> None:

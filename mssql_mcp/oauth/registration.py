@@ -1,4 +1,5 @@
-"""Limits on dynamic client registration (RFC 7591), in front of the SDK's /register handler.
+"""Limits on the open sign-in endpoints: dynamic client registration (RFC 7591), in front of the SDK's
+/register handler, and the rate of /authorize requests (each one parks a pending sign-in in the store).
 
 Registration is open to anyone, so each registration is bounded before the SDK sees it:
 - a rate per client address (REGISTRATION_PER_ADDRESS_PER_MINUTE), counted in the store so every process
@@ -10,6 +11,10 @@ Registration is open to anyone, so each registration is bounded before the SDK s
 - the total of stored clients that never completed a sign-in (REGISTRATION_MAX_UNUSED_CLIENTS). Such
   clients are deleted after UNUSED_CLIENT_TTL_SECONDS (never sooner than the refresh-token lifetime); a
   client that was ever issued a token is kept. When the cap is reached even after a purge, 503.
+
+/authorize is open too, and each request for a registered client stores a pending sign-in for 15 minutes:
+AUTHORIZE_PER_ADDRESS_PER_MINUTE bounds how fast one address can add them (a person's browser sends one
+per sign-in).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class RegistrationLimits:
     max_name_chars: int = 200
     max_redirect_uris: int = 5
     max_uri_chars: int = 512
+    authorize_per_address_per_minute: int = 60
 
     @classmethod
     def from_settings(cls, s: Settings) -> RegistrationLimits:
@@ -53,6 +59,7 @@ class RegistrationLimits:
             max_name_chars=s.registration_max_name_chars,
             max_redirect_uris=s.registration_max_redirect_uris,
             max_uri_chars=s.registration_max_uri_chars,
+            authorize_per_address_per_minute=s.authorize_per_address_per_minute,
         )
 
     def problem(self, meta: dict[str, Any]) -> tuple[str, str] | None:
@@ -129,14 +136,41 @@ class RegistrationGate:
         self._io.close()
 
 
+class AuthorizeRate:
+    """ASGI middleware for the /authorize route: a per-address rate, counted in the store."""
+
+    def __init__(self, app: ASGIApp, store: OAuthStore, limit: int, *, clock: Callable[[], float]) -> None:
+        self.app = app
+        self.store = store
+        self.limit = limit
+        self.clock = clock
+        self._io = WorkerPool(1, name="authorize-rate")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "POST"):
+            client = scope.get("client")
+            key = f"authorize:{client[0] if client else 'unknown'}"
+            wait = await self._io.run(lambda: self.store.rate_hit(key, self.limit, 60.0, self.clock()))
+            if wait > 0:
+                retry = str(int(wait) + 1)
+                await _error(send, 429, "temporarily_unavailable", "too many sign-in requests from this address", retry)
+                return
+        await self.app(scope, receive, send)
+
+
 def guard_registration(
     routes: Sequence[BaseRoute], store: OAuthStore, limits: RegistrationLimits, *, clock: Callable[[], float]
 ) -> list[BaseRoute]:
-    """`routes` with each /register route (any prefix) wrapped in a RegistrationGate."""
+    """`routes` with each /register route (any prefix) wrapped in a RegistrationGate, and each /authorize
+    route in an AuthorizeRate."""
     out: list[BaseRoute] = []
     for route in routes:
-        if isinstance(route, Route) and route.path.endswith("/register"):
-            gate = RegistrationGate(route.app, store, limits, clock=clock)
+        if isinstance(route, Route) and route.path.endswith(("/register", "/authorize")):
+            gate: ASGIApp
+            if route.path.endswith("/register"):
+                gate = RegistrationGate(route.app, store, limits, clock=clock)
+            else:
+                gate = AuthorizeRate(route.app, store, limits.authorize_per_address_per_minute, clock=clock)
             route = Route(route.path, gate, methods=sorted(route.methods or []), name=route.name)
         out.append(route)
     return out
