@@ -7,7 +7,9 @@
     ├── InvalidArgument           a tool argument out of range (limit, empty query, ...)
     ├── TranslationError          T-SQL the SQLite backend cannot translate
     ├── QueryError                the database rejected or failed a statement
-    │   └── QueryTimeout          the statement ran past QUERY_TIMEOUT_SECONDS and was cancelled
+    │   ├── QueryTimeout          the statement ran past QUERY_TIMEOUT_SECONDS and was cancelled
+    │   └── ValueTooLarge         a value the statement read or built passed MAX_VALUE_BYTES
+    ├── ServerBusy                no database worker for this call now (the caller's share, or all stuck)
     └── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
 
 Messages never contain secrets: connection strings and passwords stay out of them.
@@ -67,6 +69,21 @@ class QueryTimeout(QueryError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(f"Query cancelled: it ran longer than the {seconds:g} s timeout (QUERY_TIMEOUT_SECONDS).")
+
+
+class ValueTooLarge(QueryError):
+    """A string or binary value the statement read or built is past the database's length limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"Query stopped: a value it read or built is larger than the {limit}-byte limit (MAX_VALUE_BYTES). "
+            "Build smaller values, e.g. with LEFT() or SUBSTRING()."
+        )
+
+
+class ServerBusy(MssqlMcpError):
+    """No database worker can take this call now; the caller should try again shortly."""
 
 
 class DatabaseUnavailable(MssqlMcpError):

@@ -101,7 +101,9 @@ class TableDetail:
 class QueryResult:
     """One statement's outcome. `rows` holds raw driver values; `mssql_mcp.serialize` makes them JSON.
 
-    For a SELECT, `row_count` is len(rows) and `truncated` says that more rows existed past the cap.
+    For a SELECT, `row_count` is len(rows) and `truncated` says that more rows existed past the cap;
+    `truncated_reason` says which cap: "rows" (MAX_ROWS) or "bytes" (MAX_RESULT_BYTES, `db/cells.py`).
+    `size_bytes` is the rows' estimated JSON size when the backend measured it while reading.
     For a write, `columns`/`rows` are empty and `row_count` is the number of rows affected.
     """
 
@@ -109,6 +111,8 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     truncated: bool
     row_count: int
+    truncated_reason: str | None = None
+    size_bytes: int | None = None
 
 
 class Database(Protocol):
