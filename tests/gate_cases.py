@@ -128,7 +128,7 @@ GOOD_READS: list[Good] = [
     Good("SELECT Name FROM Customers FOR JSON PATH", sqlite=False),
     Good("SELECT @@VERSION AS version, USER AS who, DB_NAME() AS db", sqlite=False),
     Good("SELECT name, type_desc FROM sys.objects WHERE type = 'U'", sqlite=False),
-    Good("SELECT name FROM master.sys.databases", sqlite=False),
+    Good("SELECT name FROM sys.databases", sqlite=False),
     Good("SELECT * FROM #scratch", sqlite=False),
     Good("SELECT dbo.fn_total(CustomerID) FROM Customers", sqlite=False),
     Good("SELECT * FROM Orders OPTION (MAXDOP 1, RECOMPILE)", sqlite=False),
@@ -137,6 +137,29 @@ GOOD_READS: list[Good] = [
     Good("SELECT * FROM OPENJSON(N'[{\"v\": 1}]') WITH (v INT '$.v')", sqlite=False),
     Good("SELECT TOP 10 PERCENT WITH TIES * FROM Orders ORDER BY Quantity", sqlite=False),
     Good("SELECT Name FROM Customers ORDER BY Name COLLATE Latin1_General_CI_AS", sqlite=False),
+    # three-part names: other databases on the same server, governed by the login's permissions
+    Good("SELECT * FROM shop.dbo.Customers", sqlite=False),
+    Good("SELECT * FROM shop..Customers", sqlite=False),
+    Good("SELECT * FROM [shop]..[Customers]", sqlite=False),
+    # the old hint spelling without WITH, read-only hints only
+    Good("SELECT * FROM Customers (NOLOCK)"),
+    Good("SELECT * FROM Customers (NOLOCK, READUNCOMMITTED)"),
+    Good("SELECT c.Name FROM Customers c (NOLOCK)"),
+    # built-ins, by name, and user-defined functions in a schema
+    Good(
+        "SELECT USER_NAME() AS u, SUSER_SNAME() AS s, ORIGINAL_LOGIN() AS o, SESSION_CONTEXT(N'k') AS k", sqlite=False
+    ),
+    Good(
+        "SELECT CHOOSE(2, 'a', 'b'), DATALENGTH(Name), QUOTENAME(Name), OBJECT_ID(N'dbo.Orders') FROM Customers",
+        sqlite=False,
+    ),
+    Good("SELECT * FROM STRING_SPLIT(N'a,b', ',')", sqlite=False),
+    Good("SELECT c.Name, s.value FROM Customers c CROSS APPLY STRING_SPLIT(c.City, ' ') s", sqlite=False),
+    Good("SELECT * FROM dbo.fn_orders(1)", sqlite=False),
+    Good("SELECT ISJSON(N'[1]') AS j", sqlite=False),
+    Good("SELECT GETUTCDATE() AS now, SYSUTCDATETIME() AS now2, EOMONTH(OrderDate) AS eom FROM Orders"),
+    Good("SELECT name FROM sys.tables UNION ALL SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES", sqlite=False),
+    Good("SELECT * FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id", sqlite=False),
 ]
 
 BAD_READS: list[Bad] = [
@@ -217,6 +240,65 @@ BAD_READS: list[Bad] = [
     Bad("SELECT * FROM OPENDATASOURCE('SQLNCLI', 'Data Source=x').db.dbo.t", "OPENDATASOURCE"),
     Bad("SELECT * FROM OPENXML(@h, '/root', 1)", "OPENXML"),
     Bad("SELECT * FROM LinkedSrv.db.dbo.Customers", "four-part names"),
+    # four-part names however spelled: T-SQL lets parts be empty, and sqlglot drops the empty ones
+    Bad("SELECT * FROM LinkedSrv...Customers", "four-part names"),
+    Bad("SELECT * FROM [LinkedSrv]..[dbo].[Customers]", "four-part names"),
+    Bad("SELECT * FROM LinkedSrv.shop..Customers", "four-part names"),
+    Bad("SELECT * FROM LinkedSrv . . . Customers", "four-part names"),
+    Bad("SELECT * FROM LinkedSrv /* x */ . /* y */ . dbo . Customers", "four-part names"),
+    Bad("SELECT * FROM Customers c JOIN LinkedSrv..dbo.Orders o ON o.CustomerID = c.CustomerID", "four-part names"),
+    Bad("SELECT * FROM Customers WHERE CustomerID IN (SELECT CustomerID FROM [srv].[db]..[Orders])", "four-part names"),
+    Bad("SELECT * FROM a.b..c.d", "four-part names"),
+    Bad('SELECT * FROM "srv"..."Customers"', "four-part names"),
+    # table hints without WITH: sqlglot reads `t (ROWLOCK, XLOCK)` as a call of a function t
+    Bad("SELECT * FROM Customers (ROWLOCK, XLOCK)", "table hint ROWLOCK takes or holds locks"),
+    Bad("SELECT * FROM Customers (XLOCK)", "table hint XLOCK"),
+    Bad("SELECT * FROM dbo.Customers (UPDLOCK, ROWLOCK)", "table hint UPDLOCK"),
+    Bad("SELECT * FROM [Customers] (NOLOCK, TABLOCKX)", "table hint TABLOCKX"),
+    Bad("SELECT * FROM Customers c (XLOCK, ROWLOCK)", "table hint XLOCK"),
+    Bad("SELECT * FROM Customers AS c (PAGLOCK)", "table hint PAGLOCK"),
+    Bad("SELECT * FROM Customers (INDEX(ix), REPEATABLEREAD)", "table hint REPEATABLEREAD"),
+    Bad("SELECT * FROM Orders o JOIN Customers (HOLDLOCK, NOLOCK) ON 1 = 1", "HOLDLOCK"),
+    Bad("SELECT * FROM Customers (NOLOCK, Something)", "SOMETHING is not a table hint"),
+    # functions: T-SQL built-ins by allowlist; system functions that read files or server internals
+    Bad("SELECT * FROM fn_dblog(NULL, NULL)", "the function fn_dblog is not"),
+    Bad("SELECT * FROM sys.fn_dblog(NULL, NULL)", "sys.fn_dblog"),
+    Bad("SELECT * FROM sys.fn_get_audit_file('\\\\host\\share\\*', DEFAULT, DEFAULT)", "sys.fn_get_audit_file"),
+    Bad("SELECT * FROM sys.fn_xe_file_target_read_file('C:\\x*.xel', NULL, NULL, NULL)", "fn_xe_file_target_read_file"),
+    Bad("SELECT * FROM sys.fn_trace_gettable('C:\\t.trc', DEFAULT)", "fn_trace_gettable"),
+    Bad("SELECT sys.fn_varbintohexstr(0x01) AS x", "sys.fn_varbintohexstr"),
+    Bad("SELECT PWDCOMPARE('x', 0x01) AS guess", "the function PWDCOMPARE is not"),
+    Bad("SELECT pwdencrypt('x')", "pwdencrypt"),
+    Bad("SELECT SERVERPROPERTY('MachineName')", "SERVERPROPERTY"),
+    Bad("SELECT * FROM sys.dm_os_file_exists('C:\\boot.ini')", "dm_os_file_exists"),
+    Bad("SELECT fts3_tokenizer('simple')", "fts3_tokenizer"),
+    Bad("SELECT load_extension('/tmp/x.so')", "load_extension"),
+    Bad("SELECT readfile('/etc/passwd')", "readfile"),
+    Bad("SELECT writefile('/tmp/x', 'y')", "writefile"),
+    Bad("SELECT printf('%.*c', 2000000000, 'x')", "printf"),
+    Bad("SELECT zeroblob(2000000000)", "zeroblob"),
+    Bad("SELECT LEN(randomblob(1000000000))", "randomblob"),
+    Bad("SELECT LENGTH(Name), SUBSTR(Name, 1, 2) FROM Customers", "the function LENGTH is not"),
+    Bad("SELECT SUBSTR(Name, 1, 2) FROM Customers", "the function SUBSTR is not"),
+    Bad("SELECT sqlite_version()", "sqlite_version"),
+    Bad("SELECT * FROM pragma_table_info('Customers')", "pragma_table_info"),
+    Bad("SELECT * FROM Customers WHERE Name IN (SELECT readfile(Name) FROM Customers)", "readfile"),
+    Bad("SELECT UNNEST(x) FROM Customers", "UNNEST"),
+    Bad("SELECT MD5(Name) FROM Customers", "MD5"),
+    Bad("SELECT INFORMATION_SCHEMA.fn_x(1)", "INFORMATION_SCHEMA.fn_x"),
+    # server-scoped objects: the instance, not this database
+    Bad("SELECT name FROM master.sys.databases", "master database"),
+    Bad("SELECT * FROM master..sysdatabases", "master database"),
+    Bad("SELECT * FROM [MSDB].dbo.sysjobsteps", "msdb database"),
+    Bad("SELECT * FROM msdb..backupset", "msdb database"),
+    Bad("SELECT name, password_hash FROM sys.sql_logins", "sys.sql_logins is a server-level view"),
+    Bad("SELECT * FROM sys.server_principals", "server-level view"),
+    Bad("SELECT * FROM SYS.SERVER_ROLE_MEMBERS", "server-level view"),
+    Bad("SELECT * FROM [sys].[dm_exec_sessions]", "server-level view"),
+    Bad("SELECT * FROM sys.dm_exec_connections c JOIN sys.tables t ON 1 = 1", "server-level view"),
+    Bad("SELECT * FROM sys.servers", "server-level view"),
+    Bad("SELECT * FROM syslogins", "server-level view"),
+    Bad("SELECT master.dbo.fn_x(1)", "master database"),
     Bad("SELECT master.dbo.xp_cmdshell('dir')", "extended procedure"),
     Bad("SELECT sp_helptext('x')", "procedure"),
     Bad("EXEC xp_cmdshell 'dir'", "EXEC/EXECUTE"),
@@ -365,6 +447,27 @@ WRITE_CASES: list[WriteCase] = [
     WriteCase("CREATE TABLE Seq (id INT DEFAULT NEXT VALUE FOR dbo.order_seq)", True, "ddl"),
     WriteCase("SHUTDOWN", True, "server administration"),
     WriteCase("BACKUP DATABASE shop TO DISK = 'x'", True, "BACKUP/RESTORE"),
+    # four-part names, locking hint lists and functions in writes too
+    WriteCase("UPDATE LinkedSrv...Orders SET Quantity = 0", False, "four-part names"),
+    WriteCase("DELETE FROM [srv]..[dbo].[Orders]", False, "four-part names"),
+    WriteCase("INSERT INTO srv.shop..Orders (OrderID) VALUES (1)", False, "four-part names"),
+    WriteCase("INSERT INTO Orders (OrderID) SELECT OrderID FROM srv...Orders", False, "four-part names"),
+    WriteCase(
+        "MERGE srv...Orders AS t USING Orders AS s ON t.OrderID = s.OrderID WHEN MATCHED THEN DELETE;",
+        False,
+        "four-part names",
+    ),
+    WriteCase("CREATE VIEW v AS SELECT * FROM srv...Orders", True, "four-part names"),
+    WriteCase(
+        "UPDATE Orders SET Quantity = 0 WHERE OrderID IN (SELECT * FROM fn_dblog(NULL, NULL))", False, "fn_dblog"
+    ),
+    WriteCase("INSERT INTO Orders (OrderID) SELECT readfile('/etc/passwd')", False, "readfile"),
+    WriteCase("CREATE VIEW v AS SELECT PWDCOMPARE('x', 0x01) AS y", True, "PWDCOMPARE"),
+    WriteCase(
+        "UPDATE Orders SET Quantity = 0 FROM Orders o JOIN sys.sql_logins l ON 1 = 1", False, "server-level view"
+    ),
+    WriteCase("DELETE FROM Orders (NOLOCK, Bogus)", False, "BOGUS is not a table hint"),
+    WriteCase("UPDATE Orders SET Quantity = dbo.fn_total(Quantity)", False, "dml"),
 ]
 
 # Bad statements whose danger is structural (not hidden in a string or comment), for the mutation
@@ -403,6 +506,12 @@ MUTATION_BASES: list[str] = [
     "BACKUP DATABASE shop TO DISK = 'x'",
     "SELECT 1 SHUTDOWN",
     "SELECT 1; DROP TABLE Customers",
+    "SELECT * FROM srv...Customers",
+    "SELECT * FROM Customers (ROWLOCK, XLOCK)",
+    "SELECT * FROM fn_dblog(NULL, NULL)",
+    "SELECT readfile('x')",
+    "SELECT * FROM sys.sql_logins",
+    "SELECT * FROM master..sysdatabases",
 ]
 
 # Statements (and single words that begin one) inserted anywhere into a good read by the property

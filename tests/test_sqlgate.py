@@ -12,9 +12,11 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from mssql_mcp import sqlgate
 from mssql_mcp.errors import QueryRefused
+from mssql_mcp.sqlgate import functions, rules
 from tests.gate_cases import (
     BAD_READS,
     GOOD_READS,
@@ -176,3 +178,181 @@ def test_a_statement_inserted_anywhere_into_a_good_read_is_refused(
     cut = data.draw(st.sampled_from(cuts))
     gap = data.draw(st.sampled_from([" ", "\n", "\t"]))
     refusal(sql[:cut] + gap + inserted + gap + sql[cut:])
+
+
+# --- built-in functions by allowlist, server-scoped objects, and the DBA's policy -----------------
+
+
+def test_the_builtin_node_types_are_derived_from_the_names() -> None:
+    """BUILTIN_NODES is data derived from BUILTIN_FUNCTIONS: recompute it, so neither drifts."""
+    assert functions.derive_builtin_nodes() == functions.BUILTIN_NODES
+
+
+def test_every_builtin_on_the_list_is_accepted() -> None:
+    refused = []
+    for name in sorted(functions.BUILTIN_FUNCTIONS):
+        outcomes = []
+        for args in functions.DERIVATION_ARGUMENTS:
+            try:
+                sqlgate.check(f"SELECT {name}({args}) AS v")
+                break
+            except QueryRefused as exc:
+                outcomes.append(exc.message)
+        else:
+            if not all("could not parse" in o or "reserved word" in o for o in outcomes):
+                refused.append(f"{name}: {outcomes[-1]}")
+    assert refused == []
+
+
+def test_user_functions_can_be_turned_off() -> None:
+    no_udfs = sqlgate.Policy(user_functions=False)
+    for sql in ("SELECT dbo.fn_total(CustomerID) FROM Customers", "SELECT * FROM dbo.fn_orders(1)"):
+        assert sqlgate.check(sql).kind == "read"
+        assert "ALLOW_USER_FUNCTIONS=false" in refusal(sql, policy=no_udfs)
+    assert sqlgate.check("SELECT UPPER(Name), ROW_NUMBER() OVER (ORDER BY Name) FROM Customers", policy=no_udfs)
+
+
+def test_server_views_can_be_allowed() -> None:
+    dba = sqlgate.Policy(server_views=True)
+    for sql in (
+        "SELECT * FROM sys.dm_exec_sessions",
+        "SELECT name FROM master.sys.databases",
+        "SELECT name FROM sys.sql_logins",
+        "SELECT * FROM msdb.dbo.sysjobs",
+    ):
+        assert "server-level" in refusal(sql)
+        assert sqlgate.check(sql, policy=dba).kind == "read"
+        assert sqlgate.check(sql, policy=dba) is not None
+    # Functions that read files stay refused whatever the policy says.
+    assert "fn_dblog" in refusal("SELECT * FROM sys.fn_dblog(NULL, NULL)", policy=dba)
+
+
+def test_the_policy_is_part_of_the_cache_key() -> None:
+    sql = "SELECT * FROM sys.server_principals"
+    assert "server-level" in refusal(sql)
+    assert sqlgate.check(sql, policy=sqlgate.Policy(server_views=True)).kind == "read"
+    assert "server-level" in refusal(sql)
+
+
+# --- mutations: empty name parts, hint lists, unknown functions ------------------------------------
+
+_PLAIN = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda s: s.upper() not in rules.STATEMENT_WORDS and s.upper() not in rules.TABLE_HINT_WORDS
+)
+
+
+@st.composite
+def name_part(draw: st.DrawFn) -> str:
+    name = draw(_PLAIN)
+    return draw(st.sampled_from([name, f"[{name}]", f'"{name}"', f"[{name} x]"]))
+
+
+_DOT = st.sampled_from([".", " . ", "/* c */.", ".\n", " /**/ . "])
+
+
+@st.composite
+def four_part_name(draw: st.DrawFn) -> str:
+    """server.database.schema.object with any middle part empty, and any spacing: a...b, srv.db..t, ..."""
+    parts = [draw(name_part()), draw(st.sampled_from(["", draw(name_part())])), draw(st.sampled_from(["", "dbo"]))]
+    parts += [draw(name_part())] * draw(st.integers(min_value=1, max_value=2))  # five parts too
+    return parts[0] + "".join(draw(_DOT) + part for part in parts[1:])
+
+
+_NAME_SPOTS = [
+    "SELECT * FROM {}",
+    "SELECT * FROM {} AS t",
+    "SELECT * FROM Customers c JOIN {} o ON o.CustomerID = c.CustomerID",
+    "SELECT Name FROM Customers WHERE CustomerID IN (SELECT CustomerID FROM {})",
+    "WITH x AS (SELECT * FROM {}) SELECT * FROM x",
+    "SELECT * FROM Customers WHERE EXISTS (SELECT 1 FROM {} WITH (NOLOCK))",
+]
+_WRITE_SPOTS = [
+    "UPDATE {} SET Quantity = 0",
+    "DELETE FROM {}",
+    "INSERT INTO {} (OrderID) VALUES (1)",
+    "INSERT INTO Orders (OrderID) SELECT OrderID FROM {}",
+    "MERGE {} AS t USING Orders AS s ON t.OrderID = s.OrderID WHEN MATCHED THEN DELETE;",
+]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(four_part_name(), st.sampled_from(_NAME_SPOTS), st.sampled_from(_WRITE_SPOTS))
+def test_four_part_names_are_refused_however_spelled(name: str, read: str, write: str) -> None:
+    assert "four-part names" in refusal(read.format(name))
+    assert "four-part names" in refusal(read.format(name), read_only=False, allow_ddl=True)
+    assert "four-part names" in refusal(write.format(name), read_only=False, allow_ddl=True)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(name_part(), min_size=2, max_size=3), st.sampled_from(_NAME_SPOTS))
+def test_names_of_three_parts_or_fewer_are_not_four_part(parts: list[str], spot: str) -> None:
+    try:
+        sqlgate.check(spot.format(".".join(parts)))
+    except QueryRefused as exc:
+        assert "four-part" not in exc.message
+
+
+_HINTS = sorted(rules.TABLE_HINT_WORDS - {"INDEX", "SPATIAL_WINDOW_MAX_CELLS"})
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(st.sampled_from(_HINTS), min_size=1, max_size=4, unique=True),
+    st.sampled_from(["Customers {}", "Customers c {}", "Customers AS c {}", "dbo.Customers {}", "[Customers] {}"]),
+    st.sampled_from(["({})", "WITH ({})"]),
+    st.sampled_from([", ", ","]),
+)
+def test_hint_lists_are_checked_however_written(hints: list[str], table: str, wrap: str, comma: str) -> None:
+    sql = "SELECT * FROM " + table.format(wrap.format(comma.join(hints)))
+    if set(hints) <= rules.READ_TABLE_HINTS:
+        assert sqlgate.check(sql).kind == "read"
+    else:
+        message = refusal(sql)
+        assert "takes or holds locks" in message or "reserved word" in message  # HOLDLOCK is reserved
+
+
+_NOT_BUILTIN = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{1,14}", fullmatch=True).filter(
+    lambda s: (
+        s.upper() not in functions.BUILTIN_FUNCTIONS
+        and s.upper() not in rules.STATEMENT_WORDS
+        and s.upper() not in rules.RESERVED_WORDS
+        and not s.upper().startswith(rules.PROCEDURE_PREFIXES)
+    )
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    _NOT_BUILTIN,
+    st.sampled_from(["", "sys.", "SYS.", "[sys].", "INFORMATION_SCHEMA."]),
+    st.sampled_from(
+        [
+            "SELECT {}(1) AS v",
+            "SELECT * FROM {}(1)",
+            "SELECT Name FROM Customers WHERE Name = {}('x')",
+            "SELECT Name FROM Customers c CROSS APPLY {}(c.Name) f",
+            "SELECT UPPER({}(Name)) FROM Customers",
+        ]
+    ),
+)
+def test_unknown_functions_are_refused_by_name(name: str, schema: str, spot: str) -> None:
+    message = refusal(spot.format(schema + name))
+    assert name.lower() in message.lower()
+
+
+def test_no_function_name_sqlglot_knows_slips_through() -> None:
+    """Every name sqlglot's tsql parser turns into a function node is refused unless it is a T-SQL built-in."""
+    parser = Dialect.get_or_raise("tsql").parser_class
+    syntax = {"EXISTS", "COLLATE", "LIKE", "XOR"}  # operators sqlglot also accepts in call form
+    accepted = []
+    for name in sorted((set(parser.FUNCTIONS) | set(parser.FUNCTION_PARSERS)) - syntax):
+        if name.upper() in functions.BUILTIN_FUNCTIONS:
+            continue
+        for args in functions.DERIVATION_ARGUMENTS:
+            try:
+                sqlgate.check(f"SELECT {name}({args}) AS v")
+                accepted.append(f"{name}({args})")
+                break
+            except QueryRefused:
+                pass
+    assert accepted == []

@@ -4,6 +4,7 @@ Safety layers here (the gate in `sqlgate/` runs before any of this):
 - read-only mode opens the file with `mode=ro` and sets `PRAGMA query_only`, so even a statement that got
   past the gate cannot write (https://www.sqlite.org/pragma.html#pragma_query_only);
 - reads are never committed: every call ends with a rollback unless it is a write-mode write;
+- an authorizer allows a user's statement only SQLite functions on a list, and no pragma (`sqlite_guard`);
 - a progress handler cancels a statement past its timeout (https://www.sqlite.org/c3ref/progress_handler.html);
 - `fetchmany(max_rows + 1)` keeps memory bounded by the cap and tells when a result was cut.
 
@@ -36,8 +37,9 @@ from mssql_mcp.db.base import (
     TableInfo,
     TableRef,
 )
+from mssql_mcp.db.sqlite_guard import Authorizer
 from mssql_mcp.db.tsql_sqlite import Schema, translate
-from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryTimeout, TranslationError
+from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryRefused, QueryTimeout, TranslationError
 
 SCHEMA = "dbo"  # SQLite has no schemas; the catalog shows every table as dbo.X, as SQL Server would
 COUNT_BUDGET_SECONDS = 2.0  # list_tables spends at most this on exact row counts
@@ -252,16 +254,20 @@ class SqliteDatabase:
         statement: exp.Expr | None = None,
     ) -> QueryResult:
         translated = translate(sql, self.schema(), statement=statement)
-        result = self._run(translated, params, max_rows=max_rows, timeout=timeout, write=write)
+        result = self._run(translated, params, max_rows=max_rows, timeout=timeout, write=write, guard=True)
         if write:
             with self._types_lock:
                 self._schema = None  # DDL may have changed the schema
         return result
 
-    def _run(self, sql: str, params: Sequence[Any], *, max_rows: int, timeout: float, write: bool) -> QueryResult:
+    def _run(
+        self, sql: str, params: Sequence[Any], *, max_rows: int, timeout: float, write: bool, guard: bool = False
+    ) -> QueryResult:
+        """Run one statement. `guard` (user statements) installs the authorizer while it is prepared."""
         if write and self.read_only:  # the gate should never let this happen; fail closed if it does
             raise QueryError("The database is open read-only.")
-        with self._connection() as con, self._deadline(con, timeout):
+        authorizer = Authorizer() if guard else None
+        with self._connection() as con, self._deadline(con, timeout), _authorized(con, authorizer):
             try:
                 cur = con.execute(sql, tuple(params))
                 if cur.description is None:
@@ -277,7 +283,13 @@ class SqliteDatabase:
                 if write:
                     con.commit()
                 return QueryResult(columns, rows, truncated, len(rows))
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
+                if authorizer is not None and authorizer.refused:
+                    raise QueryRefused(
+                        f"Refused: the embedded SQLite database does not allow {authorizer.refused}."
+                    ) from None
+                if not isinstance(exc, sqlite3.OperationalError):
+                    raise
                 missing = _MISSING_FUNCTION.search(str(exc))
                 if missing:
                     raise TranslationError(
@@ -302,6 +314,18 @@ class SqliteDatabase:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+@contextlib.contextmanager
+def _authorized(con: sqlite3.Connection, authorizer: Authorizer | None) -> Iterator[None]:
+    if authorizer is None:
+        yield
+        return
+    con.set_authorizer(authorizer)
+    try:
+        yield
+    finally:
+        con.set_authorizer(None)  # the backend's own catalog queries (pragma_table_info, ...) run unguarded
 
 
 def _is_rowid_alias(cols: list[tuple[Any, ...]], pk: str) -> bool:

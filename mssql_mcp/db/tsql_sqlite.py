@@ -11,7 +11,7 @@ ISNULL, CAST, CONVERT, LEN, IIF, CHARINDEX). What it gets wrong at run time is f
     CONCAT(a, b, …)           COALESCE(a, '') || …, since T-SQL's CONCAT treats NULL as ''
     EOMONTH, NEWID, GETUTCDATE  SQLite date modifiers, randomblob, CURRENT_TIMESTAMP
     dbo.X                     X: SQLite has no schemas, and the catalog calls every table dbo.X
-    OPTION (…) and table hints dropped: they tune SQL Server's planner and mean nothing here
+    OPTION (…) and table hints dropped (with or without WITH): they tune SQL Server's planner, not SQLite's
 
 A construct with no SQLite equivalent raises TranslationError with a one-line reason.
 
@@ -138,6 +138,20 @@ def _drop_planner_hints(tree: exp.Expr) -> None:
         select.set("options", None)
     for table in tree.find_all(exp.Table):
         table.set("hints", None)
+        call = table.this
+        if isinstance(call, exp.Anonymous) and call.expressions and all(_bare_name(a) for a in call.expressions):
+            # `FROM t (NOLOCK, READPAST)`: T-SQL's hint list without WITH, which sqlglot reads as a call of t
+            # (the gate has checked the hints).
+            table.set("this", call.this if isinstance(call.this, exp.Identifier) else exp.to_identifier(call.name))
+
+
+def _bare_name(node: exp.Expr) -> bool:
+    """A word of a hint list: NOLOCK, or the INDEX(ix) / INDEX = ix hint."""
+    if isinstance(node, exp.EQ):
+        node = node.this
+    if isinstance(node, exp.Anonymous):
+        return node.name.upper() == "INDEX"
+    return isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier)
 
 
 def _text_columns(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> set[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
     check(sql, read_only=True)   -> Verdict("read", tree)  or raise QueryRefused("Refused: ...")
     check(sql, read_only=False)  -> also Verdict("dml", tree); "ddl" only with allow_ddl=True
+    check(sql, policy=Policy(user_functions=False, server_views=True))  -> the DBA's choices (settings)
 
 It is an allowlist over sqlglot's tsql parse tree, failing closed: exactly one statement, whose every
 node is a known-safe shape. Anything sqlglot cannot parse, reads as a Command, or shapes in a way not
@@ -28,8 +29,9 @@ from sqlglot.errors import ParseError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_mcp.errors import QueryRefused
-from mssql_mcp.sqlgate import rules
-from mssql_mcp.sqlgate.walk import Mode, walk
+from mssql_mcp.sqlgate import functions, rules
+from mssql_mcp.sqlgate.rules import DEFAULT_POLICY, Policy
+from mssql_mcp.sqlgate.walk import FOUR_PART_REASON, NOT_BUILTIN, Mode, not_builtin, walk
 
 StatementKind = Literal["read", "dml", "ddl"]
 
@@ -42,10 +44,10 @@ class Verdict:
     statement: exp.Expression  # the parsed tsql tree of the single statement
 
 
-def check(sql: str, *, read_only: bool = True, allow_ddl: bool = False) -> Verdict:
+def check(sql: str, *, read_only: bool = True, allow_ddl: bool = False, policy: Policy = DEFAULT_POLICY) -> Verdict:
     """Accept one statement or raise QueryRefused with a one-line reason a model can act on."""
     decide = _decide_cached if len(sql) <= _CACHE_MAX_CHARS else _decide
-    outcome = decide(sql, read_only, allow_ddl)
+    outcome = decide(sql, read_only, allow_ddl, policy)
     if isinstance(outcome, str):
         raise QueryRefused(f"Refused: {outcome}")
     return outcome
@@ -74,11 +76,11 @@ _DDL_WORDS = frozenset(rules.DDL_TOP.values())
 
 
 @functools.lru_cache(maxsize=1024)
-def _decide_cached(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
-    return _decide(sql, read_only, allow_ddl)
+def _decide_cached(sql: str, read_only: bool, allow_ddl: bool, policy: Policy) -> Verdict | str:
+    return _decide(sql, read_only, allow_ddl, policy)
 
 
-def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
+def _decide(sql: str, read_only: bool, allow_ddl: bool, policy: Policy) -> Verdict | str:
     """A Verdict, or the reason for refusing (without the "Refused: " prefix)."""
     if _ODD_CHARS.search(sql):
         return "control characters and Unicode line separators are not allowed in a query."
@@ -106,7 +108,39 @@ def _decide(sql: str, read_only: bool, allow_ddl: bool) -> Verdict | str:
         return f"only one statement per call (found {len(statements)})." if statements else _EMPTY
     if not isinstance(statements[0], exp.Expression):  # every parsed statement is one; fail closed if not
         return "could not parse this as T-SQL."
-    return _classify(statements[0], words, read_only, allow_ddl)
+    outcome = _classify(statements[0], sql, words, read_only, allow_ddl, policy)
+    if isinstance(outcome, Verdict) and _longest_dotted_name(words) > 3:
+        return FOUR_PART_REASON
+    if isinstance(outcome, Verdict):
+        return _foreign_call(words) or outcome
+    return outcome
+
+
+def _foreign_call(words: list[Token]) -> str | None:
+    """A call of another dialect's function whose name sqlglot's tree does not keep (CEIL for CEILING)."""
+    for token, after in zip(words, words[1:], strict=False):
+        name = token.text.upper()
+        if after.token_type == TokenType.L_PAREN and name in functions.FOREIGN_NAMES_WITHOUT_POSITION:
+            if token.token_type not in _QUOTED_TOKENS:
+                return not_builtin(token.text)
+    return None
+
+
+def _longest_dotted_name(words: list[Token]) -> int:
+    """The most parts in one dotted name, counting empty ones: sqlglot drops them (a...b reads as a.b),
+    while SQL Server reads server.database.schema.object. Counted on tokens, so no spelling hides a part."""
+    longest = dots = 0
+    after_dot = False
+    for token in words:
+        if token.token_type == TokenType.DOT:
+            dots += 1
+            after_dot = True
+            longest = max(longest, dots)
+        else:
+            if not after_dot:
+                dots = 0  # two tokens in a row with no dot between them: a new name begins
+            after_dot = False
+    return longest + 1
 
 
 def _brace_outside_strings(sql: str, tokens: list[Token]) -> bool:
@@ -118,12 +152,14 @@ def _brace_outside_strings(sql: str, tokens: list[Token]) -> bool:
     return any(ch in "{}" for ch in outside)
 
 
-def _classify(stmt: exp.Expression, words: list[Token], read_only: bool, allow_ddl: bool) -> Verdict | str:
+def _classify(
+    stmt: exp.Expression, sql: str, words: list[Token], read_only: bool, allow_ddl: bool, policy: Policy
+) -> Verdict | str:
     lead = words[0].text.upper()
     if isinstance(stmt, (exp.Select, exp.SetOperation, exp.Subquery)):
         # SELECT ... INTO creates a table: with ALLOW_DDL in write mode it is DDL, otherwise refused.
         into = not read_only and allow_ddl and isinstance(stmt.args.get("into"), exp.Into)
-        problem = walk(stmt, "read", allow_top_into=into) or _word_problem(words, "read")
+        problem = _prefer_word(walk(stmt, "read", allow_top_into=into, policy=policy, sql=sql), words, "read")
         return problem or Verdict("ddl" if into else "read", stmt)
     word = rules.DML_TOP.get(type(stmt)) or rules.DDL_TOP.get(type(stmt))
     if word is not None:
@@ -131,9 +167,10 @@ def _classify(stmt: exp.Expression, words: list[Token], read_only: bool, allow_d
         if refused:
             return refused
         if word in _DDL_WORDS:
-            problem = _ddl_kind_problem(stmt, word) or walk(stmt, "ddl") or _word_problem(words, "ddl")
+            walked = walk(stmt, "ddl", policy=policy, sql=sql)
+            problem = _ddl_kind_problem(stmt, word) or _prefer_word(walked, words, "ddl")
             return problem or Verdict("ddl", stmt)
-        return walk(stmt, "dml") or _word_problem(words, "dml") or Verdict("dml", stmt)
+        return _prefer_word(walk(stmt, "dml", policy=policy, sql=sql), words, "dml") or Verdict("dml", stmt)
     if isinstance(stmt, exp.Command) and lead in _DML_WORDS | _DDL_WORDS:
         # e.g. CREATE LOGIN, ALTER DATABASE, CREATE TRIGGER: forms sqlglot does not model.
         return _mode_reason(lead, read_only, allow_ddl) or f"this form of {lead} is not supported by the gate."
@@ -144,6 +181,15 @@ def _classify(stmt: exp.Expression, words: list[Token], read_only: bool, allow_d
         return reason
     allowed = "SELECT" if read_only else "SELECT, INSERT, UPDATE, DELETE or MERGE"
     return f"only {allowed} statements are allowed (this one starts with {lead})."
+
+
+def _prefer_word(walked: str | None, words: list[Token], kind: Mode) -> str | None:
+    """The tree's problem, else a statement word's. When the tree's problem is an unknown function and a
+    statement word is present, sqlglot most likely read that word as a call (`IN TRUNCATE (...)`): say so."""
+    word = _word_problem(words, kind)
+    if walked and word and walked.startswith(NOT_BUILTIN):
+        return word
+    return walked or word
 
 
 def _word_problem(words: list[Token], kind: Mode) -> str | None:

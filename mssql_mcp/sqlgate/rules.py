@@ -7,7 +7,20 @@ docs/read_only.md for the reasoning behind each choice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlglot import exp
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's choices a DBA may change (settings ALLOW_USER_FUNCTIONS, ALLOW_SERVER_VIEWS)."""
+
+    user_functions: bool = True  # schema-qualified calls: dbo.fn_total(x)
+    server_views: bool = False  # sys.server_*, sys.dm_*, sys.sql_logins, ..., objects in master and msdb
+
+
+DEFAULT_POLICY = Policy()
 
 # Node types a read query may contain (besides exp.Func subclasses, see sqlgate.walk.walk).
 # Anything else, anywhere in the tree, is refused: an unknown shape is a refusal, never a pass.
@@ -190,6 +203,16 @@ READ_REFUSED: dict[type[exp.Expr], str] = {
 PASS_THROUGH_FUNCTIONS = frozenset({"OPENROWSET", "OPENQUERY", "OPENDATASOURCE", "OPENXML"})
 PROCEDURE_PREFIXES = ("XP_", "SP_")
 
+# Every T-SQL table hint (learn.microsoft.com/sql/t-sql/queries/hints-transact-sql-table). A list of
+# them after a table name, with or without WITH, is a hint list to SQL Server, even where sqlglot reads
+# `t (ROWLOCK, XLOCK)` as a call of a function t, or `t x (XLOCK)` as column aliases.
+TABLE_HINT_WORDS = frozenset(
+    """
+NOEXPAND INDEX FORCESEEK FORCESCAN HOLDLOCK NOLOCK NOWAIT PAGLOCK READCOMMITTED READCOMMITTEDLOCK READPAST
+READUNCOMMITTED REPEATABLEREAD ROWLOCK SERIALIZABLE SNAPSHOT SPATIAL_WINDOW_MAX_CELLS TABLOCK TABLOCKX UPDLOCK
+XLOCK KEEPIDENTITY KEEPDEFAULTS IGNORE_CONSTRAINTS IGNORE_TRIGGERS
+""".split()
+)
 # Table hints that never take or hold more locks than a plain read: WITH (NOLOCK) etc. Others
 # (UPDLOCK, XLOCK, HOLDLOCK, TABLOCKX, SERIALIZABLE, ...) would hold locks for the whole call.
 READ_TABLE_HINTS = frozenset(
@@ -206,6 +229,21 @@ READ_TABLE_HINTS = frozenset(
         "SNAPSHOT",
     }
 )
+
+# Server-scoped objects, refused unless ALLOW_SERVER_VIEWS=true: they describe the whole instance (logins,
+# sessions, other databases, configuration), not the database this server was given.
+SERVER_DATABASES = frozenset({"MASTER", "MSDB"})
+SERVER_VIEW_PREFIXES = ("SERVER_", "DM_")  # sys.server_principals, sys.dm_exec_sessions, ...
+SERVER_VIEWS = frozenset(
+    """
+SQL_LOGINS SERVERS LINKED_LOGINS REMOTE_LOGINS CREDENTIALS ENDPOINTS CONFIGURATIONS MASTER_FILES TRACES
+TRACE_EVENTS CRYPTOGRAPHIC_PROVIDERS SYSLOGINS SYSSERVERS SYSREMOTELOGINS SYSOLEDBUSERS SYSPROCESSES SYSDATABASES
+SYSALTFILES SYSDEVICES SYSCONFIGURES SYSCURCONFIGS SYSLOCKINFO SYSPERFINFO SYSCACHEOBJECTS
+""".split()
+)
+# The compatibility views among SERVER_VIEWS (sys...) resolve without the sys. prefix too.
+SERVER_COMPAT_VIEWS = frozenset(name for name in SERVER_VIEWS if name.startswith("SYS"))
+SYSTEM_SCHEMAS = frozenset({"SYS", "INFORMATION_SCHEMA"})
 
 # T-SQL reserved keywords (learn.microsoft.com/sql/t-sql/language-elements/reserved-keywords-transact-sql).
 # sqlglot accepts some of them as plain names, e.g. `SELECT 1 SHUTDOWN` parses as an alias, while
