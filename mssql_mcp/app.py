@@ -44,6 +44,7 @@ from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import Settings
+from mssql_mcp.sqlgate import Policy
 from mssql_mcp.web.hosts import HostCheck
 from mssql_mcp.web.landing import landing_routes
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         workers=settings.db_workers,
         read_only=settings.read_only_mode,
         allow_ddl=settings.allow_ddl,
+        gate_policy=Policy(settings.allow_user_functions, settings.allow_server_views),
     )
     server: MCPServer[Any] = MCPServer(
         name=f"mssql-mcp ({spec.name})",

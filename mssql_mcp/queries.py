@@ -100,12 +100,14 @@ class QueryService:
         max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         per_caller: int = 0,
+        gate_policy: sqlgate.Policy = sqlgate.DEFAULT_POLICY,
     ) -> None:
         self.database = database
         self.max_rows = max_rows
         self.timeout = timeout
         self.read_only = read_only
         self.allow_ddl = allow_ddl
+        self.gate_policy = gate_policy  # ALLOW_USER_FUNCTIONS, ALLOW_SERVER_VIEWS
         self.max_statement_bytes = max_statement_bytes
         self.max_result_bytes = max_result_bytes
         # Database threads run below the event loop's priority; /health pings get their own thread so a
@@ -227,7 +229,9 @@ class QueryService:
                 "(MAX_STATEMENT_BYTES). Send a shorter statement."
             )
         budget = min(GATE_BUDGET_SECONDS, self.timeout)
-        check = functools.partial(sqlgate.check, sql, read_only=read_only, allow_ddl=self.allow_ddl)
+        check = functools.partial(
+            sqlgate.check, sql, read_only=read_only, allow_ddl=self.allow_ddl, policy=self.gate_policy
+        )
         long = size > LONG_STATEMENT_BYTES
         pool = self._long_gate_pool if long else self._gate_pool
         try:

@@ -179,6 +179,20 @@ class Settings:
     allow_ddl: bool = setting(
         "ALLOW_DDL", False, "With READ_ONLY_MODE=false, also allow DDL (CREATE, ALTER, DROP).", group="safety"
     )
+    allow_user_functions: bool = setting(
+        "ALLOW_USER_FUNCTIONS",
+        True,
+        "Allow calls of schema-qualified user-defined functions (dbo.fn_total(x)); SQL Server forbids side "
+        "effects in them. false: the gate refuses them (built-in functions stay allowed).",
+        group="safety",
+    )
+    allow_server_views: bool = setting(
+        "ALLOW_SERVER_VIEWS",
+        False,
+        "Allow server-level views: sys.server_*, sys.dm_*, sys.sql_logins and the like, and objects in master "
+        "and msdb. Off: only the current database's catalog views (sys.tables, INFORMATION_SCHEMA.*, ...).",
+        group="safety",
+    )
     max_rows: int = setting("MAX_ROWS", 1000, "Row cap per result; results past it say truncated.", group="safety")
     query_timeout_seconds: float = setting(
         "QUERY_TIMEOUT_SECONDS", 30.0, "Per-query timeout; the query is cancelled past it.", group="safety"

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from mssql_mcp import sqlgate
+from mssql_mcp.app import create_app
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError, QueryError, QueryRefused
 from mssql_mcp.queries import QueryService
+from mssql_mcp.settings import load_settings
 from tests.gate_cases import BAD_READS, FIXTURE_SQLITE, GOOD_READS
 
 pytestmark = pytest.mark.anyio
@@ -108,3 +111,34 @@ async def test_write_mode_commits_a_single_dml_statement(fixture_db: Path) -> No
         assert con.execute("SELECT City FROM Customers WHERE CustomerID = 1").fetchone() == ("Zürich",)
         assert con.execute("SELECT count(*) FROM Orders").fetchone() == (6,)
     con.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "policy"),
+    [
+        ({}, sqlgate.Policy(user_functions=True, server_views=False)),
+        (
+            {"ALLOW_USER_FUNCTIONS": "false", "ALLOW_SERVER_VIEWS": "true"},
+            sqlgate.Policy(user_functions=False, server_views=True),
+        ),
+    ],
+)
+async def test_the_settings_reach_the_gate(
+    fixture_db: Path, tmp_path: Path, env: dict[str, str], policy: sqlgate.Policy
+) -> None:
+    """ALLOW_USER_FUNCTIONS and ALLOW_SERVER_VIEWS, from the environment to the query service's gate."""
+    environ = {"SQLITE_PATH": str(fixture_db), "OAUTH_STORE_PATH": str(tmp_path / "oauth.sqlite"), **env}
+    queries = create_app(load_settings(environ=environ, env_file=None), "claude").state.queries
+    try:
+        assert queries.gate_policy == policy
+        udf = "SELECT dbo.fn_total(CustomerID) FROM Customers"
+        server_view = "SELECT * FROM sys.dm_exec_sessions"
+        with pytest.raises(MssqlMcpError) as udf_info:
+            await queries.run(udf)
+        with pytest.raises(MssqlMcpError) as view_info:
+            await queries.run(server_view)
+        # Allowed by the gate, a call still fails on SQLite (no such function or view), but not as a refusal.
+        assert isinstance(udf_info.value, QueryRefused) == (not policy.user_functions)
+        assert isinstance(view_info.value, QueryRefused) == (not policy.server_views)
+    finally:
+        queries.close()
