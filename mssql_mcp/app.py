@@ -79,6 +79,9 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         read_only=settings.read_only_mode,
         allow_ddl=settings.allow_ddl,
         gate_policy=Policy(settings.allow_user_functions, settings.allow_server_views),
+        max_statement_bytes=settings.max_statement_bytes,
+        max_result_bytes=settings.max_result_bytes,
+        per_caller=settings.db_workers_per_caller,
     )
     server: MCPServer[Any] = MCPServer(
         name=f"mssql-mcp ({spec.name})",

@@ -127,7 +127,8 @@ def _p99(timings: list[float]) -> float:
 @pytest.mark.slow
 async def test_health_stays_fast_while_eight_slow_queries_run(demo_db: Path, tmp_path: Path) -> None:
     timeout = 4.0
-    env = {"QUERY_TIMEOUT_SECONDS": str(timeout), "DB_WORKERS": "8"}
+    # All 8 from one address: let that one caller hold every worker, so that all 8 really grind at once.
+    env = {"QUERY_TIMEOUT_SECONDS": str(timeout), "DB_WORKERS": "8", "DB_WORKERS_PER_CALLER": "8"}
     with running_server({"SQLITE_PATH": str(demo_db), **DEV, **env}, tmp_path) as server:
         started = anyio.Event()
         running = 0

@@ -21,4 +21,10 @@ def open_database(settings: Settings) -> Database:
 
     if ensure_demo(settings.sqlite_path):
         log.info("generated the demo database at %s", settings.sqlite_path)
-    return SqliteDatabase(settings.sqlite_path, read_only=settings.read_only_mode)
+    return SqliteDatabase(
+        settings.sqlite_path,
+        read_only=settings.read_only_mode,
+        max_value_bytes=settings.max_value_bytes,
+        max_cell_bytes=settings.max_cell_bytes,
+        max_result_bytes=settings.max_result_bytes,
+    )

@@ -5,8 +5,10 @@ Safety layers here (the gate in `sqlgate/` runs before any of this):
   past the gate cannot write (https://www.sqlite.org/pragma.html#pragma_query_only);
 - reads are never committed: every call ends with a rollback unless it is a write-mode write;
 - an authorizer allows a user's statement only SQLite functions on a list, and no pragma (`sqlite_guard`);
-- a progress handler cancels a statement past its timeout (https://www.sqlite.org/c3ref/progress_handler.html);
-- `fetchmany(max_rows + 1)` keeps memory bounded by the cap and tells when a result was cut.
+- a progress handler cancels a statement past its timeout (https://www.sqlite.org/c3ref/progress_handler.html),
+  and a watchdog thread interrupts one whose steps are single expensive calls (`sqlite_limits`);
+- a length limit bounds every value a statement builds (MAX_VALUE_BYTES, `sqlite_limits`);
+- rows are read through `cells.fetch_bounded`: at most max_rows, long cells cut, the result's bytes capped.
 
 Connections are pooled (one per worker thread at most, `check_same_thread=False` because the worker that
 returns a connection is not the one that opened it; a connection is only ever used by one thread at a time).
@@ -37,9 +39,18 @@ from mssql_mcp.db.base import (
     TableInfo,
     TableRef,
 )
+from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.sqlite_guard import Authorizer
+from mssql_mcp.db.sqlite_limits import WATCHDOG, limit_length, too_big
 from mssql_mcp.db.tsql_sqlite import Schema, translate
-from mssql_mcp.errors import DatabaseUnavailable, QueryError, QueryRefused, QueryTimeout, TranslationError
+from mssql_mcp.errors import (
+    DatabaseUnavailable,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+    TranslationError,
+    ValueTooLarge,
+)
 
 SCHEMA = "dbo"  # SQLite has no schemas; the catalog shows every table as dbo.X, as SQL Server would
 COUNT_BUDGET_SECONDS = 2.0  # list_tables spends at most this on exact row counts
@@ -77,9 +88,22 @@ class SqliteDatabase:
     kind = "sqlite"
 
     def __init__(
-        self, path: Path, *, read_only: bool = True, pool_size: int = 8, count_budget: float = COUNT_BUDGET_SECONDS
+        self,
+        path: Path,
+        *,
+        read_only: bool = True,
+        pool_size: int = 8,
+        count_budget: float = COUNT_BUDGET_SECONDS,
+        max_value_bytes: int = 16 * 1024 * 1024,
+        max_cell_bytes: int = 65_536,
+        max_result_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.path = Path(path)
+        self.max_value_bytes, self.max_cell_bytes, self.max_result_bytes = (
+            max_value_bytes,
+            max_cell_bytes,
+            max_result_bytes,
+        )
         self.count_budget = count_budget
         self.read_only = read_only
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
@@ -95,6 +119,7 @@ class SqliteDatabase:
             con = sqlite3.connect(
                 uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES, timeout=5.0
             )
+            limit_length(con, self.max_value_bytes)
             if self.read_only:
                 con.execute("PRAGMA query_only = ON")
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails now on a file that is no database
@@ -122,7 +147,8 @@ class SqliteDatabase:
         deadline = time.monotonic() + timeout
         con.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
         try:
-            yield
+            with WATCHDOG.watch(con, deadline):
+                yield
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc) and time.monotonic() > deadline:
                 raise QueryTimeout(timeout) from None
@@ -276,14 +302,16 @@ class SqliteDatabase:
                         con.commit()
                     return QueryResult([], [], False, max(affected, 0))
                 columns = [d[0] for d in cur.description]
-                rows = cur.fetchmany(max_rows + 1)
-                truncated = len(rows) > max_rows
-                del rows[max_rows:]
+                got = fetch_bounded(
+                    cur, max_rows=max_rows, cell_limit=self.max_cell_bytes, result_limit=self.max_result_bytes
+                )
                 cur.close()
                 if write:
                     con.commit()
-                return QueryResult(columns, rows, truncated, len(rows))
+                return QueryResult(columns, got.rows, got.truncated, len(got.rows), got.reason, got.size)
             except sqlite3.DatabaseError as exc:
+                if too_big(exc):
+                    raise ValueTooLarge(self.max_value_bytes) from None
                 if authorizer is not None and authorizer.refused:
                     raise QueryRefused(
                         f"Refused: the embedded SQLite database does not allow {authorizer.refused}."

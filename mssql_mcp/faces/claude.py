@@ -92,6 +92,7 @@ def _result_output(outcome: QueryOutcome) -> ToolOutput:
         "rows": json_rows(r.rows),
         "row_count": r.row_count,
         "truncated": r.truncated,
+        **({"truncated_reason": r.truncated_reason} if r.truncated else {}),
         "elapsed_ms": round(outcome.elapsed_ms, 2),
     }
     if outcome.kind != "read":
@@ -99,8 +100,14 @@ def _result_output(outcome: QueryOutcome) -> ToolOutput:
     else:
         text = render_table(r.columns, structured["rows"])
         text += f"\n({r.row_count} row{'s' if r.row_count != 1 else ''}"
-        text += ", truncated: more rows exist; narrow the query)" if r.truncated else ")"
+        text += _TRUNCATED.get(r.truncated_reason or "rows", ")") if r.truncated else ")"
     return ToolOutput(text=text, structured=structured, rows=r.row_count)
+
+
+_TRUNCATED = {
+    "rows": ", truncated: more rows exist; narrow the query)",
+    "bytes": ", truncated: the result reached MAX_RESULT_BYTES; select fewer or shorter columns)",
+}
 
 
 def _table_json(t: TableInfo) -> dict[str, Any]:

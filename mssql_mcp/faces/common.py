@@ -22,7 +22,7 @@ from starlette.requests import Request
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.logs import event
 from mssql_mcp.oauth import AuthComponents
-from mssql_mcp.queries import QueryService
+from mssql_mcp.queries import QueryService, caller_scope
 from mssql_mcp.settings import Settings
 
 audit_log = logging.getLogger("mssql_mcp.audit")
@@ -70,6 +70,17 @@ def caller(ctx: Context | None) -> tuple[str | None, str | None]:
     return getattr(token, "username", None), token.client_id
 
 
+def caller_key(ctx: Context | None) -> str | None:
+    """Whose share of the database workers a call uses: the signed-in person, else the client's address."""
+    user, client = caller(ctx)
+    if user or client:
+        return f"user:{user}" if user else f"client:{client}"
+    request = ctx.request_context.request if ctx is not None else None
+    if isinstance(request, Request) and request.client is not None:
+        return f"addr:{request.client.host}"
+    return None
+
+
 async def run_tool(
     tool: str,
     body: Callable[[], Awaitable[ToolOutput]],
@@ -81,7 +92,8 @@ async def run_tool(
     started = time.perf_counter()
     outcome, rows, error = "ok", None, None
     try:
-        out = await body()
+        with caller_scope(caller_key(ctx)):
+            out = await body()
         rows = out.rows
         return CallToolResult(content=[TextContent(type="text", text=out.text)], structured_content=out.structured)
     except MssqlMcpError as exc:
