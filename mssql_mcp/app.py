@@ -37,12 +37,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mssql_mcp import __version__
+from mssql_mcp.capabilities import CACHE_HINTS, OnlyTools
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
 from mssql_mcp.faces import FACES, Face
 from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
+from mssql_mcp.routing_headers import TrimMcpHeaders
 from mssql_mcp.settings import Settings
 from mssql_mcp.sqlgate import Policy
 from mssql_mcp.web.hosts import HostCheck
@@ -88,6 +90,10 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         version=__version__,
         instructions="Query the company's SQL Server database. Use T-SQL.",
         log_level=settings.log_level,
+        # Announce only the tools (see mssql_mcp/capabilities.py): no prompts, resources or subscriptions.
+        middleware=[OnlyTools()],
+        cache_hints=CACHE_HINTS,
+        subscriptions=False,
     )
     auth = build_auth(settings, issuer_url=base_url, prefix=p)
     audit = AuditPolicy(sql=settings.audit_sql)
@@ -102,7 +108,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         json_response=settings.stateless_http,
         transport_security=security,
     )
-    streamable: ASGIApp = StreamableHTTPASGIApp(server.session_manager)
+    streamable: ASGIApp = TrimMcpHeaders(StreamableHTTPASGIApp(server.session_manager))
     legacy_sse: ASGIApp = server.sse_app(
         sse_path=f"{p}/sse", message_path=f"{p}/messages/", transport_security=security
     )
