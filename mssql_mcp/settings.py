@@ -197,44 +197,10 @@ class Settings:
     query_timeout_seconds: float = setting(
         "QUERY_TIMEOUT_SECONDS", 30.0, "Per-query timeout; the query is cancelled past it.", group="safety"
     )
-    max_cell_bytes: int = setting(
-        "MAX_CELL_BYTES",
-        65_536,
-        "Largest text or binary value one result cell carries, in bytes; a longer one is cut and marked as cut. "
-        "SQL Server is asked (SET TEXTSIZE) not to send much more.",
-        group="safety",
-    )
     db_workers: int = setting(
         "DB_WORKERS",
         8,
         "Worker threads for database calls (the event loop never blocks on the database).",
-        group="safety",
-    )
-    db_workers_per_caller: int = setting(
-        "DB_WORKERS_PER_CALLER",
-        0,
-        "Most database workers one caller (a signed-in person, or a client address without sign-in) holds at "
-        "once; their further calls wait their turn, up to their timeout. 0: half of DB_WORKERS.",
-        group="safety",
-    )
-    max_statement_bytes: int = setting(
-        "MAX_STATEMENT_BYTES",
-        65_536,
-        "Longest SQL statement accepted, in UTF-8 bytes; a longer one is refused before it is parsed.",
-        group="safety",
-    )
-    max_result_bytes: int = setting(
-        "MAX_RESULT_BYTES",
-        4 * 1024 * 1024,
-        "Largest result one tool call returns (rows, as JSON, estimated); past it the rows stop and the result "
-        "says truncated, reason bytes.",
-        group="safety",
-    )
-    max_value_bytes: int = setting(
-        "MAX_VALUE_BYTES",
-        16 * 1024 * 1024,
-        "Embedded SQLite: largest string or blob a statement may read or build (SQLITE_LIMIT_LENGTH); past it "
-        "the statement fails with an error that says so.",
         group="safety",
     )
     # --- sign-in -----------------------------------------------------------------------------
@@ -340,6 +306,80 @@ class Settings:
         "How SQL appears in the per-call audit line: its SHA-256 (hash) or the full text (full).",
         group="auth",
     )
+    # --- identity provider (AUTH_MODE=oidc) -------------------------------------------------------
+    auth_mode: Literal["builtin", "oidc", "external"] = setting(
+        "AUTH_MODE",
+        "builtin",
+        "Who signs people in: builtin (local passwords, `mssql-mcp users`), oidc (the company's OpenID "
+        "Provider, docs/identity.md) or external (the company's own authorization server; not in this version).",
+        group="identity",
+    )
+    oidc_issuer: str | None = setting(
+        "OIDC_ISSUER",
+        None,
+        "AUTH_MODE=oidc: the OpenID Provider's issuer URL (its /.well-known/openid-configuration is read).",
+        group="identity",
+    )
+    oidc_client_id: str | None = setting(
+        "OIDC_CLIENT_ID", None, "AUTH_MODE=oidc: this server's client id at the provider.", group="identity"
+    )
+    oidc_client_secret: Secret | None = setting(
+        "OIDC_CLIENT_SECRET",
+        None,
+        "AUTH_MODE=oidc: this server's client secret at the provider (unset: a public client, PKCE only).",
+        group="identity",
+        secret=True,
+    )
+    oidc_scopes: str = setting(
+        "OIDC_SCOPES",
+        "openid email profile offline_access",
+        "AUTH_MODE=oidc: scopes asked of the provider (offline_access gives the refresh token that offboarding "
+        "relies on; Entra: add your API's scope).",
+        group="identity",
+    )
+    oidc_display_name: str = setting(
+        "OIDC_DISPLAY_NAME", "Sign in with your company account", "The sign-in button's label.", group="identity"
+    )
+    oidc_name_claim: str = setting(
+        "OIDC_NAME_CLAIM", "name", "The ID-token claim shown as the person's name.", group="identity"
+    )
+    oidc_allowed_domains: tuple[str, ...] = setting(
+        "OIDC_ALLOWED_DOMAINS",
+        (),
+        "Comma-separated e-mail domains allowed in; only a verified e-mail counts (empty: no domain rule).",
+        group="identity",
+    )
+    oidc_groups_claim: str = setting(
+        "OIDC_GROUPS_CLAIM", "groups", "The claim holding the person's groups (or app roles: roles).", group="identity"
+    )
+    oidc_required_groups: tuple[str, ...] = setting(
+        "OIDC_REQUIRED_GROUPS",
+        (),
+        "Comma-separated; a person must be in at least one of them (empty: no group rule).",
+        group="identity",
+    )
+    oidc_entra_tenant: str | None = setting(
+        "OIDC_ENTRA_TENANT",
+        None,
+        "Microsoft Entra ID: the tenant id (tid) every ID token must carry; people are then keyed by tid + oid. "
+        "Required when OIDC_ISSUER is login.microsoftonline.com.",
+        group="identity",
+    )
+    local_passwords: bool = setting(
+        "LOCAL_PASSWORDS",
+        False,
+        "AUTH_MODE=oidc: also offer the local password form (break-glass accounts from `mssql-mcp users add`).",
+        group="identity",
+    )
+    upstream_token_keys: Secret | None = setting(
+        "UPSTREAM_TOKEN_KEYS",
+        None,
+        "AUTH_MODE=oidc: comma-separated Fernet keys encrypting the provider's stored tokens; the first "
+        "encrypts, the rest still decrypt (rotation). Make one: python -c 'from cryptography.fernet import "
+        "Fernet; print(Fernet.generate_key().decode())'",
+        group="identity",
+        secret=True,
+    )
     # --- ChatGPT face ------------------------------------------------------------------------
     max_search_results: int = setting(
         "MAX_SEARCH_RESULTS", 20, "Most results one ChatGPT search returns.", group="chatgpt"
@@ -356,6 +396,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_ranges(self)
+        _check_identity(self)
 
     # Derived values: computed here so every caller agrees.
     def effective_port(self, face_default: int) -> int:
@@ -378,12 +419,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "mssql_login_timeout": (1, 600),
     "max_rows": (1, 1_000_000),
     "query_timeout_seconds": (0.1, 86_400),
-    "max_cell_bytes": (1024, 256 * 1024 * 1024),
     "db_workers": (1, 256),
-    "db_workers_per_caller": (0, 256),
-    "max_statement_bytes": (1024, 16 * 1024 * 1024),
-    "max_result_bytes": (65_536, 1024 * 1024 * 1024),
-    "max_value_bytes": (65_536, 1_000_000_000),
     "max_search_results": (1, 1000),
     "cache_ttl_seconds": (0, 7 * 86_400),
     "search_timeout_seconds": (0.1, 600),
@@ -408,6 +444,23 @@ def _check_ranges(s: Settings) -> None:
         value = getattr(s, name)
         if value is not None and not lo <= value <= hi:
             raise ConfigError(f"{env_name(name)}: {value} is out of range ({lo:g} to {hi:g}).")
+
+
+def _check_identity(s: Settings) -> None:
+    """AUTH_MODE=oidc needs its provider, its client and a key for the stored tokens; one line names what is
+    missing."""
+    if s.auth_mode == "external":
+        raise ConfigError("AUTH_MODE: external is not available in this version; use builtin or oidc.")
+    if s.auth_mode != "oidc":
+        return
+    for name in ("oidc_issuer", "oidc_client_id", "upstream_token_keys"):
+        if not getattr(s, name):
+            raise ConfigError(f"{env_name(name)}: required with AUTH_MODE=oidc (docs/identity.md).")
+    issuer = s.oidc_issuer or ""
+    if "login.microsoftonline.com" in issuer.lower() and not s.oidc_entra_tenant:
+        raise ConfigError("OIDC_ENTRA_TENANT: required for Microsoft Entra ID (the tenant id every token must carry).")
+    if "openid" not in s.oidc_scopes.split():
+        raise ConfigError("OIDC_SCOPES: must include openid.")
 
 
 # --------------------------------------------------------------------------------------------

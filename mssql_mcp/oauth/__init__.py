@@ -10,7 +10,10 @@ side_channel.py (the two token-form fields the SDK does not hand the provider), 
 consent forms; their HTML comes from mssql_mcp/web/), throttle.py, clients.py (redirect policy, client
 metadata documents), routes.py (metadata and the SDK's handlers with our fixes), guard.py (401/403
 challenges and the dev flags), browser.py (the sign-in of pages opened in a browser: a first-party client
-that redeems its codes in-process), asgi.py (body replay).
+that redeems its codes in-process), asgi.py (body replay). AUTH_MODE=oidc: oidc.py (the company's OpenID
+Provider, through authlib), oidc_pages.py (its sign-in routes and the offboarding check at refresh),
+identity.py (who a person is and whether they pass), upstream_tokens.py (the provider's tokens, sealed),
+sqlite_people.py (the people table).
 
 The names are loaded on first use, so `mssql-mcp users ...` does not import the MCP SDK and starts fast.
 """

@@ -1,6 +1,8 @@
 """The sign-in and consent pages that `/authorize` sends the browser to.
 
-    GET  /login?request=K    the form (username, password, CSRF)
+    GET  /login?request=K    the form (username, password, CSRF); with AUTH_MODE=oidc, a 303 to the company's
+                             identity provider (oidc_pages.py), or, with LOCAL_PASSWORDS=true, the form and a
+                             "Sign in with ..." button
     POST /login              throttle → argon2 check → 303 to /consent (the pending request now names the
                              user and the browser that signed in)
     GET  /consent?request=K  who is asking, where the code will go, what access it gets
@@ -22,6 +24,8 @@ from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.logs import event
 from mssql_mcp.oauth.csrf import Csrf
+from mssql_mcp.oauth.identity import is_person_key
+from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
 from mssql_mcp.oauth.provider import Provider
 from mssql_mcp.oauth.store import PendingRecord, digest
 from mssql_mcp.oauth.throttle import LoginThrottle
@@ -36,13 +40,33 @@ FORM_EXPIRED = "This form has expired. Go back to the application and connect ag
 ACCESS = "Use this server's database tools (list tables, read data) on your behalf, until you revoke it."
 
 
+LOCAL_OFF = "Sign-in with a local password is off on this server. Use the identity provider's sign-in."
+
+
 class LoginPages:
-    def __init__(self, provider: Provider, users: Users, throttle: LoginThrottle, csrf: Csrf, prefix: str) -> None:
+    """`upstream` (AUTH_MODE=oidc) adds the identity provider's sign-in, labelled `upstream_label`; the local
+    password form is then offered only with `local_passwords` (break-glass accounts)."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        users: Users,
+        throttle: LoginThrottle,
+        csrf: Csrf,
+        prefix: str,
+        *,
+        upstream: UpstreamSignIn | None = None,
+        upstream_label: str = "",
+        local_passwords: bool = True,
+    ) -> None:
         self.provider = provider
         self.users = users
         self.throttle = throttle
         self.csrf = csrf
         self.prefix = prefix
+        self.upstream = upstream
+        self.upstream_label = upstream_label
+        self.local_passwords = local_passwords or upstream is None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -54,7 +78,14 @@ class LoginPages:
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             key = request.query_params.get("request", "")
+            if self.upstream is not None and not self.local_passwords:
+                # The company's identity provider is the only way in: straight there.
+                if await self.provider.pending(key) is None:
+                    return message_page("Sign-in", EXPIRED, status=400)
+                return RedirectResponse(self.upstream.start_url(key), status_code=303)
             return await self._login_form(request, key)
+        if not self.local_passwords:
+            return message_page("Sign-in", LOCAL_OFF, status=403)
         form = await request.form()
         key, csrf = str(form.get("request", "")), str(form.get("csrf", ""))
         username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
@@ -113,6 +144,8 @@ class LoginPages:
             csrf=self.csrf.token("login", browser, key),
             username=username,
             error=error,
+            upstream_action=self.upstream.start_path if self.upstream is not None else "",
+            upstream_label=self.upstream_label,
         )
         if new:
             self.csrf.set_cookie(response, browser)
@@ -148,7 +181,7 @@ class LoginPages:
         return page(
             "consent.html",
             title="Allow access?",
-            username=record.username or "",
+            username=await self._shown_name(record.username or ""),
             client_name=await self._client_name(record.client_id),
             redirect_host=urlsplit(str(params.redirect_uri)).netloc,
             access=ACCESS,
@@ -173,6 +206,15 @@ class LoginPages:
         if record.username is None or not browser or record.browser_hash != digest(browser):
             return message_page("Allow access?", "Sign in first. " + EXPIRED, status=403)
         return await then(request, key, record, params)
+
+    async def _shown_name(self, username: str) -> str:
+        """A person from the identity provider is shown by name and e-mail, not by their key."""
+        if not is_person_key(username):
+            return username
+        person = await self.provider.person(username)
+        if person is None:
+            return username
+        return f"{person.name} <{person.email}>" if person.email and person.email != person.name else person.name
 
     async def _client_name(self, client_id: str) -> str:
         client = await self.provider.get_client(client_id)

@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -47,6 +47,7 @@ from mssql_mcp.oauth.store import (
     CodeRecord,
     OAuthStore,
     PendingRecord,
+    PersonRecord,
     TokenRecord,
     digest,
     new_secret,
@@ -100,6 +101,9 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self._purged_at = clock()
         # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
         self._io = WorkerPool(1, name="oauth-store")
+        # AUTH_MODE=oidc (oidc_pages.py): asked at every refresh whether the person may still pass; False
+        # refuses the refresh and revokes the person's tokens (offboarding). None: local users only.
+        self.still_allowed: Callable[[str], Awaitable[bool]] | None = None
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run a store call off the event loop."""
@@ -311,6 +315,12 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     ) -> OAuthToken:
         rt = refresh_token
         self._check_requested_resource(rt.resource or "")
+        if self.still_allowed is not None and not await self.still_allowed(rt.username):
+            # Checked before the token is rotated: a refusal ends the grant; revoking every token of the
+            # person makes their access end with the current access token at the latest.
+            n = await self._run(lambda: self._store.revoke_user(rt.username, self.clock()))
+            event(log, "upstream_refused", level=logging.WARNING, user=rt.username, client=rt.client_id, revoked=n)
+            raise TokenError("invalid_grant", "the identity provider no longer signs this person in")
         if not await self._run(lambda: self._store.use_refresh(digest(rt.token), self.clock())):
             await self._replayed("refresh_reused", rt.family_id, rt.client_id, rt.username)
             raise TokenError("invalid_grant", "refresh token was already used")
@@ -343,6 +353,16 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         # RFC 7009 §2.1: revoking either token of a grant revokes the grant's other tokens too.
         n = await self._run(lambda: self._store.revoke_family(token.family_id, self.clock()))
         event(log, "tokens_revoked", user=token.username, client=token.client_id, count=n)
+
+    # -- people from the identity provider (AUTH_MODE=oidc; the rules are in identity.py) ----------
+    async def person(self, key: str) -> PersonRecord | None:
+        return await self._run(lambda: self._store.get_person(key))
+
+    async def save_person(self, record: PersonRecord) -> None:
+        await self._run(lambda: self._store.save_person(record))
+
+    async def save_upstream_tokens(self, key: str, sealed: str | None) -> None:
+        await self._run(lambda: self._store.save_upstream_tokens(key, sealed))
 
     # -- helpers --------------------------------------------------------------------------------
     def _resource_for(self, requested: str | None) -> str | None:

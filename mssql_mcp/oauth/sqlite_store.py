@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mssql_mcp.oauth.sqlite_people import PEOPLE_SCHEMA, SqlitePeople
 from mssql_mcp.oauth.store import (
     THROTTLE_FORGET_AFTER,
     ClientRecord,
@@ -68,7 +69,7 @@ _RATE_KEEP = 86_400.0  # rate windows are at most a day: older counters are drop
 _KEEP_AFTER_EXPIRY = 86_400.0
 
 
-class SqliteStore:
+class SqliteStore(SqlitePeople):
     def __init__(self, path: Path) -> None:
         self.path = path
         if str(path) != ":memory:":
@@ -80,6 +81,7 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(PEOPLE_SCHEMA)
             self._migrate()
         if str(path) != ":memory:":
             path.chmod(0o600)  # hashes only, but still nobody else's business

@@ -94,6 +94,27 @@ def throttle_delay(attempts: int, free: int) -> float:
     return min(2.0 ** min(attempts - free, 30), THROTTLE_MAX_DELAY)
 
 
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person signed in by the company's identity provider (AUTH_MODE=oidc): no password here.
+
+    `key` is what their tokens carry as the username (identity.py: issuer + sub, or Entra tid + oid).
+    Name, e-mail and groups are as of the last sign-in. `blocked_at` is set by `mssql-mcp users remove`
+    and cleared by `users allow`. `upstream` holds the provider's tokens, sealed (upstream_tokens.py).
+    """
+
+    key: str
+    issuer: str
+    subject: str
+    email: str | None
+    name: str
+    groups: tuple[str, ...]
+    created_at: float
+    seen_at: float
+    blocked_at: float | None = None
+    upstream: str | None = None
+
+
 TokenKind = Literal["access", "refresh"]
 
 
@@ -165,5 +186,13 @@ class OAuthStore(Protocol):
     def revoke_family(self, family_id: str, now: float) -> int: ...
     def revoke_user(self, username: str, now: float) -> int: ...
     def purge(self, now: float) -> None: ...  # drop what expired long ago, and stale throttle/rate counters
+
+    # people from the identity provider (PersonRecord)
+    def get_person(self, key: str) -> PersonRecord | None: ...
+    # Create, or update name/e-mail/groups/seen_at/upstream; an existing row keeps created_at and blocked_at.
+    def save_person(self, record: PersonRecord) -> None: ...
+    def list_people(self) -> list[PersonRecord]: ...
+    def block_person(self, key: str, blocked_at: float | None) -> bool: ...  # None unblocks; False if unknown
+    def save_upstream_tokens(self, key: str, sealed: str | None) -> None: ...
 
     def close(self) -> None: ...

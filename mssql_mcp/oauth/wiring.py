@@ -19,13 +19,17 @@ from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.csrf import Csrf
 from mssql_mcp.oauth.guard import BearerGuard
+from mssql_mcp.oauth.identity import IdentityRules
 from mssql_mcp.oauth.login import LoginPages
+from mssql_mcp.oauth.oidc import Upstream
+from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
 from mssql_mcp.oauth.provider import SCOPE, Provider, TokenPolicy
 from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
 from mssql_mcp.oauth.sqlite_store import SqliteStore
 from mssql_mcp.oauth.store import OAuthStore
 from mssql_mcp.oauth.throttle import LoginThrottle
+from mssql_mcp.oauth.upstream_tokens import TokenVault
 from mssql_mcp.oauth.users import Users
 from mssql_mcp.settings import Settings
 
@@ -99,7 +103,17 @@ def build_auth(
         per_ip=settings.login_free_attempts_per_address,
         hash_workers=settings.password_hash_concurrency,
     )
-    pages = LoginPages(provider, users, throttle, csrf, prefix)
+    upstream = _upstream_sign_in(settings, provider, csrf, store, issuer=issuer, prefix=prefix, clock=clock)
+    pages = LoginPages(
+        provider,
+        users,
+        throttle,
+        csrf,
+        prefix,
+        upstream=upstream,
+        upstream_label=settings.oidc_display_name,
+        local_passwords=settings.local_passwords,
+    )
 
     routes = oauth_routes(
         provider,
@@ -110,6 +124,8 @@ def build_auth(
     )
     routes = guard_registration(routes, store, RegistrationLimits.from_settings(settings), clock=clock)
     routes += pages.routes()
+    if upstream is not None:
+        routes += upstream.routes()
     middleware = [
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(provider)),
         Middleware(AuthContextMiddleware),
@@ -126,9 +142,43 @@ def build_auth(
             unauth_tools_call=settings.allow_unauth_tools_call,
         )
 
-    if store.count_users() == 0:
+    if upstream is None and store.count_users() == 0:
         log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
     return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider)
+
+
+def _upstream_sign_in(
+    settings: Settings,
+    provider: Provider,
+    csrf: Csrf,
+    store: OAuthStore,
+    *,
+    issuer: str,
+    prefix: str,
+    clock: Callable[[], float],
+) -> UpstreamSignIn | None:
+    """AUTH_MODE=oidc: the company's OpenID Provider signs people in (oidc_pages.py); None otherwise."""
+    if settings.auth_mode != "oidc":
+        return None
+    keys = settings.upstream_token_keys.reveal() if settings.upstream_token_keys else ""
+    upstream = UpstreamSignIn(
+        provider,
+        Upstream(settings),
+        IdentityRules(settings),
+        TokenVault(keys),
+        csrf,
+        issuer=issuer,
+        prefix=prefix,
+        server_key=store.server_key(),
+        clock=clock,
+    )
+    log.info(
+        "sign-in through %s (callback %s)%s",
+        settings.oidc_issuer,
+        upstream.redirect_uri,
+        "; local passwords also accepted" if settings.local_passwords else "",
+    )
+    return upstream
 
 
 def _issuer_ok(issuer: str) -> bool:
