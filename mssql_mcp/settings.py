@@ -197,10 +197,44 @@ class Settings:
     query_timeout_seconds: float = setting(
         "QUERY_TIMEOUT_SECONDS", 30.0, "Per-query timeout; the query is cancelled past it.", group="safety"
     )
+    max_cell_bytes: int = setting(
+        "MAX_CELL_BYTES",
+        65_536,
+        "Largest text or binary value one result cell carries, in bytes; a longer one is cut and marked as cut. "
+        "SQL Server is asked (SET TEXTSIZE) not to send much more.",
+        group="safety",
+    )
     db_workers: int = setting(
         "DB_WORKERS",
         8,
         "Worker threads for database calls (the event loop never blocks on the database).",
+        group="safety",
+    )
+    db_workers_per_caller: int = setting(
+        "DB_WORKERS_PER_CALLER",
+        0,
+        "Most database workers one caller (a signed-in person, or a client address without sign-in) holds at "
+        "once; their further calls wait their turn, up to their timeout. 0: half of DB_WORKERS.",
+        group="safety",
+    )
+    max_statement_bytes: int = setting(
+        "MAX_STATEMENT_BYTES",
+        65_536,
+        "Longest SQL statement accepted, in UTF-8 bytes; a longer one is refused before it is parsed.",
+        group="safety",
+    )
+    max_result_bytes: int = setting(
+        "MAX_RESULT_BYTES",
+        4 * 1024 * 1024,
+        "Largest result one tool call returns (rows, as JSON, estimated); past it the rows stop and the result "
+        "says truncated, reason bytes.",
+        group="safety",
+    )
+    max_value_bytes: int = setting(
+        "MAX_VALUE_BYTES",
+        16 * 1024 * 1024,
+        "Embedded SQLite: largest string or blob a statement may read or build (SQLITE_LIMIT_LENGTH); past it "
+        "the statement fails with an error that says so.",
         group="safety",
     )
     # --- sign-in -----------------------------------------------------------------------------
@@ -419,7 +453,12 @@ _RANGES: dict[str, tuple[float, float]] = {
     "mssql_login_timeout": (1, 600),
     "max_rows": (1, 1_000_000),
     "query_timeout_seconds": (0.1, 86_400),
+    "max_cell_bytes": (1024, 256 * 1024 * 1024),
     "db_workers": (1, 256),
+    "db_workers_per_caller": (0, 256),
+    "max_statement_bytes": (1024, 16 * 1024 * 1024),
+    "max_result_bytes": (65_536, 1024 * 1024 * 1024),
+    "max_value_bytes": (65_536, 1_000_000_000),
     "max_search_results": (1, 1000),
     "cache_ttl_seconds": (0, 7 * 86_400),
     "search_timeout_seconds": (0.1, 600),
