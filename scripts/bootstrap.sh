@@ -2,7 +2,8 @@
 # Bootstraps everything `make run` and `make test` need, and is safe to run again:
 #   1. Debian packages (only the missing ones; installed when root, otherwise the exact command is printed);
 #   2. a virtualenv at $VENV (default .venv);
-#   3. the pinned pip packages (skipped when the lock files have not changed since the last install).
+#   3. the pinned pip packages (skipped when the lock files have not changed since the last install);
+#   4. for tests, the MCP conformance suite and Node 22 from npm (skipped once installed).
 # It prints one line per thing it does and nothing when there is nothing to do; what apt and pip say goes to
 # a log file ($VENV/bootstrap.log), whose end is shown if a step fails.
 # Usage: scripts/bootstrap.sh run|test
@@ -78,6 +79,13 @@ if [ ! -f "$stamp" ] || [ -n "$(find "${locks[@]}" -newer "$stamp" 2>/dev/null)"
   fi
   quietly "pip install -e ." "${pip[@]}" --no-deps -e .
   touch "$stamp"
+fi
+
+# The MCP conformance suite and the Node 22 it runs on, from npm at the versions tests/support/conformance.py
+# pins, cached outside the repo (~/.cache/mssql-mcp-test) like the Inspector: nothing to do once installed.
+if [ "$purpose" = test ] && ! "$VENV/bin/python" -m tests.support.conformance --check; then
+  echo "bootstrap: installing the MCP conformance suite and Node 22 from npm (log: $log)"
+  quietly "npm install (the MCP conformance suite)" "$VENV/bin/python" -m tests.support.conformance --install
 fi
 
 # The SQL Server ODBC drivers (unixODBC, FreeTDS, Driver 18), by the same script the Dockerfiles run.
