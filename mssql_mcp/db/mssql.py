@@ -15,6 +15,7 @@ that fails is an error: the write is reported as not done. Errors keep SQL Serve
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
+from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.mssql_conn import (
     commit_error,
@@ -44,6 +46,7 @@ log = logging.getLogger("mssql_mcp.db.mssql")
 T = TypeVar("T")
 PING_WAIT_SECONDS = 1.0
 OUTAGE_MEMORY_SECONDS = 1.0
+FETCH_BATCH = 100  # rows fetched at a time: a batch is the most held before its long cells are cut
 
 
 class _Lost(Exception):
@@ -98,10 +101,14 @@ class MssqlDatabase:
         mssql_types.install(conn)
         # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
         # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
+        # TEXTSIZE bounds what the server sends of one long value (mssql_types: long values).
         lock_ms = max(100, int(self.settings.query_timeout_seconds * 800))
         try:
             cursor = conn.cursor()
-            cursor.execute(f"SET LOCK_TIMEOUT {lock_ms}; SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.execute(
+                f"SET LOCK_TIMEOUT {lock_ms}; SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                f"SET TEXTSIZE {mssql_types.textsize(self.settings.max_cell_bytes)}"
+            )
             cursor.close()
             conn.rollback()
         except self._pyodbc.Error as exc:  # the link died right after the login
@@ -228,7 +235,7 @@ class MssqlDatabase:
         def run(conn: Any) -> QueryResult:
             cursor = conn.cursor()
             cursor.execute(sql, *params)
-            result = _collect(cursor, max_rows)
+            result = _collect(cursor, max_rows, self.settings)
             if result.truncated:
                 cursor.cancel()  # stop the server streaming rows nobody will read
             cursor.close()
@@ -246,15 +253,23 @@ class MssqlDatabase:
         self.pool.close()
 
 
-def _collect(cursor: Any, max_rows: int) -> QueryResult:
-    """The first result set (skipping row counts before it), capped at max_rows."""
+def _collect(cursor: Any, max_rows: int, settings: Settings) -> QueryResult:
+    """The first result set (skipping row counts before it): capped at max_rows and MAX_RESULT_BYTES, long
+    cells cut to MAX_CELL_BYTES as they are read, so no more than a batch of uncut rows is ever held."""
     affected = cursor.rowcount
     while cursor.description is None:
         if not cursor.nextset():
             return QueryResult([], [], False, max(affected, 0))
         affected = cursor.rowcount
     columns = [d[0] for d in cursor.description]
-    rows = [tuple(r) for r in cursor.fetchmany(max_rows + 1)]
-    truncated = len(rows) > max_rows
-    rows = rows[:max_rows]
-    return QueryResult(columns, rows, truncated, len(rows))
+    size = min(FETCH_BATCH, max_rows + 1)
+    batches = iter(lambda: cursor.fetchmany(size), [])
+    got = fetch_bounded(
+        itertools.chain.from_iterable(batches),
+        max_rows=max_rows,
+        cell_limit=settings.max_cell_bytes,
+        result_limit=settings.max_result_bytes,
+    )
+    return QueryResult(
+        columns, got.rows, got.truncated, len(got.rows), truncated_reason=got.reason, size_bytes=got.size
+    )

@@ -14,6 +14,11 @@ structure instead, which both ODBC Driver 18 and FreeTDS fill the same way (chec
 
 A value with sub-microsecond digits becomes its ISO-8601 text with all 7 digits (a Python datetime cannot
 hold them); otherwise a datetime/time/date, which `mssql_mcp.serialize` renders as the same ISO text.
+
+Long values are bounded at the source: `SET TEXTSIZE` stops SQL Server sending more of a varchar(max),
+nvarchar(max) or varbinary(max) value, so pyodbc never reads a huge one whole. The server cuts silently,
+so TEXTSIZE is set past MAX_CELL_BYTES: a value it cut still measures over the cap here, and
+`mssql_mcp.db.cells` marks every value over the cap as cut. None is passed on as if it were whole.
 """
 
 from __future__ import annotations
@@ -102,3 +107,15 @@ def install(connection: Any) -> None:
     """Register the converters on a pyodbc connection."""
     for sql_type, fn in CONVERTERS.items():
         connection.add_output_converter(sql_type, fn)
+
+
+# -- long values ---------------------------------------------------------------------------------
+
+
+def textsize(limit: int) -> int:
+    """The TEXTSIZE (bytes SQL Server sends of one value) for a cap of `limit` bytes.
+
+    A value the server cut at this size measures more than `limit` bytes of UTF-8 here: nvarchar sends
+    UTF-16 (2 bytes a unit, and every unit is at least one byte of UTF-8), varchar and varbinary 1 byte a byte.
+    """
+    return 2 * limit + 4
