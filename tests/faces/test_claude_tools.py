@@ -11,7 +11,7 @@ from tests.conftest import SERVER_MAX_ROWS
 from tests.support.mcp_client import Transport, connect, structured, text_of
 from tests.support.procs import ServerProcess
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("era")]  # every test in both protocol eras
 
 TRANSPORTS: list[Transport] = ["streamable", "sse-post", "sse"]
 TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}

@@ -18,7 +18,7 @@ from tests.support.chatgpt_contract import fetched, search_results
 from tests.support.mcp_client import Transport, connect, text_of
 from tests.support.procs import ServerProcess, running_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("era")]  # every test in both protocol eras
 PREFIX = "/chatgpt"
 MAX_RESULTS = 20
 
