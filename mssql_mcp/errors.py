@@ -6,6 +6,7 @@
     ├── UnknownTable              a table name not in the catalog; carries close matches
     ├── InvalidArgument           a tool argument out of range (limit, empty query, ...)
     ├── TranslationError          T-SQL the SQLite backend cannot translate
+    │   └── NotOnEmbedded         a SQL Server feature SQLite lacks (@@VERSION, sys.* and INFORMATION_SCHEMA views)
     ├── QueryError                the database rejected or failed a statement
     │   ├── QueryTimeout          the statement ran past QUERY_TIMEOUT_SECONDS and was cancelled
     │   └── ValueTooLarge         a value the statement read or built passed MAX_VALUE_BYTES
@@ -13,19 +14,35 @@
     └── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
 
 Messages never contain secrets: connection strings and passwords stay out of them.
+A message that points to another tool names it as the Claude face does (``list_tables``) and lists it in
+``.tools``; ``worded`` says it in another face's terms (the ChatGPT face: ``search "list tables"``).
 Database errors keep the server's error number (``.number``, e.g. SQL Server 208) when it is known.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 
 class MssqlMcpError(Exception):
     """Base of every error this package raises on purpose."""
+
+    #: The tools the message points to, by their Claude-face names (see `worded`).
+    tools: tuple[str, ...] = ()
 
     def __init__(self, message: str) -> None:
         # One line, always: clients render it as-is and logs stay greppable.
         self.message = " ".join(message.split())
         super().__init__(self.message)
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with the tools it names called as a face calls them (`names`: Claude's name -> the face's)."""
+        text = self.message
+        for tool in self.tools:  # the tool's own word, not inside a quoted name the user wrote
+            said = names.get(tool, tool).replace("\\", "\\\\")  # a replacement template: backslashes doubled
+            text = re.sub(rf"(?<![\w'\"]){re.escape(tool)}(?![\w'\"])", said, text)
+        return text
 
 
 class ConfigError(MssqlMcpError):
@@ -42,6 +59,7 @@ class UnknownTable(MssqlMcpError):
     def __init__(self, name: str, suggestions: list[str]) -> None:
         self.name = name
         self.suggestions = suggestions
+        self.tools = () if suggestions else ("list_tables",)
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else " Use list_tables to see the tables."
         super().__init__(f"Unknown table {name!r}.{hint}")
 
@@ -52,6 +70,14 @@ class InvalidArgument(MssqlMcpError):
 
 class TranslationError(MssqlMcpError):
     """The embedded SQLite backend cannot translate this T-SQL construct."""
+
+
+class NotOnEmbedded(TranslationError):
+    """A SQL Server feature the embedded SQLite database does not have; `tools` may name what to use instead."""
+
+    def __init__(self, message: str, tools: tuple[str, ...] = ()) -> None:
+        self.tools = tools
+        super().__init__(message)
 
 
 class QueryError(MssqlMcpError):

@@ -40,6 +40,7 @@ from mssql_mcp.db.base import (
     TableRef,
 )
 from mssql_mcp.db.cells import fetch_bounded
+from mssql_mcp.db.sqlite_errors import sqlite_error
 from mssql_mcp.db.sqlite_guard import Authorizer
 from mssql_mcp.db.sqlite_limits import WATCHDOG, limit_length, too_big
 from mssql_mcp.db.tsql_sqlite import Schema, translate
@@ -317,7 +318,7 @@ class SqliteDatabase:
                         f"Refused: the embedded SQLite database does not allow {authorizer.refused}."
                     ) from None
                 if not isinstance(exc, sqlite3.OperationalError):
-                    raise
+                    raise sqlite_error(exc, sql) from None
                 missing = _MISSING_FUNCTION.search(str(exc))
                 if missing:
                     raise TranslationError(
@@ -325,9 +326,9 @@ class SqliteDatabase:
                     ) from None
                 if "interrupted" in str(exc):
                     raise
-                raise QueryError(str(exc)) from None
+                raise sqlite_error(exc, sql) from None
             except sqlite3.Error as exc:
-                raise QueryError(str(exc)) from None
+                raise sqlite_error(exc, sql) from None
 
     def ping(self) -> None:
         with self._connection() as con:

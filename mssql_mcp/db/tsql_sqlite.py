@@ -31,6 +31,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
 from mssql_mcp.errors import TranslationError
+from mssql_mcp.sqlgate.parse_messages import describe
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +89,7 @@ def _parse(sql: str) -> exp.Expr:
         # A trailing `; -- comment` parses as a Semicolon node: it is not a statement.
         trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None and not isinstance(t, exp.Semicolon)]
     except ParseError as exc:
-        raise TranslationError(f"Could not parse the T-SQL: {_first_line(exc)}") from None
+        raise TranslationError(f"Could not parse the T-SQL: {describe(exc)}.") from None
     if len(trees) != 1:
         raise TranslationError("Send one statement per call.")
     return trees[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +88,10 @@ async def run_tool(
     ctx: Context | None,
     policy: AuditPolicy,
     sql: str | None = None,
+    tools: Mapping[str, str] | None = None,
 ) -> CallToolResult:
+    """Run a tool's body. `tools` names the Claude face's tools in this face's terms, for errors that
+    point to one ("Use list_tables ..."); None keeps the Claude names."""
     started = time.perf_counter()
     outcome, rows, error = "ok", None, None
     try:
@@ -98,7 +101,8 @@ async def run_tool(
         return CallToolResult(content=[TextContent(type="text", text=out.text)], structured_content=out.structured)
     except MssqlMcpError as exc:
         outcome, error = type(exc).__name__, exc.message
-        return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+        text = exc.worded(tools) if tools else exc.message
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     except Exception as exc:  # a bug: log it in full here, tell the client only that it happened
         outcome, error = "internal_error", type(exc).__name__
         log.exception("tool %s failed unexpectedly", tool)

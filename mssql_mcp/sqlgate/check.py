@@ -29,7 +29,7 @@ from sqlglot.errors import ParseError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_mcp.errors import QueryRefused
-from mssql_mcp.sqlgate import functions, rules
+from mssql_mcp.sqlgate import functions, parse_messages, rules
 from mssql_mcp.sqlgate.rules import DEFAULT_POLICY, Policy
 from mssql_mcp.sqlgate.walk import FOUR_PART_REASON, NOT_BUILTIN, Mode, not_builtin, walk
 
@@ -238,11 +238,7 @@ def _leading_reason(lead: str, read_only: bool, allow_ddl: bool) -> str | None:
 
 
 def _parse_reason(err: ParseError) -> str:
-    first = err.errors[0] if err.errors else {}
-    desc = str(first.get("description") or "unexpected syntax").split(". Line")[0]
-    near = str(first.get("highlight") or "")[:40]
-    where = f" near '{near}'" if near else ""
-    return f"could not parse this as T-SQL: {desc}{where} (line {first.get('line', '?')}, col {first.get('col', '?')})."
+    return f"could not parse this as T-SQL: {parse_messages.describe(err)}."
 
 
 def _ddl_kind_problem(stmt: exp.Expression, word: str) -> str | None:

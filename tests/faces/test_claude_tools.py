@@ -120,8 +120,8 @@ async def test_sample_argument_errors(dev_server: ServerProcess, args: dict[str,
         ("SELECT * INTO Evil FROM Customers", "Refused"),
         ("SELEC 1", "Refused"),
         ("", "query is empty"),
-        ("SELECT nope FROM Customers", "no such column"),
-        ("SELECT * FROM NoSuchTable", "no such table"),
+        ("SELECT nope FROM Customers", "Unknown column 'nope'"),
+        ("SELECT * FROM NoSuchTable", "Unknown table 'NoSuchTable'"),
     ],
 )
 async def test_execute_sql_errors_are_one_line_tool_errors(dev_server: ServerProcess, query: str, message: str) -> None:

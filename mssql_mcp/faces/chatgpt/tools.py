@@ -28,6 +28,9 @@ from mssql_mcp.faces.chatgpt.views import record_routes
 from mssql_mcp.faces.common import READ_ONLY, FaceContext, ToolOutput, run_tool
 from mssql_mcp.queries import MAX_SAMPLE_ROWS
 
+# The Claude face's tools an error may point to, said as this face does them (errors.MssqlMcpError.worded).
+TOOL_NAMES = {"list_tables": 'search "list tables"', "describe_table": 'search "describe <table>"'}
+
 SEARCH_DESCRIPTION = """Search the company's SQL Server database. The query is one of:
 - "list tables": every table and view;
 - "describe <table>": columns, keys and indexes, e.g. "describe dbo.Customers";
@@ -69,7 +72,7 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
             results = [{"id": h.id, "title": h.title, "url": fetcher.url(h.id)} for h in hits]
             return ToolOutput(text=json.dumps({"results": results}, ensure_ascii=False), rows=len(results))
 
-        return await run_tool("search", body, ctx=ctx, policy=policy, sql=_sql_of(query))
+        return await run_tool("search", body, ctx=ctx, policy=policy, sql=_sql_of(query), tools=TOOL_NAMES)
 
     @server.tool(
         name="fetch",
@@ -85,7 +88,7 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
                 rows=len(record.rows) if record.rows is not None else 1,
             )
 
-        return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id))
+        return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id), tools=TOOL_NAMES)
 
     if face.auth is None:
         return record_routes(fetcher, prefix=face.prefix)
