@@ -8,6 +8,8 @@ runs. The SDK's own client, in both eras, reads the same capabilities.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +134,30 @@ async def test_sdk_client_reads_the_same_capabilities(face: tuple[ServerProcess,
         caps = client.server_capabilities
         assert caps.model_dump(by_alias=True, exclude_none=True) == OFFERED
         assert (await client.list_tools()).tools
+
+
+async def test_2026_routing_headers_are_read_without_surrounding_whitespace(face: tuple[ServerProcess, str]) -> None:
+    """RFC 9110 §5.5: `Mcp-Name:  list_tables  ` names list_tables. Sent on a raw socket, because HTTP
+    clients trim or refuse such values themselves; a name that really differs is still refused (-32020)."""
+    server, prefix = face
+    tool = "list_tables" if prefix == "" else "search"
+    args = {} if tool == "list_tables" else {"query": "list tables"}
+
+    async def post(name_header: str) -> tuple[int, dict[str, Any]]:
+        body, headers = _modern("tools/call", {"name": tool, "arguments": args})
+        payload = json.dumps(body).encode()
+        head = [f"POST {prefix}/mcp HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Content-Type: application/json"]
+        head += [f"{k}: {v}" for k, v in headers.items() if k != "Mcp-Name"]
+        head += [f"Mcp-Name: {name_header}", f"Content-Length: {len(payload)}", "Connection: close"]
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + payload)
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        status_line, _, rest = raw.partition(b"\r\n")
+        return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+    status, answer = await post(f"  {tool} \t ")
+    assert status == 200 and "result" in answer, answer
+    status, answer = await post(f"  {tool}x  ")
+    assert status == 400 and answer["error"]["code"] == -32020, answer
