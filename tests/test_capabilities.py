@@ -18,7 +18,7 @@ import pytest
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 
 from mssql_mcp.capabilities import TOOL_LIST_TTL_MS
-from tests.support.mcp_client import connect
+from tests.support.mcp_client import Transport, connect
 from tests.support.procs import ServerProcess, running_server
 
 pytestmark = pytest.mark.anyio
@@ -124,12 +124,18 @@ async def test_2026_tool_list_cache_hints(face: tuple[ServerProcess, str]) -> No
     assert result["cacheScope"] == "public"
 
 
-@pytest.mark.parametrize(("mode", "version"), [("legacy", LEGACY), ("auto", MODERN)])
-async def test_sdk_client_reads_the_same_capabilities(face: tuple[ServerProcess, str], mode: str, version: str) -> None:
-    """The SDK's client: "legacy" sends initialize, "auto" asks server/discover first and settles on 2026-07-28.
-    (A pinned version adopts capabilities it assumes, without asking, so it is not a witness here.)"""
+@pytest.mark.parametrize(
+    ("transport", "mode", "version"),
+    [("streamable", "legacy", LEGACY), ("streamable", "auto", MODERN), ("sse", "legacy", LEGACY)],
+)
+async def test_sdk_client_reads_the_same_capabilities(
+    face: tuple[ServerProcess, str], transport: Transport, mode: str, version: str
+) -> None:
+    """The SDK's client: "legacy" sends initialize, "auto" asks server/discover first and settles on 2026-07-28;
+    the legacy SSE transport (GET /sse) initializes too. (A pinned version adopts capabilities it assumes,
+    without asking, so it is not a witness here.)"""
     server, prefix = face
-    async with connect(server.base_url, prefix=prefix, mode=mode) as client:
+    async with connect(server.base_url, transport, prefix=prefix, mode=mode) as client:
         assert client.protocol_version == version
         caps = client.server_capabilities
         assert caps.model_dump(by_alias=True, exclude_none=True) == OFFERED
