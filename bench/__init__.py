@@ -1,1 +1,1 @@
-"""The side-by-side benchmark (issue 7): our server against dbhub and MCP Toolbox. See docs/performance.md."""
+"""The side-by-side benchmark: our server against dbhub and MCP Toolbox. See docs/performance.md."""

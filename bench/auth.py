@@ -1,6 +1,6 @@
 """A real bearer token for our server, obtained through its real sign-in.
 
-Issue 7 wants our numbers with token checks on. The sign-in helper's headless driver
+Our numbers are measured with token checks on, as deployed. The sign-in helper's headless driver
 (`tests/support/oauth_flow.py`) runs the whole flow with the MCP SDK's own OAuth client: discovery,
 dynamic registration, PKCE, our login and consent forms, the token endpoint. The benchmark then sends
 that access token on every request, so each call pays the server's token check.

@@ -1,4 +1,4 @@
-"""Issue 7's "the event loop stays free": /health latency while 8 slow queries run, on the pinned server CPU.
+"""The goal "the event loop stays free": /health latency while 8 slow queries run, on the pinned server CPU.
 
 Our server gets its own instance with a short QUERY_TIMEOUT_SECONDS, so each slow query (a recursive CTE
 that would count to 2e9) runs until the timeout cuts it. Eight sessions start one each; while all eight

@@ -2,7 +2,7 @@
 
 Ratios compare against the best *peer* in the same run, metric by metric: the highest calls/s, the
 lowest p50, p99 and peak RSS. So a peer's own best figure reads 1.00x, and ours reads as a multiple.
-The goals are issue 7's: at 16 sessions at least 2x the best peer's calls/s; p50 at 1 session no worse
+The goals (docs/performance.md): at 16 sessions at least 2x the best peer's calls/s; p50 at 1 session no worse
 than the best peer's; peak RSS at most half of dbhub's; and no errors.
 """
 

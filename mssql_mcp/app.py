@@ -13,7 +13,7 @@ Routes of a face, all under its prefix ("" for Claude, "/chatgpt" for ChatGPT):
 Every route is behind `HostCheck` (web/hosts.py: Host on every route, Origin on the MCP endpoints), which
 runs before anything else; every MCP endpoint is then wrapped by `AuthComponents.protect()`. The SDK's
 transport security checks Host and Origin again (always passed explicitly: with none, the SDK checks
-nothing on 0.0.0.0, see FACTS.md).
+nothing when bound to 0.0.0.0: its Host and Origin checks are on only for a loopback bind).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from tests.support.procs import ROOT, ServerProcess
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Without these, Chromium keeps dialling out (FACTS.md); no sandbox: tests may run as root.
+# Without these, Chromium keeps dialling out (updates, sync, field trials), and tests stay on loopback;
+# no sandbox: tests may run as root.
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -1,4 +1,4 @@
-"""Performance properties that are correctness in disguise (issue 7), with generous bounds:
+"""Performance properties that are correctness in disguise, with generous bounds:
 
 - large results stay cheap: `SELECT *` over the 1M-row OrderLines of the demo at --scale 10 returns the
   capped rows, the server's memory grows by under 50 MB, and the time follows the cap, not the table;

@@ -2,7 +2,7 @@
 
 `sqlglot.transpile(read="tsql", write="sqlite")` does most of it (TOP, brackets, OFFSET/FETCH, GETDATE,
 ISNULL, CAST, CONVERT, LEN, IIF, CHARINDEX). What it gets wrong at run time is fixed here as tree rewrites
-(see FACTS.md, "T-SQL to SQLite"):
+(each fails, or silently computes something else, on SQLite):
 
     N'…'                      a plain string literal (SQLite strings are already Unicode)
     a + b on strings          a || b, decided from literal types and the declared column types

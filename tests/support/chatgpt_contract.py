@@ -1,8 +1,8 @@
 """ChatGPT's search/fetch contract as JSON Schema, and helpers that check a tool result against it.
 
-The contract (shared/FACTS.md, issue 5 §2): each tool returns exactly one text content item whose text is
-JSON; search gives {"results": [{"id", "title", "url"}]}, fetch gives {"id", "title", "text", "url",
-"metadata"}. No structured content: ChatGPT reads the text.
+The contract (OpenAI's connector documentation for search and fetch): each tool returns exactly one text
+content item whose text is JSON; search gives {"results": [{"id", "title", "url"}]}, fetch gives
+{"id", "title", "text", "url", "metadata"}. No structured content: ChatGPT reads the text.
 """
 
 from __future__ import annotations

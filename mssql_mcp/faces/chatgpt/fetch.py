@@ -1,4 +1,4 @@
-"""`fetch` for the ChatGPT face: an id (see `ids.py`) back to a readable record (issue 5 §4-6).
+"""`fetch` for the ChatGPT face: an id (see `ids.py`) back to a readable record (docs/chatgpt-connector-setup.md).
 
 Every id is checked against the live catalog before any SQL is built: tables must exist (looked up by the
 schema and name the id was read into, never re-parsed), row ids must name

@@ -1,4 +1,4 @@
-"""Durable, stateless ids for the ChatGPT face's `fetch` (issue 5 §4).
+"""Durable, stateless ids for the ChatGPT face's `fetch`.
 
 An id says what it points at, so `fetch` works after a restart and on any replica:
 

@@ -1,4 +1,4 @@
-"""Keyword search for the ChatGPT face (issue 5 §3): names first, then the values of text columns.
+"""Keyword search for the ChatGPT face: names first, then the values of text columns.
 
     1. tables whose name contains a term            -> table:…  ids
     2. columns whose name contains a term           -> column:… ids

@@ -1,4 +1,4 @@
-"""What a ChatGPT `search` query means (issue 5 §3). Pure: text in, a typed request out.
+"""What a ChatGPT `search` query means (docs/chatgpt-connector-setup.md). Pure: text in, a typed request out.
 
     list tables                   every table and view            (also: "show tables", "tables")
     describe <table>              one table's columns and keys    (also: "desc <table>")
