@@ -157,6 +157,8 @@ GOOD_READS: list[Good] = [
     Good("SELECT c.Name, s.value FROM Customers c CROSS APPLY STRING_SPLIT(c.City, ' ') s", sqlite=False),
     Good("SELECT * FROM dbo.fn_orders(1)", sqlite=False),
     Good("SELECT ISJSON(N'[1]') AS j", sqlite=False),
+    Good("SELECT Name FROM Customers WHERE CONTAINS(Name, N'tea') OR FREETEXT(City, N'rome')", sqlite=False),
+    Good("SELECT SCOPE_IDENTITY() AS id, ERROR_MESSAGE() AS e, XACT_STATE() AS x", sqlite=False),
     Good("SELECT GETUTCDATE() AS now, SYSUTCDATETIME() AS now2, EOMONTH(OrderDate) AS eom FROM Orders"),
     Good("SELECT name FROM sys.tables UNION ALL SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES", sqlite=False),
     Good("SELECT * FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id", sqlite=False),

@@ -59,19 +59,25 @@ SESSION_USER SYSTEM_USER USER IS_MEMBER IS_ROLEMEMBER HAS_PERMS_BY_NAME APP_NAME
 _METADATA = """
 DB_NAME DB_ID SCHEMA_NAME SCHEMA_ID OBJECT_ID OBJECT_NAME OBJECT_SCHEMA_NAME OBJECT_DEFINITION OBJECTPROPERTY
 OBJECTPROPERTYEX COL_NAME COL_LENGTH COLUMNPROPERTY TYPE_NAME TYPE_ID TYPEPROPERTY INDEX_COL INDEXPROPERTY
+SCOPE_IDENTITY IDENT_CURRENT IDENT_INCR IDENT_SEED
+"""
+# The session's own state, and the full-text predicates (reads of the current database's full-text indexes).
+_SESSION_AND_SEARCH = """
+ROWCOUNT_BIG XACT_STATE ERROR_LINE ERROR_MESSAGE ERROR_NUMBER ERROR_PROCEDURE ERROR_SEVERITY ERROR_STATE
+CONTAINS FREETEXT
 """
 
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(
     " ".join(
         (_AGGREGATE, _WINDOW, _DATE, _STRING, _MATH, _LOGICAL_AND_NULLS, _JSON, _CONVERSION, _HASH_AND_IDS)
-        + (_IDENTITY, _METADATA)
+        + (_IDENTITY, _METADATA, _SESSION_AND_SEARCH)
     ).split()
 )
 
 # The sqlglot node types that BUILTIN_FUNCTIONS parse to (sqlglot 30.30.0; derive_builtin_nodes() recomputes it).
 BUILTIN_NODES: frozenset[str] = frozenset(
     """
-Abs Acos ApproxDistinct Ascii Asin Atan Atan2 Avg Cast Ceil Chr Coalesce Compress Concat ConcatWs Convert Cos
+Abs Acos ApproxDistinct Ascii Asin Atan Atan2 Avg Cast Ceil Chr Coalesce Compress Concat ConcatWs Contains Convert Cos
 Cot Count CumeDist CurrentSchema CurrentTimestamp CurrentTimestampLTZ CurrentTimezone CurrentUser DateAdd
 DateDiff DateFromParts Day Degrees DenseRank Exp Extract FirstValue Floor GenerateSeries Getbit Greatest
 GroupConcat Grouping GroupingId If JSONArrayAgg JSONExtract JSONExtractScalar JSONObject JSONObjectAgg Lag
