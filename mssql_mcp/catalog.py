@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from mssql_mcp.db.base import TableInfo, TableRef, quote_ident
+from mssql_mcp.db.base import TableInfo, quote_ident
 from mssql_mcp.errors import InvalidArgument, UnknownTable
 
 _CLOSERS = {"[": "]", '"': '"', "`": "`"}
@@ -97,6 +97,3 @@ class Catalog:
         close = set(difflib.get_close_matches(name.lower(), list(names.values()), n=limit, cutoff=0.6))
         close |= {n for n in names.values() if name.lower() in n and len(name) >= 3}
         return sorted(q for q, n in names.items() if n in close)[:limit]
-
-    def refs(self) -> list[TableRef]:
-        return [t.ref for t in self.tables]

@@ -104,11 +104,6 @@ class BadId(InvalidArgument):
 # -- formatting ---------------------------------------------------------------------------------
 
 
-def table_text(schema: str, name: str) -> TableName:
-    """`dbo`, `Order Details` -> `dbo.[Order Details]`: names bare when T-SQL would take them bare."""
-    return TableName(schema, name)
-
-
 def format_value(value: Any) -> str:
     """A key value as id text. Raises InvalidArgument for values that cannot identify a row (NULL)."""
     if value is None:

@@ -146,7 +146,7 @@ VALUES = st.one_of(
     key=st.lists(st.tuples(NAMES, VALUES), min_size=1, max_size=3, unique_by=lambda kv: kv[0].lower()),
 )
 def test_any_row_id_round_trips(schema: str, table: str, key: list[tuple[str, ids.KeyValue]]) -> None:
-    rid = ids.RowId(ids.table_text(schema, table), tuple(key))
+    rid = ids.RowId(ids.TableName(schema, table), tuple(key))
     back = ids.parse_id(ids.format_id(rid))
     assert isinstance(back, ids.RowId) and back.table == rid.table
     assert [c for c, _ in back.key] == [c for c, _ in key]
