@@ -465,6 +465,12 @@ WRITE_CASES: list[WriteCase] = [
     ),
     WriteCase("INSERT INTO Orders (OrderID) SELECT readfile('/etc/passwd')", False, "readfile"),
     WriteCase("CREATE VIEW v AS SELECT PWDCOMPARE('x', 0x01) AS y", True, "PWDCOMPARE"),
+    WriteCase("CREATE VIEW v AS SELECT MD5(Name) AS h FROM Customers", True, "the function MD5 is not"),
+    WriteCase(
+        "CREATE TABLE Notes (id INT, made DATETIME2 DEFAULT SYSUTCDATETIME(), tag CHAR(36) DEFAULT NEWID())",
+        True,
+        "ddl",
+    ),
     WriteCase(
         "UPDATE Orders SET Quantity = 0 FROM Orders o JOIN sys.sql_logins l ON 1 = 1", False, "server-level view"
     ),

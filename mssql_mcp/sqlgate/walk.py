@@ -52,14 +52,14 @@ def walk(
         problem = _node_problem(node, mode, policy)
         if problem:
             return problem
-        if allowed is None or cls in allowed:
+        if allowed is not None and cls in allowed:
             continue
-        if not isinstance(node, exp.Func):
-            return f"{cls.__name__} is not allowed in {'a read-only query' if mode == 'read' else 'this statement'}."
-        if not isinstance(node, exp.Anonymous):
-            problem = _known_function_problem(node, sql)
+        if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
+            problem = _known_function_problem(node, sql)  # in DDL too: CREATE VIEW ... AS SELECT MD5(x)
             if problem:
                 return problem
+        elif allowed is not None and not isinstance(node, exp.Func):
+            return f"{cls.__name__} is not allowed in {'a read-only query' if mode == 'read' else 'this statement'}."
     return None
 
 
