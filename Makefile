@@ -25,6 +25,7 @@ deploy-check: bootstrap-test
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m vulture mssql_mcp vulture_whitelist.py --min-confidence 80
 
 typecheck:
 	$(PY) -m mypy
