@@ -156,6 +156,7 @@ GOOD_READS: list[Good] = [
     Good("SELECT * FROM STRING_SPLIT(N'a,b', ',')", sqlite=False),
     Good("SELECT c.Name, s.value FROM Customers c CROSS APPLY STRING_SPLIT(c.City, ' ') s", sqlite=False),
     Good("SELECT * FROM dbo.fn_orders(1)", sqlite=False),
+    Good("SELECT dbo.MD5(Name), dbo.UPPER(Name) FROM Customers", sqlite=False),  # user functions, whatever the name
     Good("SELECT ISJSON(N'[1]') AS j", sqlite=False),
     Good("SELECT Name FROM Customers WHERE CONTAINS(Name, N'tea') OR FREETEXT(City, N'rome')", sqlite=False),
     Good("SELECT SCOPE_IDENTITY() AS id, ERROR_MESSAGE() AS e, XACT_STATE() AS x", sqlite=False),

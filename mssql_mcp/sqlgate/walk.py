@@ -55,7 +55,8 @@ def walk(
         if allowed is not None and cls in allowed:
             continue
         if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
-            problem = _known_function_problem(node, sql)  # in DDL too: CREATE VIEW ... AS SELECT MD5(x)
+            # In DDL too (CREATE VIEW ... AS SELECT MD5(x)); dbo.MD5(x) is a user function, checked above.
+            problem = None if _user_function(node) else _known_function_problem(node, sql)
             if problem:
                 return problem
         elif allowed is not None and not isinstance(node, exp.Func):
@@ -220,6 +221,11 @@ def _qualifier(node: exp.Expr) -> list[str]:
     if isinstance(parent, exp.Table) and parent.this is node:
         return [_part(parent.args.get(k)) for k in ("catalog", "db") if parent.args.get(k) is not None]
     return []
+
+
+def _user_function(node: exp.Expr) -> bool:
+    parts = [q.upper() for q in _qualifier(node) if q]
+    return bool(parts) and parts[-1] not in rules.SYSTEM_SCHEMAS
 
 
 def _call_problem(name: str, qualifier: list[str], policy: Policy) -> str | None:
