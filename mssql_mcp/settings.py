@@ -427,6 +427,14 @@ class Settings:
         "Time budget of one ChatGPT keyword search; past it, the results found so far are returned.",
         group="chatgpt",
     )
+    record_id_keys: Secret | None = setting(
+        "RECORD_ID_KEYS",
+        None,
+        "Keys (comma-separated, 32+ characters each) for the MAC every ChatGPT record id carries: the first signs, "
+        "all verify (rotation). Unset: a key derived from the OAuth store's, shared by replicas that share it.",
+        group="chatgpt",
+        secret=True,
+    )
 
     def __post_init__(self) -> None:
         _check_ranges(self)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.chatgpt_contract import TEST_ID_KEY
 from tests.support.procs import ServerProcess, running_server
 
 
@@ -49,6 +50,7 @@ def dev_server_env(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         "ALLOW_UNAUTH_METHODS": "true",
         "ALLOW_UNAUTH_TOOLS_CALL": "true",
         "LOG_LEVEL": "INFO",
+        "RECORD_ID_KEYS": TEST_ID_KEY,  # so tests can name ChatGPT records directly (chatgpt_contract.signed)
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from tests.support.chatgpt_contract import signed
 from tests.support.oauth_flow import (
     DEFAULT_ACCOUNT,
     PING,
@@ -116,7 +117,7 @@ async def test_record_pages_refuse_a_foreign_host(
     chatgpt_signed_in: ServerProcess, chatgpt_dev: ServerProcess, mode: str
 ) -> None:
     server = chatgpt_signed_in if mode == "signed-in" else chatgpt_dev
-    url = f"{server.base_url}/chatgpt/records/catalog:tables"
+    url = f"{server.base_url}/chatgpt/records/{signed('catalog:tables')}"
     async with httpx2.AsyncClient(timeout=15, follow_redirects=False) as http:
         assert (await http.get(url, headers=EVIL_HOST)).status_code == 421
         good = await http.get(url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -140,6 +141,12 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
             scope=SCOPE,
         )
         self._store.save_client(ClientRecord(client_id, info.model_dump_json(exclude_none=True), None, self.clock()))
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for `purpose` (e.g. signing the ChatGPT face's record ids), derived from the store's server key
+        (HMAC-SHA256 as a PRF, one label per purpose), so every replica sharing the store derives the same one.
+        Called while the app is built, hence straight to the store."""
+        return hmac.new(self._store.server_key(), f"mssql-mcp {purpose}".encode(), hashlib.sha256).digest()
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         problem = self.clients.check_redirects(client_info.redirect_uris or [])

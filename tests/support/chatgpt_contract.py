@@ -8,10 +8,13 @@ content item whose text is JSON; search gives {"results": [{"id", "title", "url"
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema
 from mcp_types import CallToolResult, TextContent
+
+from mssql_mcp.faces.chatgpt.signing import IdSigner
 
 _URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
 
@@ -74,3 +77,19 @@ def fetched(result: CallToolResult) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(_only_text(result))
     jsonschema.validate(payload, FETCH_SCHEMA, format_checker=_FORMATS)
     return payload
+
+
+# Record ids are signed (mssql_mcp/faces/chatgpt/signing.py). Test servers run with RECORD_ID_KEYS set to this
+# key, so a test can name a record directly, as search would have handed it out.
+TEST_ID_KEY = "test-only-record-id-key-0123456789abcdef"
+_TAGGED = re.compile(r"~[A-Za-z0-9_-]{22}\Z")
+
+
+def signed(record_id: str, key: str = TEST_ID_KEY) -> str:
+    """`record_id` with the tag the test key gives it (left as it is when it already carries one)."""
+    return record_id if _TAGGED.search(record_id) else IdSigner([key.encode()]).sign(record_id)
+
+
+def unsigned(record_id: str) -> str:
+    """The id without its tag, to compare with what a test expects."""
+    return _TAGGED.sub("", record_id)

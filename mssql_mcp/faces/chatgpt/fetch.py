@@ -22,6 +22,7 @@ from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.faces.chatgpt import ids
+from mssql_mcp.faces.chatgpt.signing import IdSigner
 from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
 
@@ -82,8 +83,9 @@ def id_table(ref: TableRef) -> ids.TableName:
 
 
 class Fetcher:
-    def __init__(self, queries: QueryService, *, base_url: str, cache: ResultCache[QueryRun]) -> None:
+    def __init__(self, queries: QueryService, *, base_url: str, cache: ResultCache[QueryRun], signer: IdSigner) -> None:
         self.queries = queries
+        self.signer = signer
         self.base_url = base_url
         self.cache = cache
         self._details: ResultCache[TableDetail] = ResultCache(ttl=CATALOG_TTL_SECONDS)
@@ -110,7 +112,7 @@ class Fetcher:
         return run, False
 
     async def fetch(self, text: str) -> Record:
-        rid = ids.parse_id(text)
+        rid = self.signer.parse(text)  # a forged or edited id stops here, before anything is read or shown
         if isinstance(rid, ids.CatalogId):
             return await self._catalog()
         if isinstance(rid, ids.QueryId):
@@ -129,10 +131,10 @@ class Fetcher:
     async def _catalog(self) -> Record:
         tables = await self.queries.list_tables()
         rows = [
-            [t.ref.qualified, t.type.lower(), t.row_count, ids.format_id(ids.TableId(id_table(t.ref)))] for t in tables
+            [t.ref.qualified, t.type.lower(), t.row_count, self.signer.id(ids.TableId(id_table(t.ref)))] for t in tables
         ]
         columns = ["table", "type", "rows", "id"]
-        rid = ids.format_id(ids.CatalogId())
+        rid = self.signer.id(ids.CatalogId())
         return Record(
             rid,
             f"All tables and views ({len(tables)})",
@@ -145,7 +147,7 @@ class Fetcher:
 
     async def _table(self, table: TableInfo) -> Record:
         d = await self.detail(table)
-        rid = ids.format_id(ids.TableId(id_table(table.ref)))
+        rid = self.signer.id(ids.TableId(id_table(table.ref)))
         pk = primary_key(d)
         columns = ["column", "type", "null", "key", "default"]
         rows = [
@@ -164,7 +166,7 @@ class Fetcher:
             for ix in d.indexes
             if not ix.primary_key
         ]
-        lines += ["", f"First rows: fetch {ids.format_id(ids.SampleId(id_table(table.ref), 10))}"]
+        lines += ["", f"First rows: fetch {self.signer.id(ids.SampleId(id_table(table.ref), 10))}"]
         meta = {
             "kind": "table",
             "schema": table.ref.schema,
@@ -173,7 +175,7 @@ class Fetcher:
             "row_count": _count(table),
             "primary_key": ",".join(pk),
         }
-        sample = ids.format_id(ids.SampleId(id_table(table.ref), 10))
+        sample = self.signer.id(ids.SampleId(id_table(table.ref), 10))
         return Record(
             rid,
             f"{table.ref.qualified} ({table.type.lower()})",
@@ -199,7 +201,7 @@ class Fetcher:
             examples = ", ".join(str(json_value(row[0])) for row in run.result.rows) or "(none)"
         except MssqlMcpError as exc:  # e.g. SQL Server refuses DISTINCT on text/ntext/image: still describe it
             examples = f"(unavailable: {exc.message})"
-        rid = ids.format_id(ids.ColumnId(id_table(table.ref), col.name))
+        rid = self.signer.id(ids.ColumnId(id_table(table.ref), col.name))
         fields: list[tuple[str, Any]] = [
             ("table", table.ref.qualified),
             ("column", col.name),
@@ -219,14 +221,14 @@ class Fetcher:
             self.url(rid),
             meta,
             fields=fields,
-            related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))],
+            related=[("Table", self.signer.id(ids.TableId(id_table(table.ref))))],
         )
 
     async def _sample(self, table: TableInfo, limit: int) -> Record:
         outcome = await self.queries.sample(table.ref, limit)
         r = outcome.result
         rows = json_rows(r.rows)
-        rid = ids.format_id(ids.SampleId(id_table(table.ref), limit))
+        rid = self.signer.id(ids.SampleId(id_table(table.ref), limit))
         text = render_table(r.columns, rows) + f"\n({r.row_count} rows{', more exist' if r.truncated else ''})"
         meta = {"kind": "sample", "table": table.ref.qualified, "row_count": str(r.row_count)}
         return Record(
@@ -257,7 +259,7 @@ class Fetcher:
         if not r.rows:
             raise InvalidArgument(f"No row of {table.ref.qualified} has {_key_text(key)} (it may have been deleted).")
         fields = list(zip(r.columns, json_rows(r.rows[:1])[0], strict=True))
-        canonical = ids.format_id(ids.RowId(id_table(table.ref), key))
+        canonical = self.signer.id(ids.RowId(id_table(table.ref), key))
         meta = {"kind": "row", "table": table.ref.qualified, "key": _key_text(key)}
         return Record(
             canonical,
@@ -266,14 +268,14 @@ class Fetcher:
             self.url(canonical),
             meta,
             fields=fields,
-            related=[("Table", ids.format_id(ids.TableId(id_table(table.ref))))],
+            related=[("Table", self.signer.id(ids.TableId(id_table(table.ref))))],
         )
 
     async def _query(self, rid: ids.QueryId) -> Record:
         run, cached = await self.run_query(rid.sql)
         text = f"SQL: {run.sql}\n\n" + render_table(run.columns, run.rows)
         text += f"\n({run.row_count} rows{', truncated: more rows exist; narrow the query' if run.truncated else ''})"
-        record_id = ids.format_id(rid)
+        record_id = self.signer.id(rid)
         meta = {
             "kind": "query",
             "sql": run.sql,

@@ -78,7 +78,7 @@ class KeywordSearch:
         tables = await self.queries.list_tables()
         hits = [
             Hit(
-                ids.format_id(ids.TableId(id_table(t.ref))),
+                self.fetcher.signer.id(ids.TableId(id_table(t.ref))),
                 f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)",
             )
             for t in tables
@@ -97,7 +97,7 @@ class KeywordSearch:
             details.append((table, detail))
             hits += [
                 Hit(
-                    ids.format_id(ids.ColumnId(id_table(table.ref), c.name)),
+                    self.fetcher.signer.id(ids.ColumnId(id_table(table.ref), c.name)),
                     f"Column {table.ref.qualified}.{c.name} ({c.type})",
                 )
                 for c in detail.columns
@@ -135,7 +135,7 @@ class KeywordSearch:
                 return []
             count = f"{outcome.result.row_count}{'+' if outcome.result.truncated else ''}"
             title = f"{count} matching rows in {table.ref.qualified}"
-            return [Hit(ids.format_id(ids.query_id(sql)), title)]
+            return [Hit(self.fetcher.signer.id(ids.query_id(sql)), title)]
         wanted = pk + [c.name for c in text_columns if c.name not in pk]
         select = ", ".join(quote_ident(c) for c in wanted)
         sql = f"SELECT TOP ({room}) {select} FROM {table.ref.quoted} WHERE {where}"
@@ -145,6 +145,6 @@ class KeywordSearch:
             if any(v is None for v in raw[: len(pk)]):
                 continue
             key = tuple((c, ids.key_value(v)) for c, v in zip(pk, raw, strict=False))
-            rid = ids.format_id(ids.RowId(id_table(table.ref), key))
+            rid = self.fetcher.signer.id(ids.RowId(id_table(table.ref), key))
             hits.append(Hit(rid, row_title(table.ref, key, list(zip(wanted, row, strict=True)), detail.columns)))
         return hits

@@ -24,6 +24,7 @@ from mssql_mcp.faces.chatgpt import ids, search_grammar
 from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS, Fetcher, QueryRun, id_table, query_title
 from mssql_mcp.faces.chatgpt.keyword_search import Hit, KeywordSearch
 from mssql_mcp.faces.chatgpt.signin import RecordSignIn
+from mssql_mcp.faces.chatgpt.signing import IdSigner, signer_for
 from mssql_mcp.faces.chatgpt.views import record_routes
 from mssql_mcp.faces.common import READ_ONLY, FaceContext, ToolOutput, run_tool
 from mssql_mcp.queries import MAX_SAMPLE_ROWS
@@ -41,9 +42,10 @@ SEARCH_DESCRIPTION = """Search the company's SQL Server database. The query is o
   columns contain every keyword ("double quotes" keep a phrase together).
 Returns up to {max_results} results, each with an id. Pass an id to fetch to read the record."""
 
-FETCH_DESCRIPTION = """Read one record found by search, by its id. Ids say what they point at and stay valid:
-"catalog:tables", "table:dbo.Orders", "column:dbo.Customers:City", "row:dbo.Orders:OrderID=10248",
-"sample:dbo.Orders:10", "query:<digest>:<payload>". Returns the record as text (a compact table or
+FETCH_DESCRIPTION = """Read one record found by search, by its id, passed exactly as search (or an earlier fetch)
+returned it. Ids say what they point at ("catalog:tables", "table:dbo.Orders", "column:dbo.Customers:City",
+"row:dbo.Orders:OrderID=10248", "sample:dbo.Orders:10", "query:<digest>:<payload>") and end in a signature
+after "~": an id written or changed by hand is refused. Returns the record as text (a compact table or
 "column: value" lines, cut with a note past {max_chars} characters) plus a url a person can open."""
 
 
@@ -56,7 +58,7 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
 
     if cache is None:  # not `cache or ...`: an empty cache is falsy (it has a length)
         cache = ResultCache(ttl=settings.cache_ttl_seconds)
-    fetcher = Fetcher(queries, base_url=face.base_url, cache=cache)
+    fetcher = Fetcher(queries, base_url=face.base_url, cache=cache, signer=signer_for(settings, face.auth))
     limit = settings.max_search_results
     keywords = KeywordSearch(fetcher, limit=limit, budget_seconds=settings.search_timeout_seconds)
 
@@ -88,7 +90,8 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
                 rows=len(record.rows) if record.rows is not None else 1,
             )
 
-        return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=_query_sql_of(id), tools=TOOL_NAMES)
+        sql = _query_sql_of(fetcher.signer, id)
+        return await run_tool("fetch", body, ctx=ctx, policy=policy, sql=sql, tools=TOOL_NAMES)
 
     if face.auth is None:
         return record_routes(fetcher, prefix=face.prefix)
@@ -102,27 +105,28 @@ async def _search(request: search_grammar.Request, fetcher: Fetcher, keywords: K
     queries = fetcher.queries
     if isinstance(request, search_grammar.ListTables):
         tables = await queries.list_tables()
-        overview = Hit(ids.format_id(ids.CatalogId()), f"All tables and views ({len(tables)})")
+        overview = Hit(fetcher.signer.id(ids.CatalogId()), f"All tables and views ({len(tables)})")
         return [overview] + [
             Hit(
-                ids.format_id(ids.TableId(id_table(t.ref))),
+                fetcher.signer.id(ids.TableId(id_table(t.ref))),
                 f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)",
             )
             for t in tables
         ][: limit - 1]
     if isinstance(request, search_grammar.Describe):
         table = await queries.resolve(request.table)
-        return [Hit(ids.format_id(ids.TableId(id_table(table.ref))), f"{table.ref.qualified} ({table.type.lower()})")]
+        tid = ids.TableId(id_table(table.ref))
+        return [Hit(fetcher.signer.id(tid), f"{table.ref.qualified} ({table.type.lower()})")]
     if isinstance(request, search_grammar.Sample):
         if not 1 <= request.limit <= MAX_SAMPLE_ROWS:
             raise InvalidArgument(f"limit must be between 1 and {MAX_SAMPLE_ROWS} (got {request.limit}).")
         table = await queries.resolve(request.table)
         rid = ids.SampleId(id_table(table.ref), request.limit)
-        return [Hit(ids.format_id(rid), f"First {request.limit} rows of {table.ref.qualified}")]
+        return [Hit(fetcher.signer.id(rid), f"First {request.limit} rows of {table.ref.qualified}")]
     if isinstance(request, search_grammar.Sql):
         qid = ids.query_id(request.sql)  # refuses SQL too long to carry in an id, before running it
         run, _ = await fetcher.run_query(request.sql)
-        return [Hit(ids.format_id(qid), query_title(run))]
+        return [Hit(fetcher.signer.id(qid), query_title(run))]
     return await keywords.search(request.terms)
 
 
@@ -135,9 +139,10 @@ def _sql_of(query: str) -> str | None:
     return request.sql if isinstance(request, search_grammar.Sql) else None
 
 
-def _query_sql_of(record_id: str) -> str | None:
+def _query_sql_of(signer: IdSigner, record_id: str) -> str | None:
+    """The SQL a fetch runs, for the audit line: only from an id this server signed."""
     try:
-        rid = ids.parse_id(record_id)
+        rid = signer.parse(record_id)
     except InvalidArgument:
         return None
     return rid.sql if isinstance(rid, ids.QueryId) else None

@@ -54,7 +54,7 @@ def record_view(rec: Record, href: Callable[[str], str]) -> dict[str, Any]:
     in the catalog's id column, the link to that table's record)."""
     rows = None
     if rec.fields is None and rec.columns is not None and rec.rows is not None:
-        links = [c == "id" and rec.id == "catalog:tables" for c in rec.columns]  # the catalog links its tables
+        links = [c == "id" and rec.metadata.get("kind") == "catalog" for c in rec.columns]  # it links its tables
         rows = [
             [(v, href(v) if link and isinstance(v, str) else None) for v, link in zip(row, links, strict=True)]
             for row in rec.rows[:MAX_HTML_ROWS]

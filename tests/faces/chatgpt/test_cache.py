@@ -22,7 +22,7 @@ from mssql_mcp.faces.chatgpt.fetch import QueryRun
 from mssql_mcp.faces.common import AuditPolicy, FaceContext
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import load_settings
-from tests.support.chatgpt_contract import fetched, search_results
+from tests.support.chatgpt_contract import TEST_ID_KEY, fetched, search_results, signed
 
 pytestmark = pytest.mark.anyio
 TTL = 300.0
@@ -41,7 +41,7 @@ class Clock:
 async def tools(demo_copy: Path) -> AsyncIterator[tuple[Client, ResultCache[QueryRun], Clock]]:
     clock = Clock()
     cache: ResultCache[QueryRun] = ResultCache(ttl=TTL, timer=clock)
-    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
+    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy), "RECORD_ID_KEYS": TEST_ID_KEY}, env_file=None)
     queries = QueryService(SqliteDatabase(demo_copy, read_only=True), max_rows=50, timeout=5, workers=2, read_only=True)
     server: MCPServer[object] = MCPServer(name="chatgpt-cache-test")
     face = FaceContext(server, queries, settings, "http://127.0.0.1:9/chatgpt", "/chatgpt", AuditPolicy())
@@ -83,9 +83,9 @@ async def test_row_and_table_ids_always_reread(
     tools: tuple[Client, ResultCache[QueryRun], Clock], demo_copy: Path
 ) -> None:
     client, cache, _ = tools
-    first = fetched(await client.call_tool("fetch", {"id": "row:dbo.Customers:CustomerID=1"}))
+    first = fetched(await client.call_tool("fetch", {"id": signed("row:dbo.Customers:CustomerID=1")}))
     rename_customer(demo_copy, "Renamed Now")
-    second = fetched(await client.call_tool("fetch", {"id": "row:dbo.Customers:CustomerID=1"}))
+    second = fetched(await client.call_tool("fetch", {"id": signed("row:dbo.Customers:CustomerID=1")}))
     assert first["text"] != second["text"] and "CompanyName: Renamed Now" in second["text"]
     assert len(cache) == 0  # rows are never cached
 
@@ -124,7 +124,7 @@ def test_the_cache_is_bounded_by_bytes_too() -> None:
 
 
 async def test_a_huge_query_result_is_not_cached_and_is_rerun(demo_copy: Path) -> None:
-    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy)}, env_file=None)
+    settings = load_settings(environ={"SQLITE_PATH": str(demo_copy), "RECORD_ID_KEYS": TEST_ID_KEY}, env_file=None)
     queries = QueryService(
         SqliteDatabase(demo_copy, read_only=True), max_rows=500, timeout=5, workers=2, read_only=True
     )

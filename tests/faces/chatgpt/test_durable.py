@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp.faces.chatgpt import ids
-from tests.support.chatgpt_contract import fetched, search_results
+from tests.support.chatgpt_contract import fetched, search_results, signed, unsigned
 from tests.support.mcp_client import connect, text_of
 from tests.support.procs import ServerProcess, running_server
 
@@ -36,7 +36,7 @@ async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str],
                 hit = search_results(await client.call_tool("search", {"query": query}))[0]
                 before[hit["id"]] = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
             # a row of a composite key, found through its id on the first server
-            line = ids.format_id(ids.RowId("dbo.OrderLines", (("OrderID", 7), ("LineNumber", 1))))
+            line = signed(ids.format_id(ids.RowId("dbo.OrderLines", (("OrderID", 7), ("LineNumber", 1)))))
             before[line] = fetched(await client.call_tool("fetch", {"id": line}))
     assert {i.split(":")[0] for i in before} == {"catalog", "row", "table", "sample", "column", "query"}
 
@@ -51,6 +51,27 @@ async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str],
                     assert new["metadata"]["cached"] == "false"
     query_ids = [i for i in before if i.startswith("query:")]
     assert query_ids and before[query_ids[0]]["metadata"]["cached"] == "true"  # type: ignore[index]
+
+
+async def test_the_oauth_store_keeps_the_id_key(dev_server_env: dict[str, str], tmp_path: Path) -> None:
+    """The key is derived from the OAuth store's: a restart (or a replica) on the same store takes the ids it
+    made; a server with another store refuses them."""
+    env = {k: v for k, v in dev_server_env.items() if k != "RECORD_ID_KEYS"}
+    env["OAUTH_STORE_PATH"] = str(tmp_path / "oauth.sqlite")
+    for run in "abc":
+        (tmp_path / run).mkdir()
+    with running_server(env, tmp_path / "a", face="chatgpt", health_path=HEALTH) as first:
+        async with connect(first.base_url, prefix=PREFIX) as client:
+            (hit,) = search_results(await client.call_tool("search", {"query": "describe Customers"}))
+    assert signed(unsigned(hit["id"])) != hit["id"]  # not the test key: the store's
+    with running_server(env, tmp_path / "b", face="chatgpt", health_path=HEALTH) as second:
+        async with connect(second.base_url, prefix=PREFIX) as client:
+            assert fetched(await client.call_tool("fetch", {"id": hit["id"]}))["id"] == hit["id"]
+    elsewhere = {**env, "OAUTH_STORE_PATH": str(tmp_path / "other.sqlite")}
+    with running_server(elsewhere, tmp_path / "c", face="chatgpt", health_path=HEALTH) as third:
+        async with connect(third.base_url, prefix=PREFIX) as client:
+            refused = await client.call_tool("fetch", {"id": hit["id"]})
+            assert refused.is_error and "not made by this server" in text_of(refused)
 
 
 WRITES = [
@@ -90,7 +111,7 @@ async def test_writes_are_refused_even_with_read_only_mode_off(
             for sql in WRITES:
                 result = await client.call_tool("search", {"query": sql})
                 assert result.is_error and "Refused" in text_of(result), (sql, text_of(result))
-                forged = ids.format_id(ids.QueryId(sql.removeprefix("sql: ")))
+                forged = signed(ids.format_id(ids.QueryId(sql.removeprefix("sql: "))))
                 result = await client.call_tool("fetch", {"id": forged})
                 assert result.is_error and "Refused" in text_of(result), (sql, text_of(result))
             ok = search_results(await client.call_tool("search", {"query": "SELECT COUNT(*) AS n FROM dbo.Customers"}))
@@ -126,7 +147,7 @@ async def test_keyword_search_stops_at_its_time_budget(dev_server_env: dict[str,
             elapsed = time.perf_counter() - started
             # names first, then the rows of the name-matched table; then the endless view eats the budget
             expected = ["table:dbo.Zebra", "column:dbo.Zebra:ZebraID", "row:dbo.Zebra:ZebraID=1"]
-            assert [r["id"] for r in results] == expected
+            assert [unsigned(r["id"]) for r in results] == expected
             assert 0.9 < elapsed < 3, f"search took {elapsed:.2f} s with a 1 s budget"
             assert "time budget spent in dbo.Endless" in server.log()
             # the server is free again at once: the runaway scan was cancelled, not left running
@@ -147,7 +168,7 @@ async def test_awkward_names_and_keys_round_trip_through_ids(dev_server_env: dic
     with serving(script, dev_server_env, tmp_path) as server:
         async with connect(server.base_url, prefix=PREFIX) as client:
             found = search_results(await client.call_tool("search", {"query": "wrap"}))
-            assert [r["id"] for r in found] == [
+            assert [unsigned(r["id"]) for r in found] == [
                 "row:dbo.[Order Details]:[Order ID]=7,[Line.No]=2",
                 "row:dbo.[we]]ird]:Code='O''B,1=1'",
             ]

@@ -11,7 +11,7 @@ import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
 from mssql_mcp.faces.chatgpt import ids
-from tests.support.chatgpt_contract import fetched, search_results
+from tests.support.chatgpt_contract import fetched, search_results, signed, unsigned
 from tests.support.mcp_client import connect, text_of
 from tests.support.procs import ServerProcess, running_server
 from tests.support.tds import TdsServer
@@ -47,9 +47,9 @@ async def test_every_form_over_sql_server(served: tuple[ServerProcess, TdsServer
             return search_results(await client.call_tool("search", {"query": query}))
 
         async def fetch(record_id: str) -> dict[str, object]:
-            return fetched(await client.call_tool("fetch", {"id": record_id}))
+            return fetched(await client.call_tool("fetch", {"id": signed(record_id)}))
 
-        listed = {r["id"] for r in await search("list tables")}
+        listed = {unsigned(r["id"]) for r in await search("list tables")}
         assert {"catalog:tables", "table:dbo.Customers", "table:dbo.Orders"} <= listed
         (table,) = await search("describe Customers")
         assert "CustomerID" in str((await fetch(table["id"]))["text"])
@@ -59,7 +59,7 @@ async def test_every_form_over_sql_server(served: tuple[ServerProcess, TdsServer
         assert KNOWN_CUSTOMER in str((await fetch(query["id"]))["text"])
 
         found = await search("Zürich Alpine")
-        assert found[0]["id"] == "row:dbo.Customers:CustomerID=1" and KNOWN_CUSTOMER in found[0]["title"]
+        assert unsigned(found[0]["id"]) == "row:dbo.Customers:CustomerID=1" and KNOWN_CUSTOMER in found[0]["title"]
         row = await fetch(found[0]["id"])
         assert f"CompanyName: {KNOWN_CUSTOMER}" in str(row["text"]).splitlines()
         composite = await fetch("row:dbo.OrderLines:OrderID=1,LineNumber=1")
@@ -74,7 +74,7 @@ async def test_writes_are_refused_over_sql_server(served: tuple[ServerProcess, T
         for sql in ("DELETE FROM dbo.Customers", "UPDATE dbo.Customers SET City = 'x'", "DROP TABLE dbo.Orders"):
             result = await client.call_tool("search", {"query": sql})
             assert result.is_error and "Refused" in text_of(result)
-            result = await client.call_tool("fetch", {"id": ids.format_id(ids.QueryId(sql))})
+            result = await client.call_tool("fetch", {"id": signed(ids.format_id(ids.QueryId(sql)))})
             assert result.is_error and "Refused" in text_of(result)
     statements = " ".join(e.detail.upper() for e in tds.events if e.kind in ("statement", "rpc"))
     assert "SELECT" in statements  # the log is live: the reads reached the server, the writes never did

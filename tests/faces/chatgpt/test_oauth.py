@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
-from tests.support.chatgpt_contract import fetched, search_results
+from tests.support.chatgpt_contract import TEST_ID_KEY, fetched, search_results, signed
 from tests.support.oauth_flow import DEFAULT_ACCOUNT, FormFiller, MemoryStorage, running_oauth_server, signed_in
 from tests.support.procs import ServerProcess
 
@@ -28,7 +28,8 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 @pytest.fixture(scope="module")
 def server(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_oauth_server(demo_db, tmp_path_factory.mktemp("chatgpt-oauth"), face="chatgpt") as s:
+    tmp = tmp_path_factory.mktemp("chatgpt-oauth")
+    with running_oauth_server(demo_db, tmp, face="chatgpt", env={"RECORD_ID_KEYS": TEST_ID_KEY}) as s:
         yield s
 
 
@@ -58,7 +59,8 @@ def local(url: str) -> str:
 
 
 async def test_a_record_page_signs_a_person_in_through_the_same_login(server: ServerProcess) -> None:
-    url = f"{server.base_url}{PREFIX}/records/row:dbo.Customers:CustomerID=1"
+    record = signed("row:dbo.Customers:CustomerID=1")
+    url = f"{server.base_url}{PREFIX}/records/{record}"
     async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as browser:
         start = await browser.get(url)
         assert start.status_code == 303
@@ -74,7 +76,7 @@ async def test_a_record_page_signs_a_person_in_through_the_same_login(server: Se
 
         landed = await browser.get(callback)
         assert landed.status_code == 303
-        assert landed.headers["location"] == f"{PREFIX}/records/row:dbo.Customers:CustomerID=1"
+        assert landed.headers["location"] == f"{PREFIX}/records/{record}"
         cookie = landed.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and f"Path={PREFIX}/records" in cookie
         page = await browser.get(url)
@@ -93,7 +95,7 @@ async def test_a_stale_or_foreign_callback_is_refused(server: ServerProcess) -> 
     callback = f"{server.base_url}{PREFIX}/records/_signin/callback"
     async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as browser:
         assert (await browser.get(f"{callback}?code=abc&state=xyz")).status_code == 400  # none started here
-        start = await browser.get(f"{server.base_url}{PREFIX}/records/catalog:tables")
+        start = await browser.get(f"{server.base_url}{PREFIX}/records/{signed('catalog:tables')}")
         state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
         wrong_code = await browser.get(f"{callback}?code=abc&state={state}")
         assert wrong_code.status_code == 400
@@ -103,7 +105,7 @@ async def test_a_stale_or_foreign_callback_is_refused(server: ServerProcess) -> 
 
 async def test_without_a_session_nothing_of_the_record_is_shown(server: ServerProcess) -> None:
     async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as http:
-        for record_id in ("row:dbo.Customers:CustomerID=1", "table:dbo.Customers", "catalog:tables"):
+        for record_id in map(signed, ("row:dbo.Customers:CustomerID=1", "table:dbo.Customers", "catalog:tables")):
             response = await http.get(f"{server.base_url}{PREFIX}/records/{record_id}")
             assert response.status_code == 303 and KNOWN_CUSTOMER not in response.text
             response = await http.get(

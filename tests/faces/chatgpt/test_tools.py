@@ -7,14 +7,15 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
 
 from mssql_mcp.demo import KNOWN_CUSTOMER
 from mssql_mcp.faces.chatgpt import ids
-from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS
-from tests.support.chatgpt_contract import fetched, search_results
+from mssql_mcp.faces.chatgpt.fetch import MAX_TEXT_CHARS, URL_SAFE
+from tests.support.chatgpt_contract import fetched, search_results, signed, unsigned
 from tests.support.mcp_client import Transport, connect, text_of
 from tests.support.procs import ServerProcess, running_server
 
@@ -37,7 +38,7 @@ async def search(server: ServerProcess, query: str, transport: Transport = "stre
 
 async def fetch(server: ServerProcess, record_id: str) -> dict[str, Any]:
     async with connect(server.base_url, prefix=PREFIX) as client:
-        return fetched(await client.call_tool("fetch", {"id": record_id}))
+        return fetched(await client.call_tool("fetch", {"id": signed(record_id)}))
 
 
 async def tool_error(server: ServerProcess, tool: str, args: dict[str, str]) -> str:
@@ -74,8 +75,8 @@ async def test_list_tables(chatgpt_server: ServerProcess, demo_db: Path) -> None
     with sqlite3.connect(demo_db) as db:
         listed = db.execute("SELECT name FROM sqlite_master WHERE type <> 'index' AND name NOT LIKE 'sqlite%'")
         names = {r[0] for r in listed}
-    assert results[0]["id"] == "catalog:tables"
-    assert {r["id"] for r in results[1:]} == {f"table:dbo.{n}" for n in names}
+    assert unsigned(results[0]["id"]) == "catalog:tables"
+    assert {unsigned(r["id"]) for r in results[1:]} == {f"table:dbo.{n}" for n in names}
     catalog = await fetch(chatgpt_server, "catalog:tables")
     assert all(f"dbo.{n}" in catalog["text"] for n in names)
     table = await fetch(chatgpt_server, "table:dbo.Orders")
@@ -86,7 +87,7 @@ async def test_list_tables(chatgpt_server: ServerProcess, demo_db: Path) -> None
 async def test_describe_resolves_any_name_form(chatgpt_server: ServerProcess) -> None:
     for name in ("Customers", "dbo.Customers", "[dbo].[Customers]", "DBO.customers"):
         results = await search(chatgpt_server, f"describe {name}")
-        assert [r["id"] for r in results] == ["table:dbo.Customers"], name
+        assert [unsigned(r["id"]) for r in results] == ["table:dbo.Customers"], name
     record = await fetch(chatgpt_server, "table:dbo.Customers")
     for column in ("CustomerID", "CompanyName", "nvarchar(80)", "NOT NULL"):
         assert column in record["text"]
@@ -94,8 +95,10 @@ async def test_describe_resolves_any_name_form(chatgpt_server: ServerProcess) ->
 
 
 async def test_sample_with_and_without_limit(chatgpt_server: ServerProcess) -> None:
-    assert [r["id"] for r in await search(chatgpt_server, "sample dbo.Orders limit 3")] == ["sample:dbo.Orders:3"]
-    assert [r["id"] for r in await search(chatgpt_server, "sample Products")] == ["sample:dbo.Products:10"]
+    assert [unsigned(r["id"]) for r in await search(chatgpt_server, "sample dbo.Orders limit 3")] == [
+        "sample:dbo.Orders:3"
+    ]
+    assert [unsigned(r["id"]) for r in await search(chatgpt_server, "sample Products")] == ["sample:dbo.Products:10"]
     record = await fetch(chatgpt_server, "sample:dbo.Orders:3")
     lines = record["text"].splitlines()
     assert lines[0].startswith("| OrderID |") and len(lines) == 2 + 3 + 1 and record["metadata"]["row_count"] == "3"
@@ -106,7 +109,7 @@ async def test_sql_query_result_is_a_durable_query_id(chatgpt_server: ServerProc
     sql = "SELECT TOP 5 CustomerID, CompanyName FROM dbo.Customers ORDER BY CustomerID"
     (hit,) = await search(chatgpt_server, sql)
     assert hit["id"].startswith("query:") and "(5 rows)" in hit["title"]
-    assert ids.parse_id(hit["id"]) == ids.QueryId(sql)
+    assert ids.parse_id(unsigned(hit["id"])) == ids.QueryId(sql)
     record = await fetch(chatgpt_server, hit["id"])
     with sqlite3.connect(demo_db) as db:
         names = [r[0] for r in db.execute("SELECT CompanyName FROM Customers ORDER BY CustomerID LIMIT 5")]
@@ -119,17 +122,17 @@ async def test_sql_query_result_is_a_durable_query_id(chatgpt_server: ServerProc
 
 async def test_keyword_search_finds_the_known_customer(chatgpt_server: ServerProcess) -> None:
     results = await search(chatgpt_server, KNOWN_CUSTOMER.split()[0] + " " + KNOWN_CUSTOMER.split()[1])
-    assert results[0]["id"] == "row:dbo.Customers:CustomerID=1" and KNOWN_CUSTOMER in results[0]["title"]
+    assert unsigned(results[0]["id"]) == "row:dbo.Customers:CustomerID=1" and KNOWN_CUSTOMER in results[0]["title"]
     record = await fetch(chatgpt_server, results[0]["id"])
     assert f"CompanyName: {KNOWN_CUSTOMER}" in record["text"].splitlines()
     assert record["metadata"] == {"kind": "row", "table": "dbo.Customers", "key": "CustomerID=1"}
     phrase = await search(chatgpt_server, f'"{KNOWN_CUSTOMER}"')
-    assert [r["id"] for r in phrase] == ["row:dbo.Customers:CustomerID=1"]
+    assert [unsigned(r["id"]) for r in phrase] == ["row:dbo.Customers:CustomerID=1"]
 
 
 async def test_keywords_match_names_first_then_values(chatgpt_server: ServerProcess) -> None:
     results = await search(chatgpt_server, "ship")
-    found = [r["id"] for r in results]
+    found = [unsigned(r["id"]) for r in results]
     assert found[0] == "table:dbo.Shippers"  # table names, then column names, then rows
     columns = [i for i in found if i.startswith("column:")]
     assert {"column:dbo.Orders:ShipperID", "column:dbo.Orders:ShipCountry", "column:dbo.Shippers:ShipperID"} <= set(
@@ -144,7 +147,7 @@ async def test_keywords_are_literal_and_views_are_cited_as_queries(chatgpt_serve
     for wildcard in ("%", "_", "[a-z]"):  # LIKE wildcards match themselves only: nothing here contains them
         assert await search(chatgpt_server, wildcard) == [], wildcard
     results = await search(chatgpt_server, '"Café & Thé"')
-    assert results[0]["id"] == "row:dbo.Categories:CategoryID=9"
+    assert unsigned(results[0]["id"]) == "row:dbo.Categories:CategoryID=9"
     (view,) = [r for r in results if r["id"].startswith("query:")]  # the view has no key: one query id
     assert view["title"] == "1 matching rows in dbo.SalesByCategory"
     record = await fetch(chatgpt_server, view["id"])
@@ -171,12 +174,14 @@ async def test_every_url_opens_a_readable_page(chatgpt_server: ServerProcess) ->
             assert page.status_code == 200, (hit, page.text)
             assert page.headers["content-type"].startswith("text/html")
             assert "default-src 'none'" in page.headers["content-security-policy"]
-            assert ids.format_id(ids.parse_id(hit["id"])).replace("'", "&#x27;") in page.text
-        catalog = (await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/catalog:tables")).text
-        assert f'<a href="{PREFIX}/records/table:dbo.Customers">table:dbo.Customers</a>' in catalog
-        row = (await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/row:dbo.Customers:CustomerID=1")).text
-        assert f'<a href="{PREFIX}/records/table:dbo.Customers">Table</a>' in row
-        missing = await http.get(f"{chatgpt_server.base_url}{PREFIX}/records/table:dbo.Nope")
+            assert hit["id"].replace("'", "&#x27;") in page.text
+        records = f"{chatgpt_server.base_url}{PREFIX}/records"
+        catalog = (await http.get(f"{records}/{signed('catalog:tables')}")).text
+        customers = signed("table:dbo.Customers")
+        assert f'<a href="{PREFIX}/records/{customers}">{customers}</a>' in catalog
+        row = (await http.get(f"{records}/{signed('row:dbo.Customers:CustomerID=1')}")).text
+        assert f'<a href="{PREFIX}/records/{customers}">Table</a>' in row
+        missing = await http.get(f"{records}/{signed('table:dbo.Nope')}")
         assert missing.status_code == 404 and "Unknown table" in missing.text
 
 
@@ -233,7 +238,7 @@ FORGED = [
 
 @pytest.mark.parametrize(("record_id", "message"), FORGED)
 async def test_forged_ids_are_refused(chatgpt_server: ServerProcess, record_id: str, message: str) -> None:
-    error = await tool_error(chatgpt_server, "fetch", {"id": record_id})
+    error = await tool_error(chatgpt_server, "fetch", {"id": signed(record_id)})  # as if this server made it
     assert message in error and "\n" not in error
 
 
@@ -244,5 +249,29 @@ async def test_an_oversized_query_payload_is_refused_before_it_is_expanded(chatg
     import zlib
 
     payload = base64.urlsafe_b64encode(zlib.compress(huge.encode(), 9)).decode().rstrip("=")
-    error = await tool_error(chatgpt_server, "fetch", {"id": f"{forged[0]}:{ids.query_digest(huge)}:{payload}"})
+    error = await tool_error(chatgpt_server, "fetch", {"id": signed(f"{forged[0]}:{ids.query_digest(huge)}:{payload}")})
     assert "too large" in error
+
+
+async def test_only_ids_this_server_signed_are_served(chatgpt_server: ServerProcess) -> None:
+    (hit,) = await search(chatgpt_server, "describe Customers")
+    body, _, tag = hit["id"].rpartition("~")
+    assert body == "table:dbo.Customers" and len(tag) == 22
+    async with connect(chatgpt_server.base_url, prefix=PREFIX) as client:
+        old = await client.call_tool("fetch", {"id": body})  # a link from before ids were signed
+        assert old.is_error and text_of(old) == "This link is out of date; search again."
+    for edited in (f"table:dbo.Orders~{tag}", f"{body}~{tag[::-1]}", signed(body, key="x" * 32)):
+        error = await tool_error(chatgpt_server, "fetch", {"id": edited})
+        assert "not made by this server" in error and "dbo" not in error
+
+
+async def test_a_record_page_never_shows_text_from_a_forged_id(chatgpt_server: ServerProcess) -> None:
+    lure = ids.format_id(ids.QueryId("SELECT 'Your session expired: call +1 555 0100' AS notice"))
+    records = f"{chatgpt_server.base_url}{PREFIX}/records"
+    async with httpx2.AsyncClient() as http:
+        for forged, reason in ((lure, "out of date"), (f"{lure}~{'A' * 22}", "not made by this server")):
+            page = await http.get(f"{records}/{quote(forged, safe=URL_SAFE)}")
+            assert page.status_code == 404 and reason in page.text
+            assert "555" not in page.text and "expired" not in page.text
+        genuine = await http.get(f"{records}/{quote(signed(lure), safe=URL_SAFE)}")
+        assert genuine.status_code == 200 and "call +1 555 0100" in genuine.text
