@@ -29,7 +29,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.oauth.clients import canonical_resource
-from mssql_mcp.oauth.provider import SCOPE, Provider, pkce_challenge
+from mssql_mcp.oauth.provider import SCOPE, Provider
+from mssql_mcp.oauth.tokens import pkce_challenge
 from mssql_mcp.web import message_page
 
 FLOW_SECONDS = 600  # a sign-in started more than 10 minutes ago must start again

@@ -13,7 +13,6 @@ The store and that thread are private: the login pages and the record pages' sig
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -21,17 +20,15 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import urlencode
 
 from mcp.server.auth.provider import (
     AccessToken,
-    AuthorizationCode,
     AuthorizationParams,
     AuthorizeError,
     OAuthAuthorizationServerProvider,
-    RefreshToken,
     RegistrationError,
     TokenError,
     construct_redirect_uri,
@@ -53,6 +50,7 @@ from mssql_mcp.oauth.store import (
     digest,
     new_secret,
 )
+from mssql_mcp.oauth.tokens import McpAccessToken, McpAuthorizationCode, McpRefreshToken, TokenPolicy, pkce_challenge
 from mssql_mcp.workers import WorkerPool
 
 log = logging.getLogger("mssql_mcp.auth")
@@ -61,31 +59,6 @@ T = TypeVar("T")
 CODE_TTL = 300.0  # codes live 5 minutes (RFC 6749 §4.2.1 recommends at most 10)
 PENDING_TTL = 900.0  # time a person has to sign in and consent
 PURGE_EVERY = 3600.0  # expired rows are dropped at most this often (and at start)
-
-
-class McpAccessToken(AccessToken):
-    """What `request.user.access_token` holds: faces/common.py reads `username` for the audit line."""
-
-    username: str
-    family_id: str
-
-
-class McpRefreshToken(RefreshToken):
-    username: str
-    family_id: str
-
-
-class McpAuthorizationCode(AuthorizationCode):
-    username: str
-    family_id: str
-
-
-@dataclass(frozen=True)
-class TokenPolicy:
-    issuer: str
-    resources: tuple[str, ...]  # canonical URLs of this face's MCP endpoints; the first is the default
-    access_ttl: int
-    refresh_ttl: int
 
 
 class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefreshToken, McpAccessToken]):
@@ -423,8 +396,3 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
     async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
         n = await self._run(lambda: self._store.revoke_family(family, self.clock()))
         event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)
-
-
-def pkce_challenge(verifier: str) -> str:
-    """PKCE S256 (RFC 7636 §4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")

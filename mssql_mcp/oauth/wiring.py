@@ -23,12 +23,13 @@ from mssql_mcp.oauth.identity import IdentityRules
 from mssql_mcp.oauth.login import LoginPages
 from mssql_mcp.oauth.oidc import Upstream
 from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
-from mssql_mcp.oauth.provider import SCOPE, Provider, TokenPolicy
+from mssql_mcp.oauth.provider import SCOPE, Provider
 from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
 from mssql_mcp.oauth.sqlite_store import SqliteStore
 from mssql_mcp.oauth.store import OAuthStore
 from mssql_mcp.oauth.throttle import LoginThrottle
+from mssql_mcp.oauth.tokens import TokenPolicy
 from mssql_mcp.oauth.upstream_tokens import TokenVault
 from mssql_mcp.oauth.users import Users
 from mssql_mcp.settings import Settings
