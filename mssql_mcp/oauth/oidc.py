@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from authlib.oauth2 import OAuth2Error
@@ -57,10 +57,14 @@ class Upstream:
         self.client_id = settings.oidc_client_id or ""
         secret = settings.oidc_client_secret.reveal() if settings.oidc_client_secret else None
         oauth = OAuth()
+        # Google has no offline_access scope: it issues a refresh token for access_type=offline, and only on a
+        # consent prompt (Google's "Using OAuth 2.0 for Web Server Applications").
+        google = issuer in ("https://accounts.google.com", "accounts.google.com")
         self._app: Any = oauth.register(
             "upstream",
             client_id=self.client_id,
             client_secret=secret,
+            authorize_params={"access_type": "offline", "prompt": "consent"} if google else None,
             server_metadata_url=f"{issuer}/.well-known/openid-configuration",
             client_kwargs={
                 "scope": settings.oidc_scopes,
@@ -75,7 +79,7 @@ class Upstream:
         """The provider's authorization URL for a new sign-in, and what the callback must check it against."""
         try:
             rv = await self._app.create_authorization_url(redirect_uri)
-        except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as exc:
+        except (httpx2.HTTPError, ValueError, KeyError, RuntimeError) as exc:
             raise self._unavailable("discovery", exc) from None
         return rv["url"], Flow(rv["state"], rv["nonce"], rv["code_verifier"])
 
@@ -87,38 +91,48 @@ class Upstream:
             )
         except (OAuthError, OAuth2Error) as exc:
             raise UpstreamRejected("code", "The identity provider did not accept the sign-in code.") from exc
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx2.HTTPError, ValueError) as exc:
             raise self._unavailable("token", exc) from None
         if "id_token" not in token:
             raise UpstreamRejected("id_token", "The identity provider sent no ID token (is openid in OIDC_SCOPES?).")
+        return await self.id_token_claims(token, flow.nonce), token
+
+    async def id_token_claims(self, token: dict[str, Any], nonce: str | None) -> dict[str, Any]:
+        """The validated claims of a token response's ID token. `nonce` None: a refresh's ID token, which
+        carries no new nonce (OpenID Connect Core §12.2)."""
         options = {
             "iss": {"essential": True, "value": self.issuer},
             "aud": {"essential": True, "value": self.client_id},
         }
         try:
-            claims = await self._app.parse_id_token(token, nonce=flow.nonce, claims_options=options, leeway=LEEWAY)
+            claims = await self._app.parse_id_token(token, nonce=nonce, claims_options=options, leeway=LEEWAY)
         except JoseError as exc:
-            log.warning("upstream ID token refused: %s", getattr(exc, "error", type(exc).__name__))
+            # joserfc's text names the failed check (a claim, the key id, expiry), never the token itself.
+            log.warning("upstream ID token refused: %s", str(exc)[:200])
             raise UpstreamRejected(
                 getattr(exc, "error", "id_token"), "The identity provider's answer could not be verified."
             ) from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx2.HTTPError, ValueError) as exc:
             raise self._unavailable("jwks", exc) from None
-        return dict(claims), token
+        return dict(claims)
 
-    async def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+    async def refresh(self, refresh_token: str, scope: str | None = None) -> dict[str, Any] | None:
         """A new token response, or None if the provider refused the refresh token (the person was disabled,
-        removed, or their session revoked). UpstreamUnavailable if it could not be asked."""
+        removed, or their session revoked). UpstreamUnavailable if it could not be asked.
+
+        `scope` is what the provider granted (its token response said so); with None the request names no
+        scope, which means the same as granted (RFC 6749 §6). Never OIDC_SCOPES as asked: a provider that
+        granted less (offline_access is often dropped) refuses a refresh asking for more."""
         try:
             metadata = await self._app.load_server_metadata()
             async with self._app._get_oauth_client(**metadata) as client:
                 token: dict[str, Any] = await client.refresh_token(
-                    metadata["token_endpoint"], refresh_token=refresh_token
+                    metadata["token_endpoint"], refresh_token=refresh_token, scope=scope
                 )
         except (OAuthError, OAuth2Error) as exc:
             log.info("upstream refresh refused: %s", getattr(exc, "error", type(exc).__name__))
             return None
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+        except (httpx2.HTTPError, ValueError, KeyError) as exc:
             raise self._unavailable("refresh", exc) from None
         return dict(token)
 

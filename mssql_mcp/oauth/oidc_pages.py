@@ -215,7 +215,8 @@ class UpstreamSignIn:
             event(log, "upstream_refresh_missing", level=logging.WARNING, user=username)
             return False
         try:
-            tokens = await self.upstream.refresh(refresh_token)
+            granted = saved.get("scope") if saved else None
+            tokens = await self.upstream.refresh(refresh_token, granted if isinstance(granted, str) else None)
         except UpstreamUnavailable:
             # Not a refusal: nothing is revoked and our refresh token is not used up, so the client may try
             # again; but no new token is issued while the provider cannot be asked.
@@ -224,10 +225,28 @@ class UpstreamSignIn:
             ) from None
         if tokens is None:
             return False
+        if "id_token" in tokens and not await self._still_passes(username, tokens):
+            return False
         if "refresh_token" not in tokens:
             tokens["refresh_token"] = refresh_token
         await self.provider.save_upstream_tokens(username, self.vault.seal(_kept(tokens)))
         return True
+
+    async def _still_passes(self, username: str, tokens: dict[str, object]) -> bool:
+        """A refresh that brought a new ID token: the person must still pass the rules on its claims (a group
+        removed at the provider shows here, even while the session itself is still valid)."""
+        try:
+            person = self.rules.person(await self.upstream.id_token_claims(dict(tokens), None))
+        except UpstreamUnavailable:
+            raise TokenError(
+                "invalid_request", "the identity provider could not be reached; try again shortly"
+            ) from None
+        except UpstreamRejected:
+            return False
+        except Refused as exc:
+            event(log, "oidc_refused", level=logging.WARNING, cause=exc.cause, user=username, at="refresh")
+            return False
+        return person.key == username
 
 
 def _kept(tokens: dict[str, object]) -> dict[str, object]:

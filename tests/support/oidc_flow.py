@@ -12,12 +12,12 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 from cryptography.fernet import Fernet
 
-from tests.support.oauth_flow import REDIRECT_URI, Account, FormFiller, LoginRefused, parse_form
+from tests.support.oauth_flow import REDIRECT_URI, Account, FormFiller, LoginRefused, parse_form, pkce_pair, register
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 from tests.support.procs import ServerProcess, running_server
 
@@ -42,8 +42,10 @@ class UpstreamFiller(FormFiller):
             return await self._drive(http, authorize_url)
 
     async def _drive(self, http: httpx2.AsyncClient, url: str) -> str:
+        # Done on reaching the client's redirect URI (not loaded: the caller delivers it, or reads the code).
+        redirect = parse_qs(urlsplit(url).query).get("redirect_uri", [REDIRECT_URI])[0]
         for _ in range(30):
-            if url.startswith(REDIRECT_URI):
+            if url.startswith(redirect):
                 return url
             if "/oidc/callback" in url and self.at_callback is not None:
                 url, self.at_callback = self.at_callback(url), None
@@ -99,6 +101,7 @@ def upstream_server(
 ) -> Iterator[ServerProcess]:
     """A face signing people in through `provider`, its own store in `tmp`; `port` must be one whose
     callback the provider's client lists."""
+    tmp.mkdir(parents=True, exist_ok=True)
     full = {
         "SQLITE_PATH": str(demo_db),
         "OAUTH_STORE_PATH": str(tmp / "oauth.sqlite"),
@@ -111,3 +114,20 @@ def upstream_server(
 
 def callback_for(port: int, prefix: str = "") -> str:
     return f"http://127.0.0.1:{port}{prefix}/oidc/callback"
+
+
+async def authorize_url(base_url: str) -> str:
+    """A fresh client registered at our server, and the /authorize URL it would open (PKCE S256)."""
+    async with httpx2.AsyncClient(timeout=10) as http:
+        client_id = (await register(http, base_url)).json()["client_id"]
+    _, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "state": "client-state",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "resource": f"{base_url}/mcp",
+    }
+    return f"{base_url}/authorize?{httpx2.QueryParams(query)}"

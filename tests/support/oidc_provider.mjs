@@ -8,6 +8,7 @@
 // Besides the provider, a few test-only endpoints under /_admin/ (loopback only, like everything here):
 //   POST /_admin/disable?account=ID   the account is gone: sign-in and refresh tokens are refused
 //   POST /_admin/enable?account=ID
+//   POST /_admin/claims?account=ID    the account's claims become the JSON body (e.g. a group removed)
 //   POST /_admin/rotate               a new signing key, published first; the old one stays in the JWKS
 //   POST /_admin/tamper?mode=M        the next ID tokens from /token are re-signed after a change:
 //                                     unknown_key (a key not in the JWKS), expired, nonce_replay (the nonce of
@@ -87,6 +88,7 @@ async function admin(req, res, url) {
   switch (url.pathname) {
     case '/_admin/disable': disabled.add(account); break;
     case '/_admin/enable': disabled.delete(account); break;
+    case '/_admin/claims': accounts.set(account, JSON.parse(await readBody(req))); break;
     case '/_admin/rotate': keys = [newKey(), ...keys]; provider = makeProvider(); break;
     case '/_admin/tamper': tamper = url.searchParams.get('mode') || 'none'; break;
     default: res.writeHead(404); res.end(); return;

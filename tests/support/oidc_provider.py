@@ -77,14 +77,17 @@ class OidcProvider:
     def issuer(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def admin(self, action: str, **params: str) -> dict[str, Any]:
+    def admin(self, action: str, body: bytes = b"", **params: str) -> dict[str, Any]:
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        request = urllib.request.Request(f"{self.issuer}/_admin/{action}?{query}", data=b"", method="POST")
+        request = urllib.request.Request(f"{self.issuer}/_admin/{action}?{query}", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=10) as resp:
             return dict(json.loads(resp.read()))
 
     def disable(self, account: str) -> None:
         self.admin("disable", account=account)
+
+    def set_claims(self, account: str, claims: Mapping[str, Any]) -> None:
+        self.admin("claims", json.dumps(dict(claims)).encode(), account=account)
 
     def rotate_keys(self) -> list[str]:
         return list(self.admin("rotate")["kids"])
