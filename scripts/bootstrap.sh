@@ -3,7 +3,7 @@
 #   1. Debian packages (only the missing ones; installed when root, otherwise the exact command is printed);
 #   2. a virtualenv at $VENV (default .venv);
 #   3. the pinned pip packages (skipped when the lock files have not changed since the last install);
-#   4. for tests, the MCP conformance suite and Node 22 from npm (skipped once installed).
+#   4. for tests, the MCP conformance suite and Node 22, and oidc-provider, from npm (skipped once installed).
 # It prints one line per thing it does and nothing when there is nothing to do; what apt and pip say goes to
 # a log file ($VENV/bootstrap.log), whose end is shown if a step fails.
 # Usage: scripts/bootstrap.sh run|test
@@ -86,6 +86,13 @@ fi
 if [ "$purpose" = test ] && ! "$VENV/bin/python" -m tests.support.conformance --check; then
   echo "bootstrap: installing the MCP conformance suite and Node 22 from npm (log: $log)"
   quietly "npm install (the MCP conformance suite)" "$VENV/bin/python" -m tests.support.conformance --install
+fi
+
+# The OpenID Provider the sign-in tests run on loopback (npm oidc-provider, at the version
+# tests/support/oidc_provider.py pins), cached the same way.
+if [ "$purpose" = test ] && ! "$VENV/bin/python" -m tests.support.oidc_provider --check; then
+  echo "bootstrap: installing oidc-provider from npm (log: $log)"
+  quietly "npm install (oidc-provider)" "$VENV/bin/python" -m tests.support.oidc_provider --install
 fi
 
 # The SQL Server ODBC drivers (unixODBC, FreeTDS, Driver 18), by the same script the Dockerfiles run.

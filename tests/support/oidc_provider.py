@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -155,3 +156,23 @@ def running_provider(
         yield running
     finally:
         running.stop()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.support.oidc_provider --check|--install` (scripts/bootstrap.sh): --check exits 0 when
+    the pinned version is installed; --install installs it, printing npm's complaint on failure."""
+    if argv[1:] == ["--check"]:
+        return 0 if _installed(cache_root() / f"oidc-provider-{VERSION}") else 1
+    if argv[1:] == ["--install"]:
+        try:
+            print(f"oidc-provider {VERSION} in {install()}")
+        except ProviderUnavailable as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return 0
+    print("usage: python -m tests.support.oidc_provider --check|--install", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
