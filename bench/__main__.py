@@ -24,12 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         default="ours,ours-mssql,dbhub,toolbox,health",
         help="what to run: ours, ours-mssql, dbhub, toolbox, health (/health under 8 slow queries)",
     )
+    r.add_argument("--people", type=int, default=16, help="signed-in people our sessions are spread over (default 16)")
     r.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
     r.add_argument("--json", type=Path, help="also write the raw report as JSON here")
     r.add_argument("--markdown", type=Path, help="also write the summary as Markdown here")
     lt = sub.add_parser("loadtest", help="500 sessions x 20 calls through nginx over TLS; fails on any error")
     lt.add_argument("--sessions", type=int, default=500)
     lt.add_argument("--calls", type=int, default=20)
+    lt.add_argument("--people", type=int, default=50, help="signed-in people the sessions are spread over")
     pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
     pr.add_argument("--seconds", type=float, default=10.0)
     pr.add_argument("--mssql", action="store_true", help="our SQL Server path, through the TDS test server")
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "loadtest":
         from bench import loadtest
 
-        result = loadtest.run(args.sessions, args.calls)
+        result = loadtest.run(args.sessions, args.calls, people=args.people)
         print(result.summary())
         for error in result.errors[:10]:
             print(f"  error: {error}")
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup_s=args.warmup,
         window_s=args.window,
         include=tuple(args.only.split(",")),
+        people=args.people,
     )
     if args.no_pin:
         cfg.server_cpu = cfg.client_cpu = None

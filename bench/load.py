@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import ssl
 import time
@@ -43,9 +44,16 @@ class Endpoint:
     arguments: dict[str, Any]
     count_rows: Callable[[dict[str, Any]], int]  # result object -> rows it holds
     expect_rows: int
-    token: str | None = None
+    token: str | None = None  # sent by every session, unless `tokens` is given
+    tokens: tuple[str, ...] = ()  # one per person: session i sends tokens[i % len(tokens)] (bench.auth)
     host_header: str | None = None
     tls: ssl.SSLContext | None = None  # HTTPS (through nginx); HTTP/1.1 over TLS, no ALPN
+
+    def for_session(self, i: int) -> Endpoint:
+        """The endpoint as session `i` uses it: with its person's token, when there are several people."""
+        if not self.tokens:
+            return self
+        return dataclasses.replace(self, token=self.tokens[i % len(self.tokens)])
 
 
 @dataclass
@@ -194,9 +202,9 @@ async def run_phase(
     start = loop.time() + warmup_s  # sessions connect and initialise during the warm-up
     stop = start + window_s
 
-    async def session() -> None:
+    async def session(i: int) -> None:
         try:
-            conn = await Connection.open(endpoint)
+            conn = await Connection.open(endpoint.for_session(i))
         except OSError as exc:
             result.errors += 1
             result.first_error = result.first_error or f"connect: {exc}"
@@ -227,5 +235,5 @@ async def run_phase(
         finally:
             await conn.close()
 
-    await asyncio.gather(*(session() for _ in range(sessions)))
+    await asyncio.gather(*(session(i) for i in range(sessions)))
     return result

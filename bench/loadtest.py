@@ -2,9 +2,11 @@
 
 The production shape on loopback (tests/support/deploy_stack.py): both faces as real processes behind
 Debian's nginx running the project's own nginx/ config, with a certificate from a throwaway CA. Sign-in
-is on: the bench user signs in once through nginx with the SDK's OAuth client, and every session sends
-that access token. Each session opens its own TLS connection, initialises, then makes its calls in turn;
-all sessions start together. Every answer is checked in full (HTTP 200, a result, 100 rows).
+is on: `people` users (default 50) sign in through nginx with the SDK's OAuth client, and the sessions are
+spread over them round-robin, each sending its person's access token. Many people, not one person with
+500 sessions: each person has a fair share of the database workers (DB_WORKERS_PER_CALLER). Each session
+opens its own TLS connection, initialises, then makes its calls in turn; all sessions start together.
+Every answer is checked in full (HTTP 200, a result, 100 rows).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bench.load import CallFailed, Connection, Endpoint
 from bench.report import percentile
 from bench.run import demo_database
 from bench.targets import ROWS, TSQL_QUERY, ours_rows
+
+PEOPLE = 50  # signed-in people the sessions are spread over; each sign-in costs an argon2 check (~0.7 s)
 
 
 @dataclass
@@ -49,9 +53,9 @@ class LoadResult:
 async def drive(endpoint: Endpoint, sessions: int, calls: int) -> LoadResult:
     result = LoadResult(sessions, calls)
 
-    async def session() -> None:
+    async def session(i: int) -> None:
         try:
-            conn = await Connection.open(endpoint)
+            conn = await Connection.open(endpoint.for_session(i))
         except OSError as exc:
             result.errors.append(f"connect: {exc}")
             return
@@ -68,7 +72,7 @@ async def drive(endpoint: Endpoint, sessions: int, calls: int) -> LoadResult:
             await conn.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(session() for _ in range(sessions)))
+    await asyncio.gather(*(session(i) for i in range(sessions)))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -87,7 +91,9 @@ def _ca_trusted(ca_cert: Path) -> Iterator[None]:
             os.environ["SSL_CERT_FILE"] = before
 
 
-def run(sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "loadtest") -> LoadResult:
+def run(
+    sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "loadtest", *, people: int = PEOPLE
+) -> LoadResult:
     from tests.support.deploy_stack import DOMAIN, stack
     from tests.support.procs import free_port
 
@@ -95,13 +101,13 @@ def run(sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "l
     db = demo_database(peers.SCRATCH)
     https_port = free_port()
     public = f"https://{DOMAIN}:{https_port}"
-    env, password = auth.signin_env(scratch, public)
+    env, who = auth.signin_env(scratch, public, people)
     env |= {"SQLITE_PATH": str(db), "LOG_LEVEL": "WARNING"}
     with stack(scratch / f"stack-{https_port}", env, https_port=https_port) as deployed:
         with _ca_trusted(deployed.ca.cert):
-            token = auth.fetch_token(deployed.https, password)
+            tokens = auth.fetch_tokens(deployed.https, who)
         tls = ssl.create_default_context(cafile=str(deployed.ca.cert))
         endpoint = Endpoint(
-            DOMAIN, https_port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS, token=token, tls=tls
+            DOMAIN, https_port, "/mcp", "execute_sql", {"query": TSQL_QUERY}, ours_rows, ROWS, tokens=tokens, tls=tls
         )
         return asyncio.run(drive(endpoint, sessions, calls))

@@ -130,7 +130,7 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
         target = tds_path.target(db, backend)
     else:
         target = targets.ours_sqlite(db)
-    password = auth.prepare(target, scratch) if auth.signin_available() else None
+    people = auth.prepare(target, scratch, sessions) if auth.signin_available() else None
     raw = out or scratch / "profile.raw"
     try:
         server = targets.start(target, 0, scratch / "logs")
@@ -139,8 +139,8 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
             stop_pid(helper)
         raise
     try:
-        if password is not None:
-            target.endpoint.token = auth.token_for(server, password)
+        if people is not None:
+            auth.sign_in(server, people)
         previous = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {1})
         asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=1.0, window_s=1.0))

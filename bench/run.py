@@ -42,6 +42,7 @@ class Config:
     scratch: Path = peers.SCRATCH  # database, logs, sign-in stores
     npm_dir: Path = peers.SCRATCH / "npm"  # the peers' install, shared between runs
     include: tuple[str, ...] = ("ours", "ours-mssql", "dbhub", "toolbox", "health")
+    people: int = 16  # our sessions are spread over this many signed-in people (bench.auth)
     ours_env: dict[str, str] = field(default_factory=dict)
     signin: bool = True
     quiet: bool = False
@@ -113,11 +114,14 @@ def running(cfg: Config, db: Path) -> Iterator[tuple[list[targets.Running], list
 def _signed_in(cfg: Config, target: targets.Target, started: list[targets.Running], logs: Path) -> targets.Target:
     """One of our servers, with sign-in on and a token from the real OAuth flow when the driver is in the tree."""
     if auth.signin_available() and cfg.signin:
-        password = auth.prepare(target, cfg.scratch)
+        people = auth.prepare(target, cfg.scratch, cfg.people)
         server = targets.start(target, cfg.server_cpu, logs)
         started.append(server)
-        target.endpoint.token = auth.token_for(server, password)
-        target.note = "sign-in on: every call carries an OAuth access token from the real flow"
+        auth.sign_in(server, people)
+        target.note = (
+            f"sign-in on: {people.count} people signed in through the real OAuth flow; every call carries "
+            "an access token, sessions taking the people's in turn"
+        )
     return target
 
 
@@ -136,6 +140,7 @@ def run(cfg: Config) -> Report:
             "database": db.name,
             "query_tsql": targets.TSQL_QUERY,
             "query_sqlite": targets.SQLITE_QUERY,
+            "people": cfg.people,
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         },
     )

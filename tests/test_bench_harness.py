@@ -2,12 +2,14 @@
 
 The timings of so short a run mean nothing; what is checked is that every server answered every call
 correctly (the load client verifies the row count), that the report has its table, ratios and verdicts,
-and that no server outlives the run. The peers come from npm once (bench/.scratch/npm, ~25 s) and are
-reused after that.
+that our sessions are spread over several signed-in people, and that no server outlives the run. The
+peers come from npm once (bench/.scratch/npm, ~25 s) and are reused after that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -41,6 +43,7 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
         quiet=True,
         scratch=tmp_path_factory.mktemp("bench"),
         include=("ours", "ours-mssql", "dbhub", "toolbox"),
+        people=2,
     )
     cpus = os.sched_getaffinity(0)
     if len(cpus) < 2:
@@ -70,7 +73,55 @@ def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> N
 
 def test_ours_ran_signed_in(tiny_report: Report) -> None:
     for name in ("mssql-mcp (SQLite)", "mssql-mcp (SQL Server/TDS)"):
-        assert any(n.startswith(name) and "sign-in on" in n for n in tiny_report.notes), tiny_report.notes
+        assert any(n.startswith(name) and "sign-in on: 2 people" in n for n in tiny_report.notes), tiny_report.notes
+    assert tiny_report.meta["people"] == 2
+
+
+def test_sessions_are_spread_over_people_each_with_their_share(tmp_path: Path) -> None:
+    """K=2: two people sign in through the real flow; sessions take their tokens in turn, and two slow
+    queries from two sessions both run, where one person (a share of one worker here) would get "Busy"."""
+    from bench import auth, health, targets
+    from bench.load import CallFailed, Connection
+    from bench.run import demo_database
+    from mssql_mcp.oauth.sqlite_store import SqliteStore
+    from mssql_mcp.oauth.store import digest
+
+    db = demo_database(tmp_path)
+    env = {"DB_WORKERS": "2", "DB_WORKERS_PER_CALLER": "1", "QUERY_TIMEOUT_SECONDS": "1.5", "LOG_LEVEL": "WARNING"}
+    target = targets.ours_sqlite(db, env)
+    people = auth.prepare(target, tmp_path, 2)
+    server = targets.start(target, None, tmp_path / "logs")
+    try:
+        auth.sign_in(server, people)
+        endpoint = dataclasses.replace(target.endpoint, arguments={"query": health.SLOW})
+        first, second, third = (endpoint.for_session(i).token for i in range(3))
+        assert first != second and third == first, "sessions take the people's tokens round-robin"
+        store = SqliteStore(Path(target.env["OAUTH_STORE_PATH"]))
+        try:
+            owners = [store.get_token(digest(token)) for token in target.endpoint.tokens]
+        finally:
+            store.close()
+        assert [o.username if o else None for o in owners] == ["bench-1", "bench-2"]
+
+        async def slow(i: int) -> str:
+            conn = await Connection.open(endpoint.for_session(i))
+            try:
+                await conn.initialize()
+                await conn.call(verify=False)
+            except CallFailed as exc:
+                return str(exc)
+            finally:
+                await conn.close()
+            return "finished"
+
+        async def both() -> list[str]:
+            return list(await asyncio.gather(slow(0), slow(1)))
+
+        answers = asyncio.run(both())
+    finally:
+        server.stop()
+    # Each ran in the database until the timeout cut it; neither waited for the other's turn.
+    assert all("timeout" in a.lower() and "busy" not in a.lower() for a in answers), answers
 
 
 def test_report_has_ratios_and_a_verdict_per_goal(tiny_report: Report) -> None:
@@ -114,7 +165,7 @@ def test_loadtest_through_nginx_small(tmp_path: Path) -> None:
         pytest.skip("nginx is not installed (make bootstrap-test installs it)")
     from bench import loadtest
 
-    result = loadtest.run(sessions=20, calls=3, scratch=tmp_path)
+    result = loadtest.run(sessions=20, calls=3, scratch=tmp_path, people=2)
     assert result.errors == [] and result.ok == 60, result.summary()
 
 
