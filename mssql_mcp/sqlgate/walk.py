@@ -70,10 +70,11 @@ def _known_function_problem(node: exp.Func, sql: str) -> str | None:
         return None
     start, end = node.meta.get("start"), node.meta.get("end")
     typed = sql[start : end + 1] if isinstance(start, int) and isinstance(end, int) else ""
-    if _WORD.fullmatch(typed):
-        return None if typed.upper() in functions.BUILTIN_FUNCTIONS else not_builtin(typed)
-    # A function from another dialect (UNNEST, MD5, ...) is no T-SQL built-in.
-    return None if type(node).__name__ in functions.BUILTIN_NODES else not_builtin(node.sql_name())
+    if _WORD.fullmatch(typed) and typed.upper() not in functions.BUILTIN_FUNCTIONS:
+        return not_builtin(typed)
+    # A function from another dialect (UNNEST, MD5, ...) is no T-SQL built-in, even where sqlglot folds it
+    # into a built-in's node and position (UPPER(HEX(x)) becomes one Hex node that starts at UPPER).
+    return None if type(node).__name__ in functions.BUILTIN_NODES else not_builtin(typed or node.sql_name())
 
 
 _WORD = re.compile(r"\w+")
