@@ -158,6 +158,15 @@ GOOD_READS: list[Good] = [
     Good("SELECT * FROM dbo.fn_orders(1)", sqlite=False),
     Good("SELECT dbo.MD5(Name), dbo.UPPER(Name) FROM Customers", sqlite=False),  # user functions, whatever the name
     Good("SELECT ISJSON(N'[1]') AS j", sqlite=False),
+    Good(
+        "SELECT HASHBYTES('SHA2_256', Name), LOWER(CONVERT(VARCHAR(32), HASHBYTES('MD5', Name), 2)) FROM Customers",
+        sqlite=False,
+    ),
+    Good(
+        "SELECT DATEPART(weekday, OrderDate), DATENAME(month, OrderDate), DATEDIFF(quarter, OrderDate, GETDATE()) "
+        "FROM Orders",
+        sqlite=False,
+    ),
     Good("SELECT Name FROM Customers WHERE CONTAINS(Name, N'tea') OR FREETEXT(City, N'rome')", sqlite=False),
     Good("SELECT SCOPE_IDENTITY() AS id, ERROR_MESSAGE() AS e, XACT_STATE() AS x", sqlite=False),
     Good("SELECT GETUTCDATE() AS now, SYSUTCDATETIME() AS now2, EOMONTH(OrderDate) AS eom FROM Orders"),

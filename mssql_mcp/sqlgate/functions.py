@@ -81,9 +81,9 @@ Abs Acos ApproxDistinct Ascii Asin Atan Atan2 Avg Cast Ceil Chr Coalesce Compres
 Cot Count CumeDist CurrentSchema CurrentTimestamp CurrentTimestampLTZ CurrentTimezone CurrentUser DateAdd
 DateDiff DateFromParts Day Degrees DenseRank Exp Extract FirstValue Floor GenerateSeries Getbit Greatest
 GroupConcat Grouping GroupingId If JSONArrayAgg JSONExtract JSONExtractScalar JSONObject JSONObjectAgg Lag
-LastDay LastValue Lead Least Left Length Ln Log Lower Max Min Month Ntile Nullif NumberToStr ObjectId OpenJSON
+LastDay LastValue Lead Least Left Length Ln Log Lower MD5 Max Min Month Ntile Nullif NumberToStr ObjectId OpenJSON
 PercentRank PercentileCont PercentileDisc Pi Pow Radians Rand Rank RegexpCount RegexpInstr RegexpLike
-RegexpReplace RegexpSubstr Repeat Replace Reverse Right Round RowNumber SessionUser Sign Sin Soundex Space
+RegexpReplace RegexpSubstr Repeat Replace Reverse Right Round RowNumber SessionUser SHA SHA2 Sign Sin Soundex Space
 Sqrt Stddev StrPosition Stuff Substring Sum Tan TimeFromParts TimeStrToTime TimeToStr TimestampFromParts
 TimestampTrunc Translate Trim TryCast TsOrDsToDate Unicode Upper Uuid Year
 """.split()
@@ -107,6 +107,7 @@ DERIVATION_ARGUMENTS = (
     "day, 1, 2",
     "1 AS INT",
     "1, 2, 3, 4, 5, 6, 7",
+    *(f"'{algorithm}', 1" for algorithm in ("MD5", "SHA1", "SHA2_256", "SHA2_512")),  # HASHBYTES
 )
 
 
