@@ -27,20 +27,21 @@ ALICE = {"email": "alice@example.com", "email_verified": True, "name": "Alice Ex
 
 
 @pytest.fixture(scope="module")
-def ports() -> tuple[int, int]:
-    return free_port(), free_port()
+def ports() -> tuple[int, int, int]:
+    return free_port(), free_port(), free_port()  # Claude face, Claude face with LOCAL_PASSWORDS, ChatGPT face
 
 
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory, ports: tuple[int, int]) -> Iterator[OidcProvider]:
+def provider(tmp_path_factory: pytest.TempPathFactory, ports: tuple[int, int, int]) -> Iterator[OidcProvider]:
     tmp = tmp_path_factory.mktemp("oidc-provider")
-    with running_provider(tmp, {"alice": ALICE}, [callback_for(p) for p in ports]) as running:
+    callbacks = [callback_for(ports[0]), callback_for(ports[1]), callback_for(ports[2], "/chatgpt")]
+    with running_provider(tmp, {"alice": ALICE}, callbacks) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def server(
-    demo_db: Path, tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider, ports: tuple[int, int]
+    demo_db: Path, tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider, ports: tuple[int, int, int]
 ) -> Iterator[ServerProcess]:
     env = {"OIDC_ALLOWED_DOMAINS": "example.com", "OIDC_REQUIRED_GROUPS": "db-readers,db-admins"}
     with upstream_server(demo_db, tmp_path_factory.mktemp("oidc-server"), provider, ports[0], env) as running:
@@ -102,7 +103,7 @@ async def test_the_person_is_recorded_without_a_password_and_their_provider_toke
 
 
 async def test_login_page_offers_the_button_and_the_local_form_with_local_passwords(
-    demo_db: Path, tmp_path: Path, provider: OidcProvider, ports: tuple[int, int]
+    demo_db: Path, tmp_path: Path, provider: OidcProvider, ports: tuple[int, int, int]
 ) -> None:
     with upstream_server(demo_db, tmp_path, provider, ports[1], {"LOCAL_PASSWORDS": "true"}) as server:
         filler = UpstreamFiller(Account("alice", ""))
@@ -112,3 +113,17 @@ async def test_login_page_offers_the_button_and_the_local_form_with_local_passwo
         login_page = filler.pages[0]
         assert "Sign in with Contoso" in login_page and 'name="password"' in login_page
         assert storage.tokens is not None
+
+
+async def test_the_chatgpt_face_has_its_own_callback_under_its_prefix(
+    demo_db: Path, tmp_path: Path, provider: OidcProvider, ports: tuple[int, int, int]
+) -> None:
+    with upstream_server(demo_db, tmp_path, provider, ports[2], face="chatgpt") as server:
+        filler = UpstreamFiller(Account("alice", ""))
+        auth, _, _ = oauth_client(f"{server.base_url}/chatgpt/mcp", filler.account, filler=filler)
+        async with connect(server.base_url, "streamable", auth=auth, prefix="/chatgpt") as client:
+            result = await client.call_tool("search", {"query": "customers"})
+            assert not result.is_error, text_of(result)
+        assert f"{server.base_url}/chatgpt/oidc/callback" in [u.split("?")[0] for u in filler.visited]
+        to_provider = next(u for u in filler.visited if u.startswith(provider.issuer + "/auth"))
+        assert httpx2.URL(to_provider).params["redirect_uri"] == callback_for(server.port, "/chatgpt")
