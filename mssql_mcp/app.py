@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,7 +120,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
 
     sse_endpoint = _SseEndpoint(get=sse_get, post=sse_post)
 
-    health = _health_endpoint(queries, settings, oauth=bool(auth.routes))
+    health = _health_endpoint(queries, settings, oauth=bool(auth.routes), store_health=auth.health)
     routes: list[BaseRoute] = [
         Route(f"{p}/health", health, methods=["GET"]),
         Route(f"{p}/mcp", mcp_app),
@@ -183,11 +183,19 @@ class _SseEndpoint:
             await self.post(scope, receive, send)
 
 
-def _health_endpoint(queries: QueryService, settings: Settings, *, oauth: bool) -> Callable[[Request], Any]:
+def _health_endpoint(
+    queries: QueryService,
+    settings: Settings,
+    *,
+    oauth: bool,
+    store_health: Callable[[], Awaitable[str | None]] | None = None,
+) -> Callable[[Request], Any]:
     sdk_version = importlib.metadata.version("mcp")
 
     async def health(_: Request) -> JSONResponse:
         problem = await queries.health()
+        if problem is None and store_health is not None:  # sign-in needs the store as much as tools need the db
+            problem = await store_health()
         body = {
             "status": "ok" if problem is None else "degraded",
             "transport": "streamable-http",

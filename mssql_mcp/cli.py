@@ -1,4 +1,4 @@
-"""`mssql-mcp` command line: serve | connect | demo | users | doctor | config.
+"""`mssql-mcp` command line: serve | connect | demo | users | store | doctor | config.
 
 With `cli.py` and the two top-level entrypoints, this is the only code that reads the environment.
 Each subcommand's work lives in its own module; this file only parses and dispatches.
@@ -14,6 +14,7 @@ from pathlib import Path
 from mssql_mcp.connect import CLIENTS
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.faces import FACES
+from mssql_mcp.oauth.store_copy import add_arguments as add_store_arguments
 from mssql_mcp.oauth.users_cli import add_arguments as add_user_arguments
 from mssql_mcp.settings import Settings, load_settings
 from mssql_mcp.settings_docs import effective_items, env_example, markdown_table
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = sub.add_parser("users", help="manage the people who may sign in")
     add_user_arguments(users)
+
+    store = sub.add_parser("store", help="move sign-in state between stores (SQLite to Redis)")
+    add_store_arguments(store)
 
     sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
 
@@ -95,6 +99,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from mssql_mcp.oauth.users_cli import run
 
         return run(args, settings)
+    if args.command == "store":
+        from mssql_mcp.oauth.store_copy import run as run_store
+
+        return run_store(args)
     if args.command == "doctor":
         from mssql_mcp.doctor import run_doctor
 

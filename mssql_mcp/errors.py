@@ -11,7 +11,8 @@
     │   ├── QueryTimeout          the statement ran past QUERY_TIMEOUT_SECONDS and was cancelled
     │   └── ValueTooLarge         a value the statement read or built passed MAX_VALUE_BYTES
     ├── ServerBusy                no database worker for this call now (the caller's share, or all stuck)
-    └── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
+    ├── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
+    └── StoreUnavailable          the authorization store (Redis) cannot be reached: sign-in and token checks get 503
 
 Messages never contain secrets: connection strings and passwords stay out of them.
 A message that points to another tool names it as the Claude face does (``list_tables``) and lists it in
@@ -118,3 +119,10 @@ class DatabaseUnavailable(MssqlMcpError):
     def __init__(self, message: str, number: int | None = None) -> None:
         self.number = number
         super().__init__(message)
+
+
+class StoreUnavailable(MssqlMcpError):
+    """The authorization store cannot be reached right now; nothing about sign-in can be decided."""
+
+    def __init__(self) -> None:
+        super().__init__("authorization store unavailable")

@@ -25,6 +25,7 @@ log = logging.getLogger("mssql_mcp.health")
 UNAVAILABLE = "database unavailable"
 NOT_ANSWERING = "database not answering"
 BUSY = "database workers busy"
+STORE_UNAVAILABLE = "authorization store unavailable"  # sign-in state (Redis) cannot be reached
 
 REPEAT_SECONDS = 300.0
 

@@ -263,6 +263,16 @@ class Settings:
         "SQLite file holding users, clients, codes and tokens (tokens and secrets only as hashes).",
         group="auth",
     )
+    store_url: Secret | None = setting(
+        "STORE_URL",
+        None,
+        "Where sign-in state lives: sqlite:///PATH (relative; sqlite:////PATH absolute) or "
+        "redis://[USER:PASSWORD@]HOST:PORT/DB (rediss:// for TLS; redis-py options such as socket_timeout "
+        "in the query), shared by every replica and worker. Unset: sqlite:/// + OAUTH_STORE_PATH. "
+        "See docs/scaling.md.",
+        group="auth",
+        secret=True,
+    )
     access_token_ttl_seconds: int = setting(
         "ACCESS_TOKEN_TTL_SECONDS", 3600, "Lifetime of an access token.", group="auth"
     )

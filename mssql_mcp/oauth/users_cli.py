@@ -16,7 +16,8 @@ import sys
 import time
 
 from mssql_mcp.oauth.identity import is_person_key
-from mssql_mcp.oauth.sqlite_store import SqliteStore
+from mssql_mcp.oauth.store import OAuthStore
+from mssql_mcp.oauth.store_url import open_store
 from mssql_mcp.oauth.users import UserError, Users, check_password, check_username
 from mssql_mcp.settings import Settings
 
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    store = SqliteStore(settings.oauth_store_path)
+    store = open_store(settings)
     users = Users(store)
     try:
         command: str = args.users_command
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
 
 
-def _person_command(store: SqliteStore, command: str, key: str) -> int:
+def _person_command(store: OAuthStore, command: str, key: str) -> int:
     if command not in ("remove", "allow"):
         print(f"mssql-mcp: {key} signs in at the identity provider and has no password here", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,8 +26,9 @@ from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
 from mssql_mcp.oauth.provider import SCOPE, Provider
 from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
-from mssql_mcp.oauth.sqlite_store import SqliteStore
 from mssql_mcp.oauth.store import OAuthStore
+from mssql_mcp.oauth.store_outage import StoreHealth, StoreOutage
+from mssql_mcp.oauth.store_url import open_store
 from mssql_mcp.oauth.throttle import LoginThrottle
 from mssql_mcp.oauth.tokens import TokenPolicy
 from mssql_mcp.oauth.upstream_tokens import TokenVault
@@ -46,12 +47,14 @@ class AuthComponents:
     protect():   wraps one MCP endpoint so that it requires a valid token for `resource_url`,
                  honouring ALLOW_UNAUTH_METHODS / ALLOW_UNAUTH_TOOLS_CALL.
     provider:    the authorization server (oauth/browser.py's page sign-in asks it for what it needs).
+    health:      /health asks it whether the store answers (None: ok; else the generic reason).
     """
 
     routes: list[BaseRoute] = field(default_factory=list)
     middleware: list[Middleware] = field(default_factory=list)
     guard: Callable[[ASGIApp, str], ASGIApp] | None = None
     provider: Provider | None = None
+    health: Callable[[], Awaitable[str | None]] | None = None
 
     def protect(self, app: ASGIApp, *, resource_url: str) -> ASGIApp:
         return self.guard(app, resource_url) if self.guard is not None else app
@@ -59,7 +62,7 @@ class AuthComponents:
 
 def ensure_demo_user(settings: Settings) -> str | None:
     """`make run`: if nobody can sign in yet, create user "demo"; returns its one-time password."""
-    store = SqliteStore(settings.oauth_store_path)
+    store = open_store(settings)
     try:
         return Users(store).ensure_demo_user()
     finally:
@@ -87,7 +90,7 @@ def build_auth(
             f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on localhost/127.0.0.1"
         )
     resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
-    store = store if store is not None else SqliteStore(settings.oauth_store_path)
+    store = store if store is not None else open_store(settings)
     store.purge(clock())
     clients = ClientPolicy(
         settings.allowed_redirect_hosts,
@@ -128,6 +131,7 @@ def build_auth(
     if upstream is not None:
         routes += upstream.routes()
     middleware = [
+        Middleware(StoreOutage),  # outermost of these: a store outage anywhere below is a 503
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(provider)),
         Middleware(AuthContextMiddleware),
     ]
@@ -145,7 +149,8 @@ def build_auth(
 
     if upstream is None and store.count_users() == 0:
         log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
-    return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider)
+    health = StoreHealth(store).problem
+    return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider, health=health)
 
 
 def _upstream_sign_in(
