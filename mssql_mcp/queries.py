@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,10 +45,13 @@ from mssql_mcp.health import BUSY, NOT_ANSWERING, UNAVAILABLE, HealthLog
 from mssql_mcp.workers import DB_THREAD_NICE, CallerShares, ShareExhausted, WorkerPool
 
 T = TypeVar("T")
+log = logging.getLogger("mssql_mcp.queries")
 
 # The catalog changes rarely; a short TTL keeps name resolution off the database on the hot path
 # while a new table still shows up within seconds.
 CATALOG_TTL_SECONDS = 30.0
+# Listing 50,000 tables (and the search index's columns) takes longer than one query may: loads get this long.
+CATALOG_LOAD_SECONDS = 120.0
 # A backend that ignores its own timeout (a wedged driver) must not wedge the caller too.
 TIMEOUT_GRACE_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 1.0
@@ -124,6 +128,8 @@ class QueryService:
         self._catalog_loads = 0  # loads started, so a waiter can tell that one finished while it waited
         self._catalog_error: MssqlMcpError | None = None  # how the last load failed, if it did
         self._catalog_generation = 0  # bumped by invalidate_catalog: a load begun before it is not cached
+        self._catalog_stale: Catalog | None = None  # the last catalog loaded, served while a refresh runs
+        self._catalog_refresh: asyncio.Task[None] | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -244,9 +250,27 @@ class QueryService:
             raise QueryRefused("Refused: the statement is nested too deeply to check. Simplify it.") from None
 
     async def catalog(self) -> Catalog:
+        """The cached catalog. Once one has loaded, an expired one is still served while a fresh one loads in
+        the background: on a database of thousands of tables no call waits for a reload, only the first."""
         cached = self._catalog_cache.get("catalog")
         if cached is not None:
             return cached
+        if self._catalog_stale is not None:
+            if self._catalog_refresh is None or self._catalog_refresh.done():
+                # An empty context: the refresh runs on no caller's share of the workers.
+                self._catalog_refresh = asyncio.get_running_loop().create_task(
+                    self._refresh_catalog(), context=contextvars.Context()
+                )
+            return self._catalog_stale
+        return await self._load_catalog()
+
+    async def _refresh_catalog(self) -> None:
+        try:
+            await self._load_catalog()
+        except MssqlMcpError as exc:  # the stale catalog keeps serving; the next expired read tries again
+            log.warning("catalog refresh failed: %s", exc.message)
+
+    async def _load_catalog(self) -> Catalog:
         loads = self._catalog_loads
         async with self._catalog_lock:  # single flight: one load at a time, the others wait for it
             cached = self._catalog_cache.get("catalog")
@@ -259,17 +283,24 @@ class QueryService:
             self._catalog_error = None
             generation = self._catalog_generation
             try:
-                catalog = Catalog(await self._call(self.database.list_tables))
+                tables = await self._call(self.database.list_tables, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))
             except MssqlMcpError as exc:
                 self._catalog_error = exc
                 raise
+            catalog = Catalog(tables)
             if generation == self._catalog_generation:  # no DDL invalidated it while it loaded
                 self._catalog_cache["catalog"] = catalog
+                self._catalog_stale = catalog
             return catalog
+
+    async def load_catalog_part(self, fn: Callable[[], T]) -> T:
+        """A catalog-sized backend read (the schema search's columns), with the catalog's time limit."""
+        return await self._call(fn, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))
 
     def invalidate_catalog(self) -> None:
         self._catalog_generation += 1
         self._catalog_cache.clear()
+        self._catalog_stale = None  # after DDL the next call waits for the new catalog, not the old one
 
     # -- operations ------------------------------------------------------------------------
 

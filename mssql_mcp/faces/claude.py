@@ -13,6 +13,7 @@ from mcp_types import CallToolResult
 from starlette.routing import BaseRoute
 
 from mssql_mcp.db.base import TableDetail, TableInfo
+from mssql_mcp.faces import paging
 from mssql_mcp.faces.common import READ_ONLY, WRITE, FaceContext, ToolOutput, run_tool
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome
 from mssql_mcp.serialize import json_rows, render_table
@@ -24,15 +25,21 @@ def register(face: FaceContext) -> list[BaseRoute]:
 
     @server.tool(
         name="list_tables",
-        description="List the tables and views in the database, with schema, type and row count.",
+        description=(
+            "List the tables and views in the database, with schema, type and row count. Optional: schema "
+            "(e.g. 'dbo'); pattern, part of the table name, case-insensitive, '*' the only wildcard; cursor, from "
+            f"the previous page. A page holds at most {paging.PAGE_MAX_TABLES} tables; a large database is "
+            "easier to explore with search_schema."
+        ),
         annotations=READ_ONLY,
     )
-    async def list_tables(ctx: Context) -> CallToolResult:
+    async def list_tables(
+        ctx: Context, schema: str | None = None, pattern: str | None = None, cursor: str | None = None
+    ) -> CallToolResult:
         async def body() -> ToolOutput:
-            tables = await queries.list_tables()
-            return ToolOutput(
-                text=_tables_text(tables), structured={"tables": [_table_json(t) for t in tables]}, rows=len(tables)
-            )
+            catalog = await queries.catalog()
+            found = paging.page(catalog, _table_line, schema=schema, pattern=pattern, cursor=cursor)
+            return _page_output(found)
 
         return await run_tool("list_tables", body, ctx=ctx, policy=policy)
 
@@ -114,11 +121,21 @@ def _table_json(t: TableInfo) -> dict[str, Any]:
     return {"schema": t.ref.schema, "name": t.ref.name, "type": t.type, "row_count": t.row_count}
 
 
-def _tables_text(tables: list[TableInfo]) -> str:
-    lines = [
-        f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)" for t in tables
-    ]
-    return "\n".join(lines) if lines else "No tables."
+def _table_line(t: TableInfo) -> str:
+    return f"{t.ref.qualified} ({t.type.lower()}, {t.row_count if t.row_count is not None else '?'} rows)"
+
+
+def _page_output(found: paging.Page) -> ToolOutput:
+    tables = found.tables
+    structured: dict[str, Any] = {"tables": [_table_json(t) for t in tables]}
+    text = "\n".join(_table_line(t) for t in tables)
+    if not tables:
+        text = "No tables match; try another pattern, or search_schema." if found.filtered else "No tables."
+    if found.next_cursor:
+        structured["next_cursor"] = found.next_cursor
+        structured["remaining"] = found.remaining
+        text += f"\n{found.remaining} more; call again with cursor={found.next_cursor}"
+    return ToolOutput(text=text, structured=structured, rows=len(tables))
 
 
 def _detail_json(d: TableDetail) -> dict[str, Any]:
