@@ -30,9 +30,10 @@ quietly() {
 }
 
 # What each purpose needs from Debian (the ODBC manager and drivers are scripts/install-odbc.sh's job).
-# The test extras are the real programs the suite drives: nginx, certbot + pebble, openssl, Chromium, Node.
+# The test extras are the real programs the suite drives: nginx, certbot + pebble, openssl, Chromium, Node,
+# and redis-server + redis-sentinel (the Redis store's tests start their own on loopback ports).
 apt_run=(python3-venv)  # the ODBC drivers come from scripts/install-odbc.sh, at the end
-apt_test=(nginx certbot pebble openssl chromium curl nodejs npm)
+apt_test=(nginx certbot pebble openssl chromium curl nodejs npm redis-server redis-sentinel)
 
 want=("${apt_run[@]}")
 [ "$purpose" = test ] && want+=("${apt_test[@]}")
