@@ -425,6 +425,13 @@ class Settings:
         secret=True,
     )
     # --- ChatGPT face ------------------------------------------------------------------------
+    db_identity_groups: tuple[str, ...] = setting(
+        "DB_IDENTITY_GROUPS",
+        (),
+        "Comma-separated groups that matter to the database: when a person's groups exceed the 8,000 bytes of "
+        "SQL Server's session context (mcp_groups), only these are kept and mcp_groups_truncated is set.",
+        group="identity",
+    )
     max_search_results: int = setting(
         "MAX_SEARCH_RESULTS", 20, "Most results one ChatGPT search returns.", group="chatgpt"
     )

@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
+from mssql_mcp.db.bulk_columns import ColumnRow
 from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.drivers import ensure_driver
+from mssql_mcp.db.identity import PERSON, context_batch
 from mssql_mcp.db.mssql_conn import (
     commit_error,
     connect_error,
@@ -151,12 +153,18 @@ class MssqlDatabase:
         if self._refusal:
             raise DatabaseUnavailable(f"Refusing to query: {self._refusal}")
 
-    def _with_connection(self, fn: Callable[[Any], T], *, timeout: float, retry: bool, commit: bool = False) -> T:
-        """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease)."""
+    def _with_connection(
+        self, fn: Callable[[Any], T], *, timeout: float, retry: bool, commit: bool = False, person: bool = True
+    ) -> T:
+        """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
+
+        With `person`, the session context names the caller first (db/identity.py), on that connection."""
         self._guard()
         for attempt in (1, 2):
             try:
                 with self.pool.lease(wait=timeout, commit=commit and not self.read_only) as lease:
+                    if person:
+                        self._attempt(lease, self._set_context, timeout, context=True)
                     result = self._attempt(lease, fn, timeout)
             except _Lost as lost:
                 self.pool.clear_idle()  # its siblings went through the same outage
@@ -170,8 +178,20 @@ class MssqlDatabase:
             return result
         raise AssertionError("unreachable")
 
-    def _attempt(self, lease: Lease, fn: Callable[[Any], T], timeout: float) -> T:
-        """Call `fn`, mapping driver errors to ours; a connection left in an unknown state breaks the lease."""
+    def _set_context(self, conn: Any) -> None:
+        """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
+        sql, values = context_batch(PERSON.get(), self.settings.db_identity_groups)
+        cursor = conn.cursor()
+        cursor.execute(sql, *values)
+        while cursor.nextset():  # an error in a later EXEC of the batch surfaces only here
+            pass
+        cursor.close()
+
+    def _attempt(self, lease: Lease, fn: Callable[[Any], T], timeout: float, *, context: bool = False) -> T:
+        """Call `fn`, mapping driver errors to ours; a connection left in an unknown state breaks the lease.
+
+        `context`: `fn` sets the session context. If it fails, the connection may still hold the previous
+        person's keys, so it is discarded, and nothing else runs on it."""
         conn = lease.conn
         conn.timeout = max(1, math.ceil(timeout))  # pyodbc: whole seconds; 0 would mean no timeout
         try:
@@ -181,9 +201,15 @@ class MssqlDatabase:
                 lease.broken()
                 raise QueryTimeout(timeout) from None
             error = query_error(exc)
+            lost = is_connection_lost(exc) or (error.number is None and not alive(conn))
+            if context and not lost:
+                lease.broken()
+                raise DatabaseUnavailable(
+                    f"Could not name you to the database (session context): {error.message}", error.number
+                ) from None
             # FreeTDS first reports a dead socket as HY000 "Unknown error": with no server error number,
-            # ask the link itself before blaming the statement.
-            if is_connection_lost(exc) or (error.number is None and not alive(conn)):
+            # ask the link itself (above) before blaming the statement.
+            if lost:
                 lease.broken()
                 raise _Lost(lost_error(exc, self.where)) from None
             raise error from None
@@ -208,6 +234,14 @@ class MssqlDatabase:
         return self._with_connection(
             lambda conn: mssql_catalog.list_tables(conn.cursor()),
             timeout=self.settings.query_timeout_seconds,
+            retry=True,
+        )
+
+    def list_columns(self) -> list[ColumnRow]:
+        """Every column of every table and view in a fixed number of statements (the schema search's index)."""
+        return self._with_connection(
+            lambda conn: mssql_catalog.list_columns(conn.cursor()),
+            timeout=max(self.settings.query_timeout_seconds, 120.0),  # 50,000 tables' columns take a while
             retry=True,
         )
 
@@ -246,7 +280,10 @@ class MssqlDatabase:
 
     def ping(self) -> None:
         self._with_connection(
-            lambda conn: conn.cursor().execute("SELECT 1").fetchall(), timeout=PING_WAIT_SECONDS, retry=True
+            lambda conn: conn.cursor().execute("SELECT 1").fetchall(),
+            timeout=PING_WAIT_SECONDS,
+            retry=True,
+            person=False,  # /health and the start-up check run for nobody, and read nothing
         )
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from starlette.requests import Request
 
+from mssql_mcp.db.identity import DbIdentity, identity_of, person_scope
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.logs import event
 from mssql_mcp.oauth import AuthComponents
@@ -81,6 +82,12 @@ def caller_key(ctx: Context | None) -> str | None:
     return None
 
 
+def caller_identity(ctx: Context | None) -> DbIdentity | None:
+    """The signed-in person, as the database layer names them (db/identity.py); None without sign-in."""
+    user, _client = caller(ctx)
+    return identity_of(user) if user else None
+
+
 async def run_tool(
     tool: str,
     body: Callable[[], Awaitable[ToolOutput]],
@@ -95,7 +102,7 @@ async def run_tool(
     started = time.perf_counter()
     outcome, rows, error = "ok", None, None
     try:
-        with caller_scope(caller_key(ctx)):
+        with caller_scope(caller_key(ctx)), person_scope(caller_identity(ctx)):
             out = await body()
         rows = out.rows
         return CallToolResult(content=[TextContent(type="text", text=out.text)], structured_content=out.structured)

@@ -53,6 +53,8 @@ _BEGIN = re.compile(r"^BEGIN\s+TRAN(SACTION)?\b", re.I)
 _END = re.compile(r"^(IF\s+@@TRANCOUNT\s*>\s*0\s+)?(COMMIT|ROLLBACK)(\s+(TRAN|TRANSACTION|WORK)\b.*)?$", re.I | re.S)
 _WAITFOR = re.compile(r"^WAITFOR\s+DELAY\s+'(\d+):(\d+):(\d+(?:\.\d+)?)'$", re.I)
 _EXEC = re.compile(r"^EXEC(UTE)?\s+([\w.\[\]]+)", re.I)
+_SET_CONTEXT = re.compile(r"^EXEC(?:UTE)?\s+(?:\[?sys\]?\.)?\[?sp_set_session_context\]?\s+(.*)$", re.I | re.S)
+_ARG = re.compile(r"\s*(?:@(\w+)\s*=\s*)?(N?'(?:[^']|'')*'|@\w+|NULL|-?\d+)\s*(?:,|$)", re.I)
 
 
 def split_batch(sql: str) -> list[str]:
@@ -96,6 +98,8 @@ class Session:
         self.tran = 0  # current transaction descriptor; 0 = none
         self.prepared: dict[int, tuple[str, list[str]]] = {}
         self.options: dict[str, str] = {}
+        # sp_set_session_context: key -> (value, read_only); SESSION_CONTEXT(N'key') reads it (server.py)
+        self.context: dict[str, tuple[Any, bool]] = {}
         self._cancel = threading.Event()
 
     def _attach_catalog(self) -> None:
@@ -215,11 +219,34 @@ class Session:
         if m:
             self._sleep(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
             return None
+        m = _SET_CONTEXT.match(sql)
+        if m:
+            self._set_context(sql, m.group(1), params)
+            return None
         m = _EXEC.match(sql)
         if m:
             name = m.group(2).strip("[]")
             raise SqlError(2812, f"Could not find stored procedure '{name}'.")
         return self._query(sql, params, emit)
+
+    def _set_context(self, sql: str, text: str, params: dict[str, Any]) -> None:
+        """sp_set_session_context @key, @value [, @read_only]: named or positional arguments."""
+        fault = self.server.faults.match(sql)
+        if fault is not None and fault.error is not None:
+            raise SqlError(fault.error, fault.error_text or f"Injected error {fault.error}.")
+        args: dict[str, Any] = {}
+        for i, m in enumerate(_ARG.finditer(text)):
+            name = (m.group(1) or ("key", "value", "read_only")[min(i, 2)]).lower()
+            args[name] = _argument(m.group(2), params)
+        key = args.get("key")
+        if not isinstance(key, str) or not key:
+            raise SqlError(201, "Procedure or function 'sp_set_session_context' expects parameter '@key'.")
+        if key in self.context and self.context[key][1]:
+            raise SqlError(
+                15664,
+                f"Cannot set key '{key}' in the session context. The key has been set as read_only for this session.",
+            )
+        self.context[key] = (args.get("value"), bool(args.get("read_only") or 0))
 
     def _sleep(self, seconds: float) -> None:
         if self._cancel.wait(seconds):
@@ -308,6 +335,17 @@ class Session:
             count += len(batch)
             batch = cursor.fetchmany(500)
         return count
+
+
+def _argument(token: str, params: dict[str, Any]) -> Any:
+    """One procedure argument: a bound @parameter, a string or number literal, or NULL."""
+    if token.startswith("@"):
+        return params.get(token[1:])
+    if token.upper() == "NULL":
+        return None
+    if token.endswith("'"):
+        return token[token.index("'") + 1 : -1].replace("''", "'")
+    return int(token)
 
 
 def _declared_type(annotated: exp.DataType | None) -> SqlType | None:

@@ -171,7 +171,7 @@ class TdsServer:
         return None
 
     _FUNCS = re.compile(
-        r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|"
+        r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|SESSION_CONTEXT\(\s*N?'[^']*'\s*\)|"
         r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
         re.I,
     )
@@ -189,6 +189,12 @@ class TdsServer:
                 return "1" if session.tran else "0"
             if word.startswith("SUSER_SNAME"):
                 return f"N'{self.user}'"
+            if word.startswith("SESSION_CONTEXT"):
+                key = m.group(0).split("'")[1]
+                value = session.context.get(key, (None, False))[0]
+                if value is None:
+                    return "NULL"
+                return str(value) if isinstance(value, int) else "N'" + str(value).replace("'", "''") + "'"
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"
