@@ -165,3 +165,48 @@ def test_the_backend_runs_the_gates_tree(db: SqliteDatabase) -> None:
     sql = "SELECT N'from the text' AS source"
     tree = sqlgate.check("SELECT N'from the tree' AS source").statement
     assert db.execute(sql, max_rows=1, timeout=5, statement=tree).rows == [("from the tree",)]
+
+
+@pytest.fixture(scope="module")
+def demo(demo_db: Path) -> Iterator[SqliteDatabase]:
+    database = SqliteDatabase(demo_db, read_only=True)
+    yield database
+    database.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT CAST('2024-03-05 10:11:12' AS DATETIME2)", "2024-03-05 10:11:12"),
+        ("SELECT CONVERT(VARCHAR(10), CAST('2024-03-05 10:11:12' AS DATETIME2), 120)", "2024-03-05"),
+        ("SELECT LEN(CONVERT(VARCHAR(10), GETDATE(), 120))", 10),
+        ("SELECT CAST(3.14159 AS DECIMAL(10,2))", 3.14),
+        ("SELECT COUNT(*) FROM Customers WHERE CompanyName LIKE '[A-C]%'", "> 0"),
+        ("SELECT COUNT(*) FROM Customers WHERE City = 'zürich'", "> 0"),
+        ("SELECT COUNT(*) FROM Customers WHERE City = 'zurich'", 0),  # accent-sensitive
+        ("SELECT COUNT(*) FROM Customers WHERE CustomerGuid IN (SELECT UPPER(CustomerGuid) FROM Customers)", "> 0"),
+        ("SELECT LEN('abc  ')", 3),
+    ],
+)
+def test_the_wrong_answers_of_the_embedded_database_are_right(demo: SqliteDatabase, sql: str, expected: object) -> None:
+    got = value(demo, sql)
+    if expected == "> 0":
+        assert isinstance(got, int) and got > 0
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT [nocol] FROM Customers", "Unknown column 'nocol'"),
+        ('SELECT "nocol" FROM Customers', "Unknown column 'nocol'"),
+        ("SELECT CustomerGuid FROM Customers ORDER BY CustomerGuid", "ORDER BY a uniqueidentifier"),
+        ("SELECT FORMAT(1.5, 'N2')", "FORMAT"),
+        ("SELECT CAST('abc' AS INT)", "Conversion failed"),
+    ],
+)
+def test_unknown_names_and_unsupported_constructs_are_errors(demo: SqliteDatabase, sql: str, message: str) -> None:
+    with pytest.raises(Exception) as caught:
+        demo.execute(sql, max_rows=10, timeout=5)
+    assert message in str(caught.value) and "\n" not in str(caught.value)

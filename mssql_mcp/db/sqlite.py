@@ -39,10 +39,12 @@ from mssql_mcp.db.base import (
     TableInfo,
     TableRef,
 )
+from mssql_mcp.db.bulk_columns import ColumnRow, sqlite_columns
 from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.sqlite_errors import sqlite_error
 from mssql_mcp.db.sqlite_guard import Authorizer
 from mssql_mcp.db.sqlite_limits import WATCHDOG, limit_length, too_big
+from mssql_mcp.db.tsql_functions import register as register_tsql_functions
 from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import (
     DatabaseUnavailable,
@@ -121,6 +123,7 @@ class SqliteDatabase:
                 uri, uri=True, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES, timeout=5.0
             )
             limit_length(con, self.max_value_bytes)
+            register_tsql_functions(con)  # SQL Server's collation, LIKE and conversions (db/tsql_functions.py)
             if self.read_only:
                 con.execute("PRAGMA query_only = ON")
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails now on a file that is no database
@@ -172,6 +175,11 @@ class SqliteDatabase:
                 count = self._count(con, name, deadline) if kind == "table" else None
                 tables.append(TableInfo(TableRef(SCHEMA, name), "TABLE" if kind == "table" else "VIEW", count))
         return tables
+
+    def list_columns(self) -> list[ColumnRow]:
+        """Every column of every table and view, in one statement (the schema search's index)."""
+        with self._connection() as con:
+            return sqlite_columns(con, SCHEMA)
 
     def _count(self, con: sqlite3.Connection, name: str, deadline: float) -> int | None:
         """Exact row count, or None (unknown) once the catalog's time budget is spent: a file with huge

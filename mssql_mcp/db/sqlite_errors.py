@@ -19,6 +19,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 
+from mssql_mcp.db.tsql_functions import take_error
 from mssql_mcp.errors import (
     DatabaseUnavailable,
     MssqlMcpError,
@@ -151,6 +152,9 @@ _MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], MssqlMcpError]]
 def sqlite_error(exc: sqlite3.Error, sql: str) -> MssqlMcpError:
     """Our error for `exc`, raised by SQLite while running `sql` (the translated statement)."""
     text = " ".join(str(exc).split())
+    conversion = take_error() if "user-defined function raised exception" in text else None
+    if conversion:  # a CAST/CONVERT that SQL Server would refuse too (db/tsql_functions.py)
+        return QueryError(conversion)
     if 'unrecognized token: "@' in text:
         variable = _SYSTEM_VARIABLE.search(_STRING.sub("''", sql))
         if variable:

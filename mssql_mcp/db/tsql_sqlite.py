@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 import sqlglot
 from cachetools import LRUCache
 from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
+from mssql_mcp.db import tsql_collation, tsql_semantics
+from mssql_mcp.db.tsql_functions import CAST_FUNCTION
 from mssql_mcp.errors import TranslationError
 from mssql_mcp.sqlgate.parse_messages import describe
 
@@ -58,7 +61,6 @@ _DATEPART = {
     "second": "%S",
     "dayofyear": "%j",
     "doy": "%j",
-    "week": "%W",
 }
 
 
@@ -99,10 +101,13 @@ def _translate_tree(tree: exp.Expr, schema: Schema) -> str:
     """Rewrite `tree` (the caller's own copy: it is changed in place) and render it as SQLite SQL."""
     tree = _unwrap(tree)
     _drop_planner_hints(tree)
-    text_columns = _text_columns(tree, schema.types)
-    tree = _rewrite_tree(tree, text_columns)
+    columns = tsql_semantics.declared_types(tree, schema.types)
+    text_columns = {key for key, declared in columns.items() if _is_text_type(declared)}
+    tree = _rewrite_tree(tree, text_columns, columns)
+    tree = tsql_collation.apply(tree, columns)
     try:
-        return tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)
+        # Every identifier quoted, in backquotes: SQLite reads an unknown "name" as a string, never `name`.
+        return tree.sql(dialect=_QuotingSQLite, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise TranslationError(f"The embedded SQLite database cannot run this T-SQL: {_first_line(exc)}") from None
 
@@ -118,10 +123,10 @@ def _unwrap(tree: exp.Expr) -> exp.Expr:
     return outer
 
 
-def _rewrite_tree(tree: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
+def _rewrite_tree(tree: exp.Expr, text_columns: set[tuple[str, str]], columns: tsql_semantics.ColumnTypes) -> exp.Expr:
     # Children first, so that `a + b + c` sees its inner `a + b` already turned into `||`.
     for node in reversed(list(tree.walk())):
-        new = _rewrite(node, text_columns)
+        new = _rewrite(tsql_semantics.rewrite(node, columns), text_columns)
         if new is not node:
             if node is tree:
                 tree = new
@@ -155,20 +160,9 @@ def _bare_name(node: exp.Expr) -> bool:
     return isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier)
 
 
-def _text_columns(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> set[tuple[str, str]]:
-    """(qualifier, column) pairs, lower case, that hold text; qualifier "" for unqualified references."""
-    scope: dict[str, str] = {}
-    for table in tree.find_all(exp.Table):
-        scope[table.name.lower()] = table.name.lower()
-        if table.alias:
-            scope[table.alias.lower()] = table.name.lower()
-    found: set[tuple[str, str]] = set()
-    for column in tree.find_all(exp.Column):
-        name, qualifier = column.name.lower(), column.table.lower()
-        candidates = [scope[qualifier]] if qualifier in scope else list(dict.fromkeys(scope.values()))
-        if any(_is_text_type(types.get(t, {}).get(name, "")) for t in candidates):
-            found.add((qualifier, name))
-    return found
+class _QuotingSQLite(SQLite):
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`"]
 
 
 def _is_text_type(declared: str) -> bool:
@@ -187,9 +181,15 @@ def _is_text(node: exp.Expr, text_columns: set[tuple[str, str]]) -> bool:
         return isinstance(to, exp.DataType) and to.is_type(*exp.DataType.TEXT_TYPES)
     if isinstance(node, exp.Column):
         return (node.table.lower(), node.name.lower()) in text_columns
+    if isinstance(node, exp.Anonymous) and node.name.lower() in (CAST_FUNCTION, "tsql_try_cast"):
+        return bool(node.expressions[1].name == "TEXT")
     if isinstance(node, exp.Add):
         return _is_text(node.left, text_columns) or _is_text(node.right, text_columns)
     return False
+
+
+def _is_number(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string
 
 
 def _strftime_int(fmt: str, value: exp.Expr) -> exp.Expr:
@@ -217,7 +217,11 @@ def _quarter(value: exp.Expr) -> exp.Expr:
 def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
     if isinstance(node, exp.National):
         return exp.Literal.string(node.this)
-    if isinstance(node, exp.Add) and (_is_text(node.left, text_columns) or _is_text(node.right, text_columns)):
+    if (
+        isinstance(node, exp.Add)
+        and (_is_text(node.left, text_columns) or _is_text(node.right, text_columns))
+        and not (_is_number(node.left) or _is_number(node.right))  # '1' + 1 is 2: the number wins
+    ):
         return exp.DPipe(this=node.left, expression=node.right)
     if isinstance(node, exp.Left):
         return exp.Substring(this=node.this, start=exp.Literal.number(1), length=node.expression)
@@ -274,6 +278,14 @@ def _datepart(node: exp.Extract) -> exp.Expr:
         return _strftime_int(_DATEPART[part], value)
     if part == "quarter":
         return _quarter(value)
+    if part in ("week", "wk", "ww"):
+        # Weeks start on Sunday (DATEFIRST 7) and week 1 holds January 1:
+        # (day of year + weekday of January 1 (Sunday 0) - 1) / 7 + 1.
+        jan1 = exp.Anonymous(this="DATE", expressions=[value.copy(), exp.Literal.string("start of year")])
+        days = exp.Add(this=_strftime_int("%j", value), expression=_strftime_int("%w", jan1))
+        offset = exp.Paren(this=exp.Sub(this=days, expression=exp.Literal.number(1)))
+        weeks = exp.Cast(this=exp.Div(this=offset, expression=exp.Literal.number(7)), to=exp.DataType.build("INTEGER"))
+        return exp.Paren(this=exp.Add(this=weeks, expression=exp.Literal.number(1)))
     if part in ("dayofweek", "weekday", "dw"):  # SQL Server's default DATEFIRST 7: Sunday is 1
         return exp.Add(this=_strftime_int("%w", value), expression=exp.Literal.number(1))
     raise TranslationError(f"DATEPART({part}, …) is not supported on the embedded SQLite database.")

@@ -1,0 +1,183 @@
+"""The rewrites that make SQLite answer as SQL Server would, or refuse: conversions, LEN, collation, quoting.
+
+Runs after the syntactic rewrites of `tsql_sqlite` on the same tree. The SQL Server behaviour each follows:
+- CAST/CONVERT/TRY_CAST/TRY_CONVERT to the date and time types, DECIMAL/NUMERIC, MONEY, BIT, the integer
+  types and UNIQUEIDENTIFIER call `tsql_cast` (`tsql_functions`); to VARCHAR(n) they cut the text to n
+  characters (30 when n is not given), and CONVERT's date styles apply to a value known to be a date
+  (https://learn.microsoft.com/sql/t-sql/functions/cast-and-convert-transact-sql);
+- LEN does not count trailing spaces (https://learn.microsoft.com/sql/t-sql/functions/len-transact-sql);
+- text comparisons, IN, BETWEEN, GROUP BY, PARTITION BY, DISTINCT and ORDER BY use the collation
+  TSQL_CI_AS (case-insensitive, accent-sensitive, as SQL Server's default collations);
+- GUIDs print in upper case; ORDER BY a GUID is refused (SQL Server sorts them by byte groups, not as text);
+- FORMAT, PIVOT and UNPIVOT are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+
+from mssql_mcp.db.tsql_functions import CAST_FUNCTION, DATE_TYPES, STYLES
+from mssql_mcp.errors import TranslationError
+
+ColumnTypes = dict[tuple[str, str], str]
+
+_PYTHON_CASTS = {
+    exp.DType.DATE: ("DATE", -1),
+    exp.DType.DATETIME: ("DATETIME", -1),
+    exp.DType.DATETIME2: ("DATETIME2", -1),
+    exp.DType.SMALLDATETIME: ("SMALLDATETIME", -1),
+    exp.DType.TIME: ("TIME", -1),
+    exp.DType.DECIMAL: ("DECIMAL", 0),
+    exp.DType.MONEY: ("MONEY", 4),
+    exp.DType.SMALLMONEY: ("SMALLMONEY", 4),
+    exp.DType.BIT: ("BIT", 0),
+    exp.DType.BOOLEAN: ("BIT", 0),
+    exp.DType.UUID: ("UNIQUEIDENTIFIER", 0),
+    exp.DType.TINYINT: ("TINYINT", 0),
+    exp.DType.SMALLINT: ("SMALLINT", 0),
+    exp.DType.INT: ("INT", 0),
+    exp.DType.BIGINT: ("BIGINT", 0),
+}
+_TEXT_TARGETS = (exp.DType.VARCHAR, exp.DType.NVARCHAR, exp.DType.CHAR, exp.DType.NCHAR)
+_DATETIME_STYLES = frozenset({*STYLES, 0, 100, 121, 21, 126})
+_REFUSED: dict[type[exp.Expr], str] = {
+    exp.TimeToStr: "FORMAT (and DATENAME)",
+    exp.NumberToStr: "FORMAT",
+    exp.Pivot: "PIVOT and UNPIVOT",
+}
+
+
+def declared_types(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> ColumnTypes:
+    """(qualifier, column) pairs, lower case, to their declared type (upper case); qualifier "" if none."""
+    scope: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        scope[table.name.lower()] = table.name.lower()
+        if table.alias:
+            scope[table.alias.lower()] = table.name.lower()
+    found: ColumnTypes = {}
+    for column in tree.find_all(exp.Column):
+        name, qualifier = column.name.lower(), column.table.lower()
+        candidates = [scope[qualifier]] if qualifier in scope else list(dict.fromkeys(scope.values()))
+        for candidate in candidates:
+            declared = types.get(candidate, {}).get(name)
+            if declared:
+                found[(qualifier, name)] = declared.upper()
+                break
+    return found
+
+
+def _column_type(node: exp.Column, columns: ColumnTypes) -> str:
+    return columns.get((node.table.lower(), node.name.lower()), "")
+
+
+def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
+    """The T-SQL type of a value where the statement tells it: a date type's name, TEXT, GUID, or ''."""
+    if isinstance(node, exp.Paren):
+        return value_type(node.this, columns)
+    if isinstance(node, exp.Literal):
+        return "TEXT" if node.is_string else ""
+    if isinstance(node, exp.CurrentTimestamp):
+        return "DATETIME"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == CAST_FUNCTION:
+        target = node.expressions[1].name
+        return "TEXT" if target == "TEXT" else target if target in DATE_TYPES else ""
+    if isinstance(node, exp.Collate):
+        return value_type(node.this, columns)
+    if isinstance(node, exp.Column):
+        declared = _column_type(node, columns)
+        for name in ("SMALLDATETIME", "DATETIME2", "DATETIMEOFFSET", "DATETIME", "DATE", "TIME"):
+            if name in declared:
+                return "" if name == "DATETIMEOFFSET" else name
+        if "UNIQUEIDENTIFIER" in declared:
+            return "GUID"
+        if any(word in declared for word in ("CHAR", "TEXT", "CLOB", "XML")):
+            return "TEXT"
+    if isinstance(node, exp.Upper | exp.Lower | exp.Substring | exp.Trim | exp.DPipe | exp.Concat):
+        return "TEXT"
+    return ""
+
+
+def _is_text(node: exp.Expr, columns: ColumnTypes) -> bool:
+    return value_type(node, columns) in ("TEXT", "GUID")
+
+
+def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _params(to: exp.DataType) -> list[int | None]:
+    out: list[int | None] = []
+    for param in to.expressions:
+        inner = param.this if isinstance(param, exp.DataTypeParam) else param
+        out.append(int(inner.name) if isinstance(inner, exp.Literal) and inner.is_int else None)
+    return out
+
+
+def _conversion(value: exp.Expr, to: exp.DataType, style: int, safe: bool, columns: ColumnTypes) -> exp.Expr | None:
+    """The call that converts `value` as SQL Server would, or None to keep SQLite's own CAST."""
+    params = _params(to)
+    source = value_type(value, columns)
+    if to.this in _PYTHON_CASTS:
+        target, default_scale = _PYTHON_CASTS[to.this]
+        precision, scale = 38, default_scale
+        if target == "DECIMAL":
+            precision = params[0] or 18 if params else 18
+            scale = (params[1] or 0) if len(params) > 1 else 0
+        elif target in DATE_TYPES and params and params[0] is not None:
+            scale = params[0]
+        if style >= 0 and source not in ("TEXT", ""):
+            raise TranslationError(
+                f"CONVERT to {target.lower()} with a style is not supported on the embedded database."
+            )
+    elif to.this in _TEXT_TARGETS:
+        target = "TEXT"
+        precision = (params[0] or 0) if params else 30  # VARCHAR(MAX): no limit; VARCHAR: 30 characters
+        scale = 0
+        if source in DATE_TYPES:
+            style = _default_style(source) if style < 0 else style
+            if style not in _DATETIME_STYLES or (source == "TIME" and style not in (108, 20, 120, 121, 21)):
+                raise TranslationError(f"CONVERT style {style} is not supported on the embedded database.")
+        elif style >= 0 and source != "TEXT":
+            raise TranslationError(
+                "CONVERT with a style is supported on the embedded database only for a value it knows is a date "
+                "(a date column, GETDATE(), or a CAST to a date type)."
+            )
+        elif source == "GUID":
+            value = _call("UPPER", value)
+    else:
+        if safe:
+            raise TranslationError(
+                f"TRY_CAST and TRY_CONVERT to {to.sql('tsql')} are not supported on the embedded database."
+            )
+        return None
+    args = [value, exp.Literal.string(target), *(exp.Literal.number(n) for n in (precision, scale, style))]
+    return _call("tsql_try_cast" if safe else CAST_FUNCTION, *args, exp.Literal.string(source))
+
+
+def _default_style(source: str) -> int:
+    # CAST(date AS VARCHAR): date and datetime2 print as ISO 8601 (styles 23 and 121), datetime as style 0.
+    return {"DATE": 23, "DATETIME2": 121, "TIME": 121}.get(source, 0)
+
+
+def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
+    """One node, children already rewritten."""
+    for kind, what in _REFUSED.items():
+        if isinstance(node, kind):
+            raise TranslationError(f"{what} is not supported on the embedded SQLite database.")
+    if isinstance(node, exp.Cast | exp.TryCast) and isinstance(node.args.get("to"), exp.DataType):
+        safe = isinstance(node, exp.TryCast) or bool(node.args.get("safe"))
+        return _conversion(node.this, node.args["to"], -1, safe, columns) or node
+    if isinstance(node, exp.Convert) and isinstance(node.this, exp.DataType):
+        style_node = node.args.get("style")
+        if style_node is not None and not (isinstance(style_node, exp.Literal) and style_node.is_int):
+            raise TranslationError("CONVERT's style must be a number on the embedded database.")
+        style = int(style_node.name) if style_node is not None else -1
+        return _conversion(node.expression, node.this, style, bool(node.args.get("safe")), columns) or node
+    if isinstance(node, exp.Length):  # LEN: trailing spaces do not count
+        inner = node.this.this if isinstance(node.this, exp.Cast) else node.this
+        return exp.Length(
+            this=_call("RTRIM", exp.Cast(this=inner, to=exp.DataType.build("TEXT")), exp.Literal.string(" "))
+        )
+    return node
