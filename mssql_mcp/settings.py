@@ -268,7 +268,8 @@ class Settings:
         None,
         "Where sign-in state lives: sqlite:///PATH (relative; sqlite:////PATH absolute) or "
         "redis://[USER:PASSWORD@]HOST:PORT/DB (rediss:// for TLS; redis-py options such as socket_timeout "
-        "in the query), shared by every replica and worker. Unset: sqlite:/// + OAUTH_STORE_PATH. "
+        "in the query) or redis+sentinel://[USER:PASSWORD@]HOST:26379[,HOST:PORT...]/SERVICE/DB, shared by every "
+        "replica and worker. Unset: sqlite:/// + OAUTH_STORE_PATH. "
         "See docs/scaling.md.",
         group="auth",
         secret=True,

@@ -4,6 +4,7 @@
     sqlite:////var/lib/mcp/oauth.db    an absolute path (four slashes, as SQLAlchemy spells it)
     redis://[user:password@]host:6379/0?socket_timeout=1&socket_connect_timeout=1
     rediss://...                       the same over TLS (ssl_ca_certs=..., ssl_cert_reqs=required by default)
+    redis+sentinel://[user:password@]host:26379,host2:26379/SERVICE/0   the primary Sentinel names (redis_sentinel.py)
 
 Redis URLs take redis-py's query options (timeouts, TLS files) and one of ours: `prefix=` (default
 "mssql-mcp:"), to share a database between deployments. With STORE_URL unset, OAUTH_STORE_PATH names the
@@ -19,7 +20,7 @@ from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.store import OAuthStore
 from mssql_mcp.settings import Settings
 
-SCHEMES = ("sqlite", "redis", "rediss")
+SCHEMES = ("sqlite", "redis", "rediss", "redis+sentinel", "rediss+sentinel")
 
 
 def store_url(settings: Settings) -> str:
@@ -39,13 +40,16 @@ def open_store_url(url: str) -> OAuthStore:
         from mssql_mcp.oauth.sqlite_store import SqliteStore
 
         return SqliteStore(sqlite_path(url))
-    if parts.scheme in ("redis", "rediss"):
+    if parts.scheme in SCHEMES[1:]:
+        from mssql_mcp.oauth.redis_sentinel import sentinel_client
         from mssql_mcp.oauth.redis_store import RedisStore
 
         query = parse_qsl(parts.query, keep_blank_values=True)
         prefix = dict(query).get("prefix", "mssql-mcp:")
-        rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-        return RedisStore(urlunsplit(parts._replace(query=rest)), prefix=prefix)
+        rest = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "prefix"])))
+        if parts.scheme.endswith("+sentinel"):
+            return RedisStore(rest, prefix=prefix, client=sentinel_client(rest))
+        return RedisStore(rest, prefix=prefix)
     raise ConfigError(f"STORE_URL: use one of {', '.join(s + '://' for s in SCHEMES)} (got {parts.scheme or url!r})")
 
 

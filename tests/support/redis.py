@@ -19,7 +19,8 @@ from tests.support.procs import ROOT, free_port, stop_pid
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, replica_of: int | None = None) -> None:
+        self.replica_of = replica_of
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -44,7 +45,11 @@ class RedisServer:
             "maxmemory-policy": "noeviction",
         }
         self.proc = subprocess.Popen(
-            [exe, *(x for name, value in options.items() for x in (f"--{name}", value))],
+            [
+                exe,
+                *(x for name, value in options.items() for x in (f"--{name}", value)),
+                *(("--replicaof", "127.0.0.1", str(self.replica_of)) if self.replica_of else ()),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -69,6 +74,57 @@ class RedisServer:
         finally:
             client.close()
         return f"redis://app:{password}@127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc)
+            self.proc = None
+
+
+class RedisSentinel:
+    """One redis-sentinel watching the primary on `primary_port` as service `mymaster`: quorum 1, and a
+    primary that does not answer for half a second is failed over."""
+
+    def __init__(self, directory: Path, primary_port: int) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.primary_port = primary_port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisSentinel:
+        exe = shutil.which("redis-sentinel")
+        if exe is None:
+            pytest.skip("redis-sentinel is not installed (make test's bootstrap installs it)")
+        conf = self.dir / "sentinel.conf"  # Sentinel rewrites its own file: it must be writable
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor mymaster 127.0.0.1 {self.primary_port} 1\n"
+            "sentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 5000\n"
+        )
+        with open(self.dir / "sentinel.log", "ab") as log:
+            self.proc = subprocess.Popen([exe, str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not _answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-sentinel did not start: {(self.dir / 'sentinel.log').read_text()[-2000:]}")
+            time.sleep(0.02)
+        return self
+
+    def primary(self) -> int:
+        client = redis.Redis(port=self.port)
+        try:
+            return int(client.sentinel_get_master_addr_by_name("mymaster")[1])
+        finally:
+            client.close()
+
+    def knows_a_replica(self) -> bool:
+        client = redis.Redis(port=self.port, decode_responses=True)
+        try:
+            replicas = client.sentinel_slaves("mymaster")
+        finally:
+            client.close()
+        return any("s_down" not in r["flags"] and r.get("master-link-status") == "ok" for r in replicas)
 
     def stop(self) -> None:
         if self.proc is not None:
