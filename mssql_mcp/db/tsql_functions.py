@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import unicodedata
 import uuid
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import cast
 
@@ -57,6 +58,7 @@ STYLES = {
 
 _local = threading.local()
 _Key = tuple[tuple[str, ...], tuple[str, ...]]
+SqliteValue = str | int | float | bytes | None
 
 
 class ConversionFailed(ValueError):
@@ -320,7 +322,22 @@ def try_cast(
 
 
 def register(con: sqlite3.Connection) -> None:
+    from mssql_mcp.db import tsql_dates, tsql_strings  # they build on this module's parsing and collation
+
     con.create_collation(COLLATION, collate)
+    for name, arity, function in (
+        ("upper", 1, tsql_strings.upper),
+        ("lower", 1, tsql_strings.lower),
+        ("tsql_charindex", 3, tsql_strings.charindex),
+        ("tsql_replace", 3, tsql_strings.replace),
+        ("tsql_stuff", 4, tsql_strings.stuff),
+        ("tsql_replicate", 2, tsql_strings.replicate),
+        ("tsql_datefromparts", 3, tsql_strings.datefromparts),
+        ("tsql_dateadd", 4, tsql_dates.dateadd),
+        ("tsql_datediff", 4, tsql_dates.datediff),
+        ("tsql_datename", 3, tsql_dates.datename),
+    ):
+        con.create_function(name, arity, cast(Callable[..., SqliteValue], function), deterministic=True)
     con.create_function("like", 2, like, deterministic=True)
     con.create_function("like", 3, like, deterministic=True)
     con.create_function(CAST_FUNCTION, 6, tsql_cast, deterministic=True)

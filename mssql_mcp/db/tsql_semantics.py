@@ -43,7 +43,6 @@ _PYTHON_CASTS = {
 _TEXT_TARGETS = (exp.DType.VARCHAR, exp.DType.NVARCHAR, exp.DType.CHAR, exp.DType.NCHAR)
 _DATETIME_STYLES = frozenset({*STYLES, 0, 100, 121, 21, 126})
 _REFUSED: dict[type[exp.Expr], str] = {
-    exp.TimeToStr: "FORMAT (and DATENAME)",
     exp.NumberToStr: "FORMAT",
     exp.Pivot: "PIVOT and UNPIVOT",
 }
@@ -80,6 +79,10 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
         return "TEXT" if node.is_string else ""
     if isinstance(node, exp.CurrentTimestamp):
         return "DATETIME"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_dateadd":
+        return node.expressions[3].name or "DATETIME"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_datefromparts":
+        return "DATE"
     if isinstance(node, exp.Anonymous) and node.name.lower() == CAST_FUNCTION:
         target = node.expressions[1].name
         return "TEXT" if target == "TEXT" else target if target in DATE_TYPES else ""
@@ -94,6 +97,8 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
             return "GUID"
         if any(word in declared for word in ("CHAR", "TEXT", "CLOB", "XML")):
             return "TEXT"
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("tsql_replace", "tsql_stuff", "tsql_replicate"):
+        return "TEXT"
     if isinstance(node, exp.Upper | exp.Lower | exp.Substring | exp.Trim | exp.DPipe | exp.Concat):
         return "TEXT"
     return ""
@@ -161,8 +166,63 @@ def _default_style(source: str) -> int:
     return {"DATE": 23, "DATETIME2": 121, "TIME": 121}.get(source, 0)
 
 
+def _bare(node: exp.Expr) -> exp.Expr:
+    """The value under the conversion wrappers sqlglot adds around a date argument."""
+    while isinstance(node, exp.TsOrDsToDate | exp.TimeStrToTime | exp.TsOrDsToTimestamp):
+        node = node.this
+    if isinstance(node, exp.Cast) and node.to.this == exp.DType.TIMESTAMP:
+        node = node.this
+    return node
+
+
+def _date_call(name: str, unit: str, *args: exp.Expr) -> exp.Expr:
+    from mssql_mcp.db.tsql_dates import UNITS
+
+    if unit.lower() not in UNITS:
+        tsql_name = name.removeprefix("tsql_").upper()
+        raise TranslationError(f"{tsql_name} with {unit.lower()} is not supported on the embedded database.")
+    return _call(name, exp.Literal.string(unit.lower()), *args)
+
+
+def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
+    """Date and string functions whose SQLite translation would compute something else."""
+    if isinstance(node, exp.DateAdd):
+        value = _bare(node.this)
+        source = value_type(value, columns)
+        return _date_call("tsql_dateadd", node.text("unit"), node.expression, value, exp.Literal.string(source))
+    if isinstance(node, exp.DateDiff):
+        start, end = _bare(node.expression), _bare(node.this)
+        source = value_type(start, columns) or value_type(end, columns)
+        return _date_call("tsql_datediff", node.text("unit"), start, end, exp.Literal.string(source))
+    if isinstance(node, exp.TimeToStr):  # DATENAME(month|weekday|year); FORMAT parses to the same node
+        fmt, value = node.text("format"), _bare(node.this)
+        typed = exp.Literal.string(value_type(value, columns))
+        if fmt in ("%B", "%A"):
+            return _call("tsql_datename", exp.Literal.string("month" if fmt == "%B" else "weekday"), value, typed)
+        if fmt == "%Y":
+            return _call("STRFTIME", exp.Literal.string("%Y"), value)
+        raise TranslationError(
+            "FORMAT (and DATENAME other than month, weekday and year) is not supported on the embedded SQLite database."
+        )
+    if isinstance(node, exp.StrPosition):
+        start = node.args.get("position") or exp.Literal.number(1)
+        return _call("tsql_charindex", node.args["substr"], node.this, start)
+    if isinstance(node, exp.Replace):
+        return _call("tsql_replace", node.this, node.expression, node.args["replacement"])
+    if isinstance(node, exp.Stuff):
+        return _call("tsql_stuff", node.this, node.args["start"], node.args["length"], node.expression)
+    if isinstance(node, exp.Repeat):
+        return _call("tsql_replicate", node.this, node.args["times"])
+    if isinstance(node, exp.DateFromParts):
+        return _call("tsql_datefromparts", node.args["year"], node.args["month"], node.args["day"])
+    return None
+
+
 def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     """One node, children already rewritten."""
+    done = _functions(node, columns)
+    if done is not None:
+        return done
     for kind, what in _REFUSED.items():
         if isinstance(node, kind):
             raise TranslationError(f"{what} is not supported on the embedded SQLite database.")

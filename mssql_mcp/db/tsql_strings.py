@@ -1,0 +1,100 @@
+"""String functions whose SQLite namesakes differ from SQL Server's, computed in Python for the embedded database.
+
+- UPPER/LOWER change every letter, not only ASCII ones (SQLite's own change ASCII only), one character for one:
+  UPPER(N'ß') stays 'ß' (https://learn.microsoft.com/sql/t-sql/functions/upper-transact-sql).
+- CHARINDEX and REPLACE compare under the default collation, case-insensitive and accent-sensitive:
+  CHARINDEX('B', 'abc') is 2 (https://learn.microsoft.com/sql/t-sql/functions/charindex-transact-sql,
+  https://learn.microsoft.com/sql/t-sql/functions/replace-transact-sql).
+- STUFF, REPLICATE and DATEFROMPARTS, which SQLite lacks
+  (https://learn.microsoft.com/sql/t-sql/functions/stuff-transact-sql, .../replicate-transact-sql,
+  .../datefromparts-transact-sql).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mssql_mcp.db.tsql_functions import _char_key, _fail
+
+
+def _one_for_one(text: str, upper: bool) -> str:
+    out = []
+    for char in text:
+        changed = char.upper() if upper else char.lower()
+        out.append(changed if len(changed) == 1 else char)
+    return "".join(out)
+
+
+def _plain(value: object) -> int | float | bytes | None:
+    return value if isinstance(value, int | float | bytes) or value is None else str(value)  # type: ignore[return-value]
+
+
+def upper(value: object) -> str | int | float | bytes | None:
+    return _one_for_one(value, True) if isinstance(value, str) else _plain(value)
+
+
+def lower(value: object) -> str | int | float | bytes | None:
+    return _one_for_one(value, False) if isinstance(value, str) else _plain(value)
+
+
+def _find(needle: str, haystack: str, start: int) -> int:
+    """0-based index of `needle` in `haystack` from `start` under the collation, or -1."""
+    keys = [_char_key(c) for c in needle]
+    for i in range(max(start, 0), len(haystack) - len(needle) + 1):
+        if all(_char_key(haystack[i + j]) == k for j, k in enumerate(keys)):
+            return i
+    return -1
+
+
+def charindex(needle: object, haystack: object, start: object = 1) -> int | None:
+    if needle is None or haystack is None:
+        return None
+    if needle == "":
+        return 0
+    begin = int(start) - 1 if isinstance(start, int | float) and start > 0 else 0
+    return _find(str(needle), str(haystack), begin) + 1
+
+
+def replace(value: object, old: object, new: object) -> str | None:
+    if value is None or old is None or new is None:
+        return None
+    text, pattern = str(value), str(old)
+    if pattern == "":
+        return text
+    out: list[str] = []
+    i = 0
+    while True:
+        found = _find(pattern, text, i)
+        if found < 0:
+            return "".join(out) + text[i:]
+        out.append(text[i:found] + str(new))
+        i = found + len(pattern)
+
+
+def stuff(value: object, start: object, length: object, insert: object) -> str | None:
+    if value is None or start is None or length is None:
+        return None
+    text, begin, count = str(value), int(float(str(start))), int(float(str(length)))
+    if begin <= 0 or begin > len(text) or count < 0:
+        return None
+    return text[: begin - 1] + ("" if insert is None else str(insert)) + text[begin - 1 + count :]
+
+
+def replicate(value: object, times: object) -> str | None:
+    if value is None or times is None:
+        return None
+    count = int(float(str(times)))
+    if count < 0:
+        return None
+    if count * len(str(value)) > 8000:
+        raise _fail("REPLICATE's result is limited to 8,000 characters on the embedded database.")
+    return str(value) * count
+
+
+def datefromparts(year: object, month: object, day: object) -> str | None:
+    if year is None or month is None or day is None:
+        return None
+    try:
+        return dt.date(int(str(year)), int(str(month)), int(str(day))).isoformat()
+    except ValueError:
+        raise _fail("Cannot construct data type date, some of the arguments have values which are not valid.") from None
