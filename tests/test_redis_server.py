@@ -86,6 +86,9 @@ async def test_redis_outage_is_a_clear_503_and_the_server_recovers(
                 for answer in answers:
                     assert answer.status_code == 503, (answer.request.url, answer.text)
                     assert answer.json() == UNAVAILABLE and answer.headers["retry-after"]
+            page = await http.get(f"{server.base_url}/login", params={"request": "x"}, headers={"Accept": "text/html"})
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/plain"), page.text
+            assert page.text == "Sign-in is paused: authorization store unavailable. Try again in a few seconds.\n"
             health = (await http.get(f"{server.base_url}/health")).json()
             assert health["status"] == "degraded" and health["reason"] == "authorization store unavailable"
             # The landing page needs no store and still answers.

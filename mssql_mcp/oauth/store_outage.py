@@ -22,6 +22,7 @@ from mssql_mcp.workers import WorkerPool
 log = logging.getLogger("mssql_mcp.auth")
 
 RETRY_AFTER = "5"
+PAGE_HINT = "Try again in a few seconds."
 
 
 class StoreOutage:
@@ -46,19 +47,14 @@ class StoreOutage:
         except StoreUnavailable as exc:
             if started:  # too late for a status: end the response (the client sees a cut-off body)
                 return
-            body = {"error": "temporarily_unavailable", "error_description": exc.message}
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"cache-control", b"no-store"),
-                        (b"retry-after", RETRY_AFTER.encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+            if _wants_html(scope):  # a person at the login or consent page: a sentence, not JSON
+                kind, body = b"text/plain; charset=utf-8", f"Sign-in is paused: {exc.message}. {PAGE_HINT}\n".encode()
+            else:  # OAuth clients and MCP clients read the error code (RFC 6749 §5.2 style)
+                kind = b"application/json"
+                body = json.dumps({"error": "temporarily_unavailable", "error_description": exc.message}).encode()
+            headers = [(b"content-type", kind), (b"cache-control", b"no-store"), (b"retry-after", RETRY_AFTER.encode())]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
 
 class StoreHealth:
@@ -81,3 +77,8 @@ class StoreHealth:
     def close(self) -> None:
         if self._io is not None:
             self._io.close()
+
+
+def _wants_html(scope: Scope) -> bool:
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return b"text/html" in accept
