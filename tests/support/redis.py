@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -16,11 +17,15 @@ import pytest
 import redis
 
 from tests.support.procs import ROOT, free_port, stop_pid
+from tests.support.tlsca import Pair
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None, *, replica_of: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, port: int | None = None, *, replica_of: int | None = None, tls: Pair | None = None
+    ) -> None:
         self.replica_of = replica_of
+        self.tls = tls  # TLS only (no plain port), with this certificate and key
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -41,6 +46,12 @@ class RedisServer:
             "dir": str(self.dir),
             "save": "",
             "appendonly": "yes",
+            **({"port": "0", "tls-port": str(self.port)} if self.tls else {}),
+            **(
+                {"tls-cert-file": str(self.tls.cert), "tls-key-file": str(self.tls.key), "tls-auth-clients": "no"}
+                if self.tls
+                else {}
+            ),
             "appendfsync": "everysec",
             "maxmemory-policy": "noeviction",
         }
@@ -59,7 +70,7 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {(self.dir / 'redis.log').read_text()[-2000:]}")
-            if _answers(self.port):
+            if _answers(self.port, tls=self.tls is not None):
                 return self
             time.sleep(0.02)
         raise RuntimeError("redis-server did not answer within 10 s")
@@ -140,10 +151,16 @@ def app_acl_rules() -> str:
     raise AssertionError("docs/scaling.md gives no `user app ...` ACL line")
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, *, tls: bool = False) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw:
+            if tls:  # only "is it up?": the tests check the certificate themselves
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                with context.wrap_socket(raw) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(16).startswith(b"+PONG")
+            raw.sendall(b"PING\r\n")
+            return raw.recv(16).startswith(b"+PONG")
     except OSError:
         return False
