@@ -36,7 +36,7 @@ from tests.support.inspector import (
 from tests.support.oauth_flow import DEFAULT_ACCOUNT, running_oauth_server
 from tests.support.procs import ServerProcess, free_port
 
-TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+TOOLS = {"list_tables", "search_schema", "describe_table", "execute_sql", "get_table_sample"}
 
 # (path, --transport): the Inspector picks sse for a URL ending in /sse, i.e. the legacy GET stream plus its
 # message endpoint; "http" sends streamable HTTP to the original /sse URL (POST /sse).

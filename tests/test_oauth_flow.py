@@ -40,7 +40,7 @@ async def test_sdk_client_signs_in_and_calls_a_tool(server: ServerProcess, trans
     storage = MemoryStorage()
     async with signed_in(server.base_url, DEFAULT_ACCOUNT, transport, storage=storage) as client:  # type: ignore[arg-type]
         tools = {t.name for t in (await client.list_tools()).tools}
-        assert tools == {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+        assert tools == {"list_tables", "search_schema", "describe_table", "execute_sql", "get_table_sample"}
         result = await client.call_tool("execute_sql", {"query": "SELECT TOP 1 CustomerID FROM dbo.Customers"})
         assert not result.is_error, text_of(result)
     assert storage.tokens is not None and storage.tokens.refresh_token

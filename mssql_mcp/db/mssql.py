@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.bulk_columns import ColumnRow
+from mssql_mcp.db.bulk_columns import ColumnRow
 from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.identity import PERSON, context_batch
@@ -234,6 +235,14 @@ class MssqlDatabase:
         return self._with_connection(
             lambda conn: mssql_catalog.list_tables(conn.cursor()),
             timeout=self.settings.query_timeout_seconds,
+            retry=True,
+        )
+
+    def list_columns(self) -> list[ColumnRow]:
+        """Every column of every table and view in a fixed number of statements (the schema search's index)."""
+        return self._with_connection(
+            lambda conn: mssql_catalog.list_columns(conn.cursor()),
+            timeout=max(self.settings.query_timeout_seconds, 120.0),  # 50,000 tables' columns take a while
             retry=True,
         )
 

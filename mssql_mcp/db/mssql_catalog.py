@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mssql_mcp.db.base import ColumnInfo, ForeignKey, IndexInfo, TableDetail, TableInfo, TableRef
+from mssql_mcp.db.bulk_columns import ColumnRow
 from mssql_mcp.errors import UnknownTable
 
 TABLES = """
@@ -67,6 +68,36 @@ ORDER BY fk.name, fkc.constraint_column_id
 """
 
 
+# Every column of every table and view at once, for the schema search's index: one round trip whatever the
+# number of tables. The key flag and the descriptions are joins, not a query per table.
+ALL_COLUMNS = """
+SELECT s.name AS schema_name, o.name AS table_name, c.name AS column_name, t.name AS type_name,
+       c.max_length, c.precision, c.scale,
+       CASE WHEN pk.column_id IS NULL THEN 0 ELSE 1 END AS is_key,
+       CAST(ep.value AS NVARCHAR(4000)) AS description
+FROM sys.columns c
+JOIN sys.objects o ON o.object_id = c.object_id
+JOIN sys.schemas s ON s.schema_id = o.schema_id
+JOIN sys.types t ON t.user_type_id = c.user_type_id
+LEFT JOIN (SELECT ic.object_id, ic.column_id FROM sys.index_columns ic
+           JOIN sys.indexes i ON i.object_id = ic.object_id AND i.index_id = ic.index_id
+           WHERE i.is_primary_key = 1) pk ON pk.object_id = c.object_id AND pk.column_id = c.column_id
+LEFT JOIN sys.extended_properties ep
+       ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id AND ep.name = 'MS_Description'
+WHERE o.type IN ('U', 'V') AND o.is_ms_shipped <> 1
+ORDER BY s.name, o.name, c.column_id
+"""
+
+# The tables' own descriptions (a second round trip; few tables have one).
+TABLE_DESCRIPTIONS = """
+SELECT s.name AS schema_name, o.name AS table_name, CAST(ep.value AS NVARCHAR(4000)) AS description
+FROM sys.extended_properties ep
+JOIN sys.objects o ON o.object_id = ep.major_id
+JOIN sys.schemas s ON s.schema_id = o.schema_id
+WHERE ep.class = 1 AND ep.minor_id = 0 AND ep.name = 'MS_Description' AND o.type IN ('U', 'V')
+"""
+
+
 def type_text(name: str, max_length: int, precision: int, scale: int) -> str:
     """sys.columns' numbers as the type a user writes: nvarchar(40), decimal(10,2), varbinary(max)."""
     n = name.lower()
@@ -92,6 +123,16 @@ def _count(value: Any) -> int | None:
 def list_tables(cursor: Any) -> list[TableInfo]:
     rows = cursor.execute(TABLES).fetchall()
     return [TableInfo(TableRef(r[0], r[1]), _kind(r[2]), _count(r[3])) for r in rows]  # type: ignore[arg-type]
+
+
+def list_columns(cursor: Any) -> list[ColumnRow]:
+    """Every column (and each table's description) in two statements, for the schema search's index."""
+    rows: list[ColumnRow] = [
+        (r[0], r[1], r[2], type_text(r[3], int(r[4]), int(r[5]), int(r[6])), bool(r[7]), r[8])
+        for r in cursor.execute(ALL_COLUMNS).fetchall()
+    ]
+    rows += [(r[0], r[1], None, "", False, r[2]) for r in cursor.execute(TABLE_DESCRIPTIONS).fetchall()]
+    return rows
 
 
 def describe_table(cursor: Any, table: TableRef) -> TableDetail:

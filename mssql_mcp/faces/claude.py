@@ -1,4 +1,4 @@
-"""The Claude face's tools: list_tables, describe_table, execute_sql, get_table_sample.
+"""The Claude face's tools: list_tables, search_schema, describe_table, execute_sql, get_table_sample.
 
 Names and input schemas are the original server's. Each tool is thin: call the query service, shape the
 result (structured content plus a readable text rendering), and let `run_tool` map errors and audit.
@@ -12,15 +12,20 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from starlette.routing import BaseRoute
 
+from mssql_mcp import schema_search
 from mssql_mcp.db.base import TableDetail, TableInfo
+from mssql_mcp.errors import InvalidArgument
 from mssql_mcp.faces import paging
 from mssql_mcp.faces.common import READ_ONLY, WRITE, FaceContext, ToolOutput, run_tool
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome
+from mssql_mcp.schema_index import Match
 from mssql_mcp.serialize import json_rows, render_table
+
+MAX_SEARCH_LIMIT = 50
 
 
 def register(face: FaceContext) -> list[BaseRoute]:
-    """Add the four SQL tools to `face.server`. This face serves no routes beside MCP."""
+    """Add the SQL tools to `face.server`. This face serves no routes beside MCP."""
     server, queries, policy = face.server, face.queries, face.audit
 
     @server.tool(
@@ -42,6 +47,27 @@ def register(face: FaceContext) -> list[BaseRoute]:
             return _page_output(found)
 
         return await run_tool("list_tables", body, ctx=ctx, policy=policy)
+
+    @server.tool(
+        name="search_schema",
+        description=(
+            "Find tables, views and columns by words, e.g. 'where is revenue stored' or 'order lines': matches "
+            "names (split on case and underscores) and descriptions, best first, with each table's key columns "
+            f"and the matching columns. limit: 1 to {MAX_SEARCH_LIMIT} tables (default 10)."
+        ),
+        annotations=READ_ONLY,
+    )
+    async def search_schema(query: str, ctx: Context, limit: int = 10) -> CallToolResult:
+        async def body() -> ToolOutput:
+            if not 1 <= limit <= MAX_SEARCH_LIMIT:
+                raise InvalidArgument(f"limit must be between 1 and {MAX_SEARCH_LIMIT} (got {limit}).")
+            index = await schema_search.for_service(queries).index()
+            words, matches = index.search(query, limit)
+            if not words:
+                raise InvalidArgument("Give search_schema a few words to look for, e.g. 'order lines' or 'revenue'.")
+            return _matches_output(words, matches)
+
+        return await run_tool("search_schema", body, ctx=ctx, policy=policy)
 
     @server.tool(
         name="describe_table",
@@ -136,6 +162,33 @@ def _page_output(found: paging.Page) -> ToolOutput:
         structured["remaining"] = found.remaining
         text += f"\n{found.remaining} more; call again with cursor={found.next_cursor}"
     return ToolOutput(text=text, structured=structured, rows=len(tables))
+
+
+def _matches_output(words: list[str], matches: list[Match]) -> ToolOutput:
+    lines = []
+    for m in matches:
+        line = f"{_table_line(m.table)}; key: {', '.join(m.key_columns) or 'none'}"
+        if m.columns:
+            line += "; matching: " + ", ".join(f"{name} {ctype}" for name, ctype, _d in m.columns)
+        lines.append(line)
+        lines += [f"  -- {m.description}"] if m.description else []
+        lines += [f"  -- {name}: {d}" for name, _t, d in m.columns if d]
+    text = "\n".join(lines) if lines else "Nothing matches; try other words, or list_tables with a pattern."
+    structured = {
+        "words": words,
+        "matches": [
+            {
+                **_table_json(m.table),
+                "score": m.score,
+                "words_found": m.words_found,
+                "key_columns": m.key_columns,
+                "matching_columns": [{"name": n, "type": t, "description": d} for n, t, d in m.columns],
+                "description": m.description,
+            }
+            for m in matches
+        ],
+    }
+    return ToolOutput(text=text, structured=structured, rows=len(matches))
 
 
 def _detail_json(d: TableDetail) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from tests.support.procs import ServerProcess
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("era")]  # every test in both protocol eras
 
 TRANSPORTS: list[Transport] = ["streamable", "sse-post", "sse"]
-TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+TOOLS = {"list_tables", "search_schema", "describe_table", "execute_sql", "get_table_sample"}
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

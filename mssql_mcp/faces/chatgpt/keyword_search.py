@@ -1,7 +1,7 @@
 """Keyword search for the ChatGPT face: names first, then the values of text columns.
 
     1. tables whose name contains a term            -> table:…  ids
-    2. columns whose name contains a term           -> column:… ids
+    2. columns the schema search index matches      -> column:… ids (names split into words, descriptions)
     3. rows where every term is in some text column -> row:…    ids (tables with a primary key)
                                                        query:…  ids (one per view or keyless table)
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from mssql_mcp import schema_search
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, quote_ident
 from mssql_mcp.errors import MssqlMcpError, QueryTimeout
 from mssql_mcp.faces.chatgpt import ids
@@ -84,32 +85,37 @@ class KeywordSearch:
             for t in tables
             if named(t.ref.name)
         ]
-        details: list[tuple[TableInfo, TableDetail]] = []
-        for table in tables:
-            if anyio.current_time() >= deadline:
+        # Columns come from the schema search's index (one load for the whole database, then memory),
+        # not from describing every table in turn: on thousands of tables that would be thousands of calls.
+        index = await schema_search.for_service(self.queries).index()
+        matches = index.matching_tables(terms, self.limit)
+        hits += [
+            Hit(
+                self.fetcher.signer.id(ids.ColumnId(id_table(m.table.ref), name)),
+                f"Column {m.table.ref.qualified}.{name} ({ctype})",
+            )
+            for m in matches
+            for name, ctype, _description in m.columns
+        ]
+        if len(hits) >= self.limit:
+            return hits[: self.limit]
+        # Rows: first in the tables the index ranked, then those whose names matched, then the rest,
+        # each described only when its turn comes, until the time budget is spent.
+        order = {m.table.ref: m.table for m in matches}
+        order.update((t.ref, t) for t in tables if named(t.ref.name) and t.ref not in order)
+        order.update((t.ref, t) for t in tables if t.ref not in order)
+        for table in order.values():
+            room, left = self.limit - len(hits), deadline - anyio.current_time()
+            if room <= 0 or left < MIN_SLICE_SECONDS:
                 break
             try:
-                with anyio.fail_after(max(deadline - anyio.current_time(), MIN_SLICE_SECONDS)):
+                with anyio.fail_after(max(left, MIN_SLICE_SECONDS)):
                     detail = await self.fetcher.detail(table)
             except (TimeoutError, MssqlMcpError) as exc:
                 log.warning("search: skipped %s: %s", table.ref.qualified, exc)
                 continue
-            details.append((table, detail))
-            hits += [
-                Hit(
-                    self.fetcher.signer.id(ids.ColumnId(id_table(table.ref), c.name)),
-                    f"Column {table.ref.qualified}.{c.name} ({c.type})",
-                )
-                for c in detail.columns
-                if named(c.name)
-            ]
-        if len(hits) >= self.limit:
-            return hits[: self.limit]
-        # Tables whose names matched are searched first: their rows are the likeliest answers.
-        details.sort(key=lambda td: not named(td[0].ref.name))
-        for table, detail in details:
-            room, left = self.limit - len(hits), deadline - anyio.current_time()
-            if room <= 0 or left < MIN_SLICE_SECONDS:
+            left = deadline - anyio.current_time()
+            if left < MIN_SLICE_SECONDS:
                 break
             try:
                 hits += await self._rows(table, detail, terms, room, left)
