@@ -27,7 +27,11 @@ def _collated(node: exp.Expr) -> exp.Expr:
 
 
 def _text(node: exp.Expr, columns: ColumnTypes) -> bool:
-    return value_type(node, columns) in ("TEXT", "GUID")
+    """Whether the collation may matter. SQLite uses a collation only when both values are text, so it is
+    given to every operand that is not known to be a number: a derived table's column has no declared type."""
+    if isinstance(node, exp.Literal):
+        return node.is_string
+    return not isinstance(node, exp.Star | exp.Null | exp.Boolean)
 
 
 def _projection(select: exp.Select, term: exp.Expr) -> exp.Expr | None:
@@ -81,7 +85,7 @@ def _order_term(ordered: exp.Ordered, columns: ColumnTypes) -> None:
             "ORDER BY a uniqueidentifier is not supported on the embedded database "
             "(SQL Server orders GUIDs by byte groups, not as text)."
         )
-    if kind != "TEXT":
+    if not _text(_unaliased(named) if named is not None else term, columns):
         return
     if named is not None and isinstance(term, exp.Literal):  # ORDER BY 2: order by the expression itself
         ordered.set("this", _collated(_unaliased(named).copy()))
@@ -96,7 +100,7 @@ def _projections(select: exp.Select, columns: ColumnTypes) -> None:
     for projection in select.expressions:
         inner = _unaliased(projection)
         kind = value_type(inner, columns)
-        if isinstance(inner, exp.Column) and kind in ("GUID", "TEXT") and (kind == "GUID" or distinct):
+        if isinstance(inner, exp.Column) and (kind == "GUID" or distinct):
             name = projection.alias if isinstance(projection, exp.Alias) else inner.name
             value: exp.Expr = exp.Anonymous(this="UPPER", expressions=[inner]) if kind == "GUID" else inner
             out.append(exp.alias_(_collated(value) if distinct else value, name, quoted=True))

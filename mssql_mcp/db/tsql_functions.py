@@ -198,7 +198,7 @@ def _parse_datetime(value: object, target: str) -> tuple[dt.datetime, int]:
             ) from None
         return base, int((frac or "0").ljust(7, "0"))
     match = _TIME_TEXT.match(value)
-    if match and target == "TIME":
+    if match:  # a time alone is that time on 1900-01-01, SQL Server's default date
         h, mi, s, frac = match.groups()
         return dt.datetime(1900, 1, 1, int(h), int(mi), int(s or 0)), int((frac or "0").ljust(7, "0"))
     raise _fail(f"Conversion failed when converting date and/or time from character string {value!r}.")
@@ -327,6 +327,9 @@ def register(con: sqlite3.Connection) -> None:
     con.create_collation(COLLATION, collate)
     for name, arity, function in (
         ("upper", 1, tsql_strings.upper),
+        ("round", 1, tsql_strings.round_),
+        ("round", 2, tsql_strings.round_),
+        ("round", 3, tsql_strings.round_),
         ("lower", 1, tsql_strings.lower),
         ("tsql_charindex", 3, tsql_strings.charindex),
         ("tsql_replace", 3, tsql_strings.replace),

@@ -151,6 +151,8 @@ def _conversion(value: exp.Expr, to: exp.DataType, style: int, safe: bool, colum
             )
         elif source == "GUID":
             value = _call("UPPER", value)
+    elif to.this == exp.DType.TIMESTAMPTZ:  # DATETIMEOFFSET
+        raise TranslationError("datetimeoffset is not supported on the embedded SQLite database.")
     else:
         if safe:
             raise TranslationError(
@@ -223,6 +225,8 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     done = _functions(node, columns)
     if done is not None:
         return done
+    if isinstance(node, exp.LimitOptions) and node.args.get("with_ties"):
+        raise TranslationError("TOP … WITH TIES is not supported on the embedded SQLite database.")
     for kind, what in _REFUSED.items():
         if isinstance(node, kind):
             raise TranslationError(f"{what} is not supported on the embedded SQLite database.")

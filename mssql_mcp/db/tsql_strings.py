@@ -5,6 +5,8 @@
 - CHARINDEX and REPLACE compare under the default collation, case-insensitive and accent-sensitive:
   CHARINDEX('B', 'abc') is 2 (https://learn.microsoft.com/sql/t-sql/functions/charindex-transact-sql,
   https://learn.microsoft.com/sql/t-sql/functions/replace-transact-sql).
+- ROUND rounds half away from zero, to negative places too, and truncates when its third argument is not 0:
+  ROUND(748.58, -1) is 750 (https://learn.microsoft.com/sql/t-sql/functions/round-transact-sql).
 - STUFF, REPLICATE and DATEFROMPARTS, which SQLite lacks
   (https://learn.microsoft.com/sql/t-sql/functions/stuff-transact-sql, .../replicate-transact-sql,
   .../datefromparts-transact-sql).
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from mssql_mcp.db.tsql_functions import _char_key, _fail
 
@@ -98,3 +101,20 @@ def datefromparts(year: object, month: object, day: object) -> str | None:
         return dt.date(int(str(year)), int(str(month)), int(str(day))).isoformat()
     except ValueError:
         raise _fail("Cannot construct data type date, some of the arguments have values which are not valid.") from None
+
+
+def round_(value: object, places: object = 0, truncate: object = 0) -> int | float | None:
+    if value is None or places is None:
+        return None
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+        digits = int(float(str(places)))
+    except (InvalidOperation, ValueError):
+        raise _fail(f"ROUND needs a number, not {value!r}.") from None
+    mode = ROUND_DOWN if truncate not in (0, None) else ROUND_HALF_UP
+    rounded = (
+        number.quantize(Decimal(1).scaleb(-digits), mode)
+        if digits >= 0
+        else ((number.scaleb(digits).quantize(Decimal(1), mode)).scaleb(-digits))
+    )
+    return int(rounded) if isinstance(value, int) else float(rounded)
