@@ -23,15 +23,12 @@ from mssql_mcp.settings import Settings
 SCHEMES = ("sqlite", "redis", "rediss", "redis+sentinel", "rediss+sentinel")
 
 
-def store_url(settings: Settings) -> str:
-    """The effective URL: STORE_URL, else the SQLite file OAUTH_STORE_PATH."""
-    if settings.store_url is not None:
-        return settings.store_url.reveal()
-    return f"sqlite:///{settings.oauth_store_path}"
-
-
 def open_store(settings: Settings) -> OAuthStore:
-    return open_store_url(store_url(settings))
+    if settings.store_url is None:  # the path as given: no URL round trip for a file name with '?' or '#'
+        from mssql_mcp.oauth.sqlite_store import SqliteStore
+
+        return SqliteStore(settings.oauth_store_path)
+    return open_store_url(settings.store_url.reveal())
 
 
 def open_store_url(url: str) -> OAuthStore:
