@@ -210,3 +210,13 @@ def test_unknown_names_and_unsupported_constructs_are_errors(demo: SqliteDatabas
     with pytest.raises(Exception) as caught:
         demo.execute(sql, max_rows=10, timeout=5)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_unnamed_expressions_have_no_column_name_as_in_sql_server(demo: SqliteDatabase) -> None:
+    result = demo.execute(
+        "SELECT COUNT(*), City, LEN(City) AS n, STRING_AGG(Country, ',') FROM Customers GROUP BY City",
+        max_rows=1,
+        timeout=5,
+    )
+    assert result.columns == ["", "City", "n", ""]
+    assert demo.execute("SELECT 1 UNION SELECT 2", max_rows=5, timeout=5).columns == [""]

@@ -105,11 +105,28 @@ def _translate_tree(tree: exp.Expr, schema: Schema) -> str:
     text_columns = {key for key, declared in columns.items() if _is_text_type(declared)}
     tree = _rewrite_tree(tree, text_columns, columns)
     tree = tsql_collation.apply(tree, columns)
+    _unnamed_projections(tree)
     try:
         # Every identifier quoted, in backquotes: SQLite reads an unknown "name" as a string, never `name`.
         return tree.sql(dialect=_QuotingSQLite, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise TranslationError(f"The embedded SQLite database cannot run this T-SQL: {_first_line(exc)}") from None
+
+
+def _unnamed_projections(tree: exp.Expr) -> None:
+    """An expression without an alias has no column name in SQL Server: it must not get the SQLite text."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    select.set(
+        "expressions",
+        [
+            p if isinstance(p, exp.Alias | exp.Column | exp.Star) else exp.alias_(p, "", quoted=True)
+            for p in select.expressions
+        ],
+    )
 
 
 def _unwrap(tree: exp.Expr) -> exp.Expr:
