@@ -41,7 +41,7 @@ from mssql_mcp.capabilities import CACHE_HINTS, OnlyTools
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
 from mssql_mcp.faces import FACES, Face
-from mssql_mcp.faces.common import AuditPolicy, FaceContext
+from mssql_mcp.faces.common import AuditPolicy, FaceContext, people_lookup
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
 from mssql_mcp.routing_headers import TrimMcpHeaders
@@ -161,6 +161,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
     app = Starlette(routes=routes, middleware=[host_check, *auth.middleware], lifespan=lifespan)
     app.state.queries = queries
     app.state.face = spec
+    app.state.people = people_lookup(auth.provider, settings)  # faces/common.py: who a tool call runs for
     return app
 
 

@@ -426,6 +426,28 @@ class Settings:
         secret=True,
     )
     # --- ChatGPT face ------------------------------------------------------------------------
+    db_identity: Literal["service", "impersonate"] = setting(
+        "DB_IDENTITY",
+        "service",
+        "SQL Server: whose permissions a query runs with. service: the server's login, for everyone. "
+        "impersonate: each person's database user (EXECUTE AS USER), mapped by DB_IDENTITY_TEMPLATE or "
+        "DB_IDENTITY_MAP_FILE. See docs/identity.md.",
+        group="identity",
+    )
+    db_identity_template: str = setting(
+        "DB_IDENTITY_TEMPLATE",
+        "{email}",
+        "DB_IDENTITY=impersonate: the database user of a person from OIDC_ISSUER: {email} (verified), "
+        "{email_local} (before the @) or {subject}. Local password accounts map only through the mapping file.",
+        group="identity",
+    )
+    db_identity_map_file: Path | None = setting(
+        "DB_IDENTITY_MAP_FILE",
+        None,
+        "DB_IDENTITY=impersonate: a JSON object from a person's key (a local username, or oidc:ISSUER#SUBJECT "
+        "as `mssql-mcp users list` shows it) to their database user; it wins over the template.",
+        group="identity",
+    )
     db_identity_groups: tuple[str, ...] = setting(
         "DB_IDENTITY_GROUPS",
         (),
@@ -457,6 +479,7 @@ class Settings:
     def __post_init__(self) -> None:
         _check_ranges(self)
         _check_identity(self)
+        _check_db_identity(self)
 
     # Derived values: computed here so every caller agrees.
     def effective_port(self, face_default: int) -> int:
@@ -526,6 +549,12 @@ def _check_identity(s: Settings) -> None:
         raise ConfigError("OIDC_ENTRA_TENANT: required for Microsoft Entra ID (the tenant id every token must carry).")
     if "openid" not in s.oidc_scopes.split():
         raise ConfigError("OIDC_SCOPES: must include openid.")
+
+
+def _check_db_identity(s: Settings) -> None:
+    """DB_IDENTITY=impersonate is SQL Server's EXECUTE AS: the embedded database has no users to become."""
+    if s.db_identity != "service" and not s.uses_mssql:
+        raise ConfigError("DB_IDENTITY: impersonate needs SQL Server (MSSQL_HOST); the SQLite backend has no users.")
 
 
 # --------------------------------------------------------------------------------------------

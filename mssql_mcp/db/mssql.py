@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.bulk_columns import ColumnRow
-from mssql_mcp.db.bulk_columns import ColumnRow
 from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.identity import PERSON, context_batch
@@ -40,9 +39,11 @@ from mssql_mcp.db.mssql_conn import (
     lost_error,
     query_error,
 )
+from mssql_mcp.db.mssql_impersonate import execute_as, revert
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
 from mssql_mcp.db.mssql_pool import Lease, Pool, alive
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError, QueryTimeout
+from mssql_mcp.identity_map import IdentityMap
 from mssql_mcp.settings import Settings
 
 log = logging.getLogger("mssql_mcp.db.mssql")
@@ -72,6 +73,8 @@ class MssqlDatabase:
         self.where = settings.mssql_host or "MSSQL_CONNECTION_STRING"
         self.description = describe(settings, self.driver)
         self.read_only = settings.read_only_mode
+        # DB_IDENTITY=impersonate: each statement runs as the person's database user (mssql_impersonate.py).
+        self.identity_map = IdentityMap(settings) if settings.db_identity == "impersonate" else None
         # One connection per worker thread, plus room for /health and the start-up check.
         self.pool = Pool(self._connect, size=settings.db_workers + 2)
         self.permissions: PermissionReport | None = None
@@ -155,18 +158,34 @@ class MssqlDatabase:
             raise DatabaseUnavailable(f"Refusing to query: {self._refusal}")
 
     def _with_connection(
-        self, fn: Callable[[Any], T], *, timeout: float, retry: bool, commit: bool = False, person: bool = True
+        self,
+        fn: Callable[[Any], T],
+        *,
+        timeout: float,
+        retry: bool,
+        commit: bool = False,
+        person: bool = True,
+        impersonate: bool = False,
     ) -> T:
         """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
 
-        With `person`, the session context names the caller first (db/identity.py), on that connection."""
+        With `person`, the session context names the caller first (db/identity.py), on that connection;
+        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. Only statements
+        impersonate: the catalog (and what queries.py caches of it for everyone) is read as the service login."""
         self._guard()
+        write = commit and not self.read_only
+        # An unmapped person is refused here, before any connection is touched.
+        as_person = person and impersonate and self.identity_map is not None
+        principal = self.identity_map.principal(PERSON.get()) if as_person and self.identity_map else None
         for attempt in (1, 2):
             try:
-                with self.pool.lease(wait=timeout, commit=commit and not self.read_only) as lease:
+                with self.pool.lease(wait=timeout, commit=write and principal is None) as lease:
                     if person:
                         self._attempt(lease, self._set_context, timeout, context=True)
-                    result = self._attempt(lease, fn, timeout)
+                    if principal is None:
+                        result = self._attempt(lease, fn, timeout)
+                    else:
+                        result = self._as_person(lease, principal, fn, timeout, commit=write)
             except _Lost as lost:
                 self.pool.clear_idle()  # its siblings went through the same outage
                 if retry and attempt == 1:
@@ -178,6 +197,43 @@ class MssqlDatabase:
             self._guard()
             return result
         raise AssertionError("unreachable")
+
+    def _as_person(self, lease: Lease, principal: str, fn: Callable[[Any], T], timeout: float, *, commit: bool) -> T:
+        """`fn` as `principal`: EXECUTE AS, the work, COMMIT or ROLLBACK, REVERT, in that order.
+
+        From the EXECUTE AS until a successful REVERT the lease counts as broken, so on any failure in
+        between the connection is closed, never handed to the next person still impersonating this one."""
+        conn = lease.conn
+        try:
+            cookie = execute_as(conn, principal)
+        except self._pyodbc.Error as exc:
+            lease.broken()
+            error = query_error(exc)
+            raise QueryError(f"Could not query as database user {principal!r}: {error.message}", error.number) from None
+        lease.broken()
+        failure: QueryError | None = None
+        try:
+            result = self._attempt(lease, fn, timeout)
+        except QueryError as exc:  # the statement failed; the connection answered, so it can still revert
+            failure = exc
+        try:
+            if commit and failure is None:
+                conn.commit()
+            else:
+                conn.rollback()
+        except self._pyodbc.Error as exc:  # the lease stays broken: closing the connection reverts the person
+            if commit and failure is None:
+                raise commit_error(exc, self.where) from None
+            raise lost_error(exc, self.where) from None
+        try:
+            revert(conn, cookie)
+        except self._pyodbc.Error as exc:
+            log.warning("REVERT failed; the connection is closed instead: %s", query_error(exc).message)
+        else:
+            lease.usable = True
+        if failure is not None:
+            raise failure
+        return result
 
     def _set_context(self, conn: Any) -> None:
         """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
@@ -246,14 +302,6 @@ class MssqlDatabase:
             retry=True,
         )
 
-    def list_columns(self) -> list[ColumnRow]:
-        """Every column of every table and view in a fixed number of statements (the schema search's index)."""
-        return self._with_connection(
-            lambda conn: mssql_catalog.list_columns(conn.cursor()),
-            timeout=max(self.settings.query_timeout_seconds, 120.0),  # 50,000 tables' columns take a while
-            retry=True,
-        )
-
     def describe_table(self, table: TableRef) -> TableDetail:
         return self._with_connection(
             lambda conn: mssql_catalog.describe_table(conn.cursor(), table),
@@ -285,7 +333,7 @@ class MssqlDatabase:
             return result
 
         # A write is never retried: its first attempt may have reached the server.
-        return self._with_connection(run, timeout=timeout, retry=not write, commit=write)
+        return self._with_connection(run, timeout=timeout, retry=not write, commit=write, impersonate=True)
 
     def ping(self) -> None:
         self._with_connection(

@@ -23,6 +23,8 @@ from mssql_mcp.db.identity import DbIdentity, identity_of, person_scope
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.logs import event
 from mssql_mcp.oauth import AuthComponents
+from mssql_mcp.oauth.identity import is_person_key
+from mssql_mcp.oauth.provider import Provider
 from mssql_mcp.queries import QueryService, caller_scope
 from mssql_mcp.settings import Settings
 
@@ -82,10 +84,37 @@ def caller_key(ctx: Context | None) -> str | None:
     return None
 
 
-def caller_identity(ctx: Context | None) -> DbIdentity | None:
+PeopleLookup = Callable[[str], Awaitable[DbIdentity]]
+
+
+def people_lookup(provider: Provider | None, settings: Settings) -> PeopleLookup | None:
+    """How a person from the identity provider becomes a DbIdentity: their record's issuer, groups and e-mail.
+
+    The e-mail counts only when OIDC_ALLOWED_DOMAINS is set: the sign-in rules then let no one in without a
+    verified one (oauth/identity.py); otherwise it may be an unverified attribute, and mcp_email stays NULL."""
+    if provider is None:
+        return None
+    verified = bool(settings.oidc_allowed_domains)
+
+    async def lookup(key: str) -> DbIdentity:
+        record = await provider.person(key)
+        if record is None:
+            return identity_of(key)
+        return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups))
+
+    return lookup
+
+
+async def caller_identity(ctx: Context | None) -> DbIdentity | None:
     """The signed-in person, as the database layer names them (db/identity.py); None without sign-in."""
     user, _client = caller(ctx)
-    return identity_of(user) if user else None
+    if not user:
+        return None
+    request = ctx.request_context.request if ctx is not None else None
+    people = getattr(request.app.state, "people", None) if isinstance(request, Request) else None
+    if people is not None and is_person_key(user):
+        return await people(user)  # type: ignore[no-any-return]
+    return identity_of(user)
 
 
 async def run_tool(
@@ -100,9 +129,11 @@ async def run_tool(
     """Run a tool's body. `tools` names the Claude face's tools in this face's terms, for errors that
     point to one ("Use list_tables ..."); None keeps the Claude names."""
     started = time.perf_counter()
-    outcome, rows, error = "ok", None, None
+    outcome, rows, error, db_user = "ok", None, None, None
     try:
-        with caller_scope(caller_key(ctx)), person_scope(caller_identity(ctx)):
+        person = await caller_identity(ctx)
+        db_user = _db_user(ctx, person)
+        with caller_scope(caller_key(ctx)), person_scope(person):
             out = await body()
         rows = out.rows
         return CallToolResult(content=[TextContent(type="text", text=out.text)], structured_content=out.structured)
@@ -118,7 +149,20 @@ async def run_tool(
             is_error=True,
         )
     finally:
-        _audit(tool, ctx, policy, sql, rows, (time.perf_counter() - started) * 1000, outcome, error)
+        _audit(tool, ctx, policy, sql, rows, (time.perf_counter() - started) * 1000, outcome, error, db_user)
+
+
+def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:
+    """The database user the call runs as under DB_IDENTITY=impersonate (for the audit line), else None."""
+    request = ctx.request_context.request if ctx is not None else None
+    queries = getattr(request.app.state, "queries", None) if isinstance(request, Request) else None
+    people = getattr(getattr(queries, "database", None), "identity_map", None)
+    if people is None:
+        return None
+    try:
+        return str(people.principal(person))
+    except MssqlMcpError:
+        return None  # unmapped: the call is refused, and the audit line says so
 
 
 def _audit(
@@ -130,6 +174,7 @@ def _audit(
     duration_ms: float,
     outcome: str,
     error: str | None,
+    db_user: str | None = None,
 ) -> None:
     user, client = caller(ctx)
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16] if sql is not None else None
@@ -140,6 +185,7 @@ def _audit(
         level=logging.INFO if outcome == "ok" else logging.WARNING,
         tool=tool,
         user=user,
+        db_user=db_user,
         client=client,
         duration_ms=round(duration_ms, 1),
         rows=rows,

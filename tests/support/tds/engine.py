@@ -20,9 +20,10 @@ from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
+from mssql_mcp.db.tsql_functions import register as register_tsql_functions
 from mssql_mcp.db.tsql_sqlite import translate
 from mssql_mcp.errors import TranslationError
-from tests.support.tds import wire
+from tests.support.tds import security, wire
 from tests.support.tds.sqlvalues import bind_value, row_tokens
 from tests.support.tds.types import SqlType, infer, parse_type, type_info
 
@@ -53,8 +54,6 @@ _BEGIN = re.compile(r"^BEGIN\s+TRAN(SACTION)?\b", re.I)
 _END = re.compile(r"^(IF\s+@@TRANCOUNT\s*>\s*0\s+)?(COMMIT|ROLLBACK)(\s+(TRAN|TRANSACTION|WORK)\b.*)?$", re.I | re.S)
 _WAITFOR = re.compile(r"^WAITFOR\s+DELAY\s+'(\d+):(\d+):(\d+(?:\.\d+)?)'$", re.I)
 _EXEC = re.compile(r"^EXEC(UTE)?\s+([\w.\[\]]+)", re.I)
-_SET_CONTEXT = re.compile(r"^EXEC(?:UTE)?\s+(?:\[?sys\]?\.)?\[?sp_set_session_context\]?\s+(.*)$", re.I | re.S)
-_ARG = re.compile(r"\s*(?:@(\w+)\s*=\s*)?(N?'(?:[^']|'')*'|@\w+|NULL|-?\d+)\s*(?:,|$)", re.I)
 
 
 def split_batch(sql: str) -> list[str]:
@@ -92,6 +91,7 @@ class Session:
         self.db = sqlite3.connect(server.db_path, isolation_level=None, check_same_thread=False, timeout=10)
         self.catalog_version = -1
         self._attach_catalog()
+        register_tsql_functions(self.db)  # the collation, LIKE and conversions the translation calls for
         self.db.create_function("IS_ROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.db.create_function("IS_SRVROLEMEMBER", 1, lambda r: int(str(r).lower() in server.roles))
         self.implicit = False
@@ -100,6 +100,8 @@ class Session:
         self.options: dict[str, str] = {}
         # sp_set_session_context: key -> (value, read_only); SESSION_CONTEXT(N'key') reads it (server.py)
         self.context: dict[str, tuple[Any, bool]] = {}
+        self.impersonating: list[tuple[str, bytes | None]] = []  # EXECUTE AS USER: (principal, cookie)
+        self.variables: dict[str, Any] = {}  # DECLAREd in the current batch
         self._cancel = threading.Event()
 
     def _attach_catalog(self) -> None:
@@ -172,6 +174,8 @@ class Session:
         An error ends the batch with ERROR and DONE(ERROR), as a compile error does on SQL Server.
         """
         statements = split_batch(sql)
+        if not in_proc:
+            self.variables = {}  # a batch's variables end with it
         token = wire.TOKEN_DONEINPROC if in_proc else wire.TOKEN_DONE
         if not statements:
             emit(wire.done(wire.DONE_MORE if in_proc else 0, token=token))
@@ -219,34 +223,13 @@ class Session:
         if m:
             self._sleep(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
             return None
-        m = _SET_CONTEXT.match(sql)
-        if m:
-            self._set_context(sql, m.group(1), params)
+        if security.statement(self, sql, params):  # session context, EXECUTE AS, REVERT, DECLARE
             return None
         m = _EXEC.match(sql)
         if m:
             name = m.group(2).strip("[]")
             raise SqlError(2812, f"Could not find stored procedure '{name}'.")
         return self._query(sql, params, emit)
-
-    def _set_context(self, sql: str, text: str, params: dict[str, Any]) -> None:
-        """sp_set_session_context @key, @value [, @read_only]: named or positional arguments."""
-        fault = self.server.faults.match(sql)
-        if fault is not None and fault.error is not None:
-            raise SqlError(fault.error, fault.error_text or f"Injected error {fault.error}.")
-        args: dict[str, Any] = {}
-        for i, m in enumerate(_ARG.finditer(text)):
-            name = (m.group(1) or ("key", "value", "read_only")[min(i, 2)]).lower()
-            args[name] = _argument(m.group(2), params)
-        key = args.get("key")
-        if not isinstance(key, str) or not key:
-            raise SqlError(201, "Procedure or function 'sp_set_session_context' expects parameter '@key'.")
-        if key in self.context and self.context[key][1]:
-            raise SqlError(
-                15664,
-                f"Cannot set key '{key}' in the session context. The key has been set as read_only for this session.",
-            )
-        self.context[key] = (args.get("value"), bool(args.get("read_only") or 0))
 
     def _sleep(self, seconds: float) -> None:
         if self._cancel.wait(seconds):
@@ -259,6 +242,7 @@ class Session:
                 self._sleep(fault.delay)
             if fault.error is not None:
                 raise SqlError(fault.error, fault.error_text or f"Injected error {fault.error}.")
+        sql = security.secure(self, sql)  # the principal's grants, the row filter, batch variables
         sql = self.server.substitute(sql, self)
         names, types = self._shape(sql)
         try:
@@ -335,17 +319,6 @@ class Session:
             count += len(batch)
             batch = cursor.fetchmany(500)
         return count
-
-
-def _argument(token: str, params: dict[str, Any]) -> Any:
-    """One procedure argument: a bound @parameter, a string or number literal, or NULL."""
-    if token.startswith("@"):
-        return params.get(token[1:])
-    if token.upper() == "NULL":
-        return None
-    if token.endswith("'"):
-        return token[token.index("'") + 1 : -1].replace("''", "'")
-    return int(token)
 
 
 def _declared_type(annotated: exp.DataType | None) -> SqlType | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from mssql_mcp.db.tsql_sqlite import Schema
 from tests.support.tds import login as login_mod
+from tests.support.tds import security
 from tests.support.tds.faults import Faults
 from tests.support.tds.requests import Connection
 from tests.support.tds.syscat import Descriptions, build, build_information_schema, declared_types
@@ -50,6 +51,10 @@ class TdsServer:
     descriptions: Descriptions = field(default_factory=dict)
     permissions: tuple[str, ...] = ("CONNECT", "SELECT", "VIEW DEFINITION")
     roles: set[str] = field(default_factory=lambda: {"public", "db_datareader"})
+    # EXECUTE AS USER: the database users that exist, each with the tables it may read (lower case);
+    # row_filter: (table, column, session-context key), an RLS predicate column = SESSION_CONTEXT(key).
+    principals: dict[str, set[str]] = field(default_factory=dict)
+    row_filter: tuple[str, str, str] | None = None
     port: int = 0
     faults: Faults = field(default_factory=Faults)
     events: list[Event] = field(default_factory=list)
@@ -172,6 +177,7 @@ class TdsServer:
 
     _FUNCS = re.compile(
         r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|SESSION_CONTEXT\(\s*N?'[^']*'\s*\)|"
+        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|"
         r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
         re.I,
     )
@@ -187,14 +193,12 @@ class TdsServer:
                 return str(session.spid)
             if word == "@@TRANCOUNT":
                 return "1" if session.tran else "0"
-            if word.startswith("SUSER_SNAME"):
-                return f"N'{self.user}'"
+            if word.startswith(("SUSER_SNAME", "USER_NAME")):  # the impersonated user, else the login
+                return security.literal(security.principal(session))
+            if word.startswith("ORIGINAL_LOGIN"):
+                return security.literal(session.login)
             if word.startswith("SESSION_CONTEXT"):
-                key = m.group(0).split("'")[1]
-                value = session.context.get(key, (None, False))[0]
-                if value is None:
-                    return "NULL"
-                return str(value) if isinstance(value, int) else "N'" + str(value).replace("'", "''") + "'"
+                return security.literal(session.context.get(m.group(0).split("'")[1], (None, False))[0])
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"
