@@ -356,7 +356,8 @@ class Settings:
         "AUTH_MODE",
         "builtin",
         "Who signs people in: builtin (local passwords, `mssql-mcp users`), oidc (the company's OpenID "
-        "Provider, docs/identity.md) or external (the company's own authorization server; not in this version).",
+        "Provider, docs/identity.md) or external (the company's own authorization server; this server only checks "
+        "its access tokens).",
         group="identity",
     )
     oidc_issuer: str | None = setting(
@@ -416,6 +417,50 @@ class Settings:
         "AUTH_MODE=oidc: also offer the local password form (break-glass accounts from `mssql-mcp users add`).",
         group="identity",
     )
+    external_issuer: str | None = setting(
+        "EXTERNAL_ISSUER",
+        None,
+        "AUTH_MODE=external: the company's authorization server (its metadata gives the JWKS URL and the "
+        "introspection endpoint); the only one the protected-resource metadata names.",
+        group="identity",
+    )
+    external_audience: str | None = setting(
+        "EXTERNAL_AUDIENCE",
+        None,
+        "AUTH_MODE=external: the audience (aud) access tokens must carry (unset: this face's resource URL, "
+        "PUBLIC_URL + prefix + /mcp).",
+        group="identity",
+    )
+    external_required_scope: str = setting(
+        "EXTERNAL_REQUIRED_SCOPE", "mcp", "AUTH_MODE=external: the scope access tokens must carry.", group="identity"
+    )
+    external_introspection: bool = setting(
+        "EXTERNAL_INTROSPECTION",
+        False,
+        "AUTH_MODE=external: false checks access tokens as JWTs against the issuer's JWKS; true asks the issuer "
+        "(RFC 7662 introspection) with EXTERNAL_CLIENT_ID / EXTERNAL_CLIENT_SECRET.",
+        group="identity",
+    )
+    external_client_id: str | None = setting(
+        "EXTERNAL_CLIENT_ID",
+        None,
+        "AUTH_MODE=external: this server's confidential client at the issuer, for introspection.",
+        group="identity",
+    )
+    external_client_secret: Secret | None = setting(
+        "EXTERNAL_CLIENT_SECRET",
+        None,
+        "AUTH_MODE=external: the secret of EXTERNAL_CLIENT_ID.",
+        group="identity",
+        secret=True,
+    )
+    external_introspection_cache_seconds: int = setting(
+        "EXTERNAL_INTROSPECTION_CACHE_SECONDS",
+        30,
+        "AUTH_MODE=external with introspection: how long an answer is reused (never past the token's expiry); "
+        "a token revoked at the issuer keeps working here for up to this long. 0: ask every time.",
+        group="identity",
+    )
     upstream_token_keys: Secret | None = setting(
         "UPSTREAM_TOKEN_KEYS",
         None,
@@ -425,7 +470,6 @@ class Settings:
         group="identity",
         secret=True,
     )
-    # --- ChatGPT face ------------------------------------------------------------------------
     db_identity: Literal["service", "impersonate"] = setting(
         "DB_IDENTITY",
         "service",
@@ -455,6 +499,7 @@ class Settings:
         "SQL Server's session context (mcp_groups), only these are kept and mcp_groups_truncated is set.",
         group="identity",
     )
+    # --- ChatGPT face ------------------------------------------------------------------------
     max_search_results: int = setting(
         "MAX_SEARCH_RESULTS", 20, "Most results one ChatGPT search returns.", group="chatgpt"
     )
@@ -524,6 +569,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "registration_max_name_chars": (1, 10_000),
     "registration_max_redirect_uris": (1, 100),
     "registration_max_uri_chars": (64, 8192),
+    "external_introspection_cache_seconds": (0, 3600),
 }
 
 
@@ -538,7 +584,8 @@ def _check_identity(s: Settings) -> None:
     """AUTH_MODE=oidc needs its provider, its client and a key for the stored tokens; one line names what is
     missing."""
     if s.auth_mode == "external":
-        raise ConfigError("AUTH_MODE: external is not available in this version; use builtin or oidc.")
+        _check_external(s)
+        return
     if s.auth_mode != "oidc":
         return
     for name in ("oidc_issuer", "oidc_client_id", "upstream_token_keys"):
@@ -549,6 +596,18 @@ def _check_identity(s: Settings) -> None:
         raise ConfigError("OIDC_ENTRA_TENANT: required for Microsoft Entra ID (the tenant id every token must carry).")
     if "openid" not in s.oidc_scopes.split():
         raise ConfigError("OIDC_SCOPES: must include openid.")
+
+
+def _check_external(s: Settings) -> None:
+    if not s.external_issuer:
+        raise ConfigError("EXTERNAL_ISSUER: required with AUTH_MODE=external (docs/identity.md).")
+    if s.external_introspection and not (s.external_client_id and s.external_client_secret):
+        raise ConfigError(
+            "EXTERNAL_CLIENT_ID, EXTERNAL_CLIENT_SECRET: required with EXTERNAL_INTROSPECTION=true "
+            "(the issuer authenticates whoever asks)."
+        )
+    if not s.external_required_scope.strip() or " " in s.external_required_scope.strip():
+        raise ConfigError("EXTERNAL_REQUIRED_SCOPE: one scope name, e.g. mcp.")
 
 
 def _check_db_identity(s: Settings) -> None:

@@ -128,7 +128,7 @@ def test_sealed_tokens_open_with_any_listed_key_and_are_sealed_with_the_first() 
         ({"UPSTREAM_TOKEN_KEYS": ""}, "UPSTREAM_TOKEN_KEYS"),
         ({"OIDC_ISSUER": "https://login.microsoftonline.com/t/v2.0"}, "OIDC_ENTRA_TENANT"),
         ({"OIDC_SCOPES": "email profile"}, "OIDC_SCOPES"),
-        ({"AUTH_MODE": "external"}, "AUTH_MODE"),
+        ({"AUTH_MODE": "external"}, "EXTERNAL_ISSUER"),
     ],
 )
 def test_a_bad_combination_stops_at_start_naming_the_setting(env: dict[str, str], names: str) -> None:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.csrf import Csrf
+from mssql_mcp.oauth.external import resource_server
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.identity import IdentityRules
 from mssql_mcp.oauth.login import LoginPages
@@ -89,6 +90,9 @@ def build_auth(
         raise ConfigError(
             f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on localhost/127.0.0.1"
         )
+    if settings.auth_mode == "external":  # a pure resource server: the company's server signs people in
+        ext_routes, ext_middleware, ext_guard = resource_server(settings, issuer=issuer, prefix=prefix)
+        return AuthComponents(routes=ext_routes, middleware=ext_middleware, guard=ext_guard)
     resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
     store = store if store is not None else open_store(settings)
     store.purge(clock())

@@ -13,6 +13,13 @@
 //   POST /_admin/tamper?mode=M        the next ID tokens from /token are re-signed after a change:
 //                                     unknown_key (a key not in the JWKS), expired, nonce_replay (the nonce of
 //                                     an earlier sign-in), none (stop)
+//   POST /_admin/mint?key=K           a JWT access token (typ at+jwt) with the JSON body as its claims, signed
+//                                     by the current key (K=current) or a key not in the JWKS (K=unknown)
+//
+// CONFIG.resourceServer (optional; external-mode tests): { scope, format: "jwt"|"opaque" }. It turns on
+// resource indicators (RFC 8707: the access token's audience is the requested `resource`), the
+// client_credentials grant, introspection (RFC 7662) and revocation (RFC 7009). Without it the provider is
+// as the oidc tests need it.
 // The sign-in page is a plain form (no JavaScript): POST /interaction/UID/login with `login` = account id
 // signs in and grants every requested scope at once.
 
@@ -38,6 +45,34 @@ function newKey() {
 
 let keys = [newKey()];
 
+function resourceFeatures() {
+  const rs = cfg.resourceServer;
+  if (!rs) return {};
+  return {
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (ctx, client, oneOf) => oneOf,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, resourceIndicator) => ({
+        scope: rs.scope,
+        audience: resourceIndicator,
+        accessTokenTTL: rs.accessTokenTTL || 600,
+        accessTokenFormat: rs.format || 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  };
+}
+
+async function mint(claims, which) {
+  const key = which === 'unknown' ? newKey() : keys[0];
+  const signer = await jose.importJWK(key, 'RS256');
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'at+jwt' }).sign(signer);
+}
+
 function makeProvider() {
   const provider = new Provider(issuer, {
     clients: cfg.clients,
@@ -54,7 +89,8 @@ function makeProvider() {
     },
     // Every granted claim goes into the ID token, as Entra, Okta and Google do for their standard claims.
     conformIdTokenClaims: false,
-    features: { devInteractions: { enabled: false } },
+    features: { devInteractions: { enabled: false }, ...resourceFeatures() },
+    ...(cfg.resourceServer ? { scopes: ['openid', 'offline_access', ...cfg.resourceServer.scope.split(' ')] } : {}),
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     // A refresh token for every code grant and a grant that outlives the browser session, as with
@@ -91,6 +127,12 @@ async function admin(req, res, url) {
     case '/_admin/claims': accounts.set(account, JSON.parse(await readBody(req))); break;
     case '/_admin/rotate': keys = [newKey(), ...keys]; provider = makeProvider(); break;
     case '/_admin/tamper': tamper = url.searchParams.get('mode') || 'none'; break;
+    case '/_admin/mint': {
+      const token = await mint(JSON.parse(await readBody(req)), url.searchParams.get('key') || 'current');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token }));
+      return;
+    }
     default: res.writeHead(404); res.end(); return;
   }
   res.writeHead(200, { 'content-type': 'application/json' });

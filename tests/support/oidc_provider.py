@@ -9,12 +9,14 @@ install is missing, `install()` raises `ProviderUnavailable` with the reason and
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 INSTALL_TIMEOUT = 300.0
 CLIENT_ID = "mssql-mcp-test"
 CLIENT_SECRET = "test-client-secret-not-secret"
+MACHINE_ID = "mssql-mcp-test-machine"  # with `resource_server`: a client_credentials client minting access tokens
+MACHINE_SECRET = "test-machine-secret-not-secret"
 
 
 class ProviderUnavailable(RuntimeError):
@@ -96,6 +100,28 @@ class OidcProvider:
     def tamper(self, mode: str) -> None:
         self.admin("tamper", mode=mode)
 
+    def mint(self, claims: Mapping[str, Any], *, key: str = "current") -> str:
+        """A JWT access token with exactly these claims, signed by the current key or (key="unknown") not."""
+        return str(self.admin("mint", json.dumps(dict(claims)).encode(), key=key)["token"])
+
+    def client_credentials(self, resource: str, scope: str) -> str:
+        """An access token for `resource` with `scope`, from the token endpoint (client_credentials grant)."""
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": resource, "scope": scope})
+        request = urllib.request.Request(f"{self.issuer}/token", data=form.encode(), method="POST")
+        basic = base64.b64encode(f"{MACHINE_ID}:{MACHINE_SECRET}".encode()).decode()
+        request.add_header("authorization", f"Basic {basic}")
+        request.add_header("content-type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return str(json.loads(resp.read())["access_token"])
+
+    def revoke(self, token: str) -> None:
+        form = urllib.parse.urlencode({"token": token, "token_type_hint": "access_token"})
+        request = urllib.request.Request(f"{self.issuer}/token/revocation", data=form.encode(), method="POST")
+        basic = base64.b64encode(f"{MACHINE_ID}:{MACHINE_SECRET}".encode()).decode()
+        request.add_header("authorization", f"Basic {basic}")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -111,8 +137,12 @@ def running_provider(
     *,
     ttl: Mapping[str, int] | None = None,
     port: int | None = None,
+    resource_server: Mapping[str, Any] | None = None,
 ) -> Iterator[OidcProvider]:
-    """oidc-provider with one confidential client (CLIENT_ID/CLIENT_SECRET) and these accounts (id -> claims)."""
+    """oidc-provider with one confidential client (CLIENT_ID/CLIENT_SECRET) and these accounts (id -> claims).
+
+    `resource_server` ({"scope": "mcp other", "format": "jwt"|"opaque", "accessTokenTTL": s}) also issues
+    access tokens for resources (RFC 8707) to MACHINE_ID by client_credentials, and answers introspection."""
     try:
         prefix = install()
     except ProviderUnavailable as exc:
@@ -120,7 +150,7 @@ def running_provider(
 
         pytest.skip(str(exc))
     port = port or free_port()
-    config = {
+    config: dict[str, Any] = {
         "port": port,
         "accounts": accounts,
         "ttl": dict(ttl or {}),
@@ -135,6 +165,19 @@ def running_provider(
             }
         ],
     }
+    if resource_server is not None:
+        config["resourceServer"] = dict(resource_server)
+        config["clients"].append(
+            {
+                "client_id": MACHINE_ID,
+                "client_secret": MACHINE_SECRET,
+                "redirect_uris": [],
+                "grant_types": ["client_credentials"],
+                "response_types": [],
+                "scope": str(resource_server["scope"]),
+                "token_endpoint_auth_method": "client_secret_basic",
+            }
+        )
     tmp.mkdir(parents=True, exist_ok=True)
     config_path = tmp / f"oidc-provider-{port}.json"
     config_path.write_text(json.dumps(config))
