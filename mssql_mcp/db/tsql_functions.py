@@ -286,6 +286,11 @@ def _date_style(value: object, style: int, source: str) -> str:
             frac = ".000" if style != 126 else ""
         sep = "T" if style == 126 else " "
         return moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + frac
+    if style in (0, 100):  # mon dd yyyy hh:miAM, day and hour padded with a space: 'Mar  5 2024 10:11AM'
+        hour = moment.hour % 12 or 12
+        ampm = "AM" if moment.hour < 12 else "PM"
+        month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[moment.month - 1]  # us_english
+        return f"{month} {moment.day:>2} {moment.year} {hour:>2}:{moment.minute:02d}{ampm}"
     return moment.strftime(STYLES[style])
 
 
