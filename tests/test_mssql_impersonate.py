@@ -24,7 +24,8 @@ from mssql_mcp.serialize import json_rows
 from mssql_mcp.settings import load_settings
 from tests.support.tds import TdsServer
 from tests.support.tds import fixtures as tds_fixtures
-from tests.support.tds.fixtures import DESCRIPTIONS, DriverCase, backend_env, make_fixture_db
+from tests.support.tds.fixtures import DESCRIPTIONS, DriverCase, backend_env
+from tests.support.tds.people import PRINCIPALS, ROW_FILTER, make_people_db, write_mapping
 
 case = tds_fixtures.case
 ALICE, BOB, CAROL, GHOST = identity_of("alice"), identity_of("bob"), identity_of("carol"), identity_of("ghost")
@@ -34,33 +35,15 @@ WHO = "SELECT USER_NAME() AS u, ORIGINAL_LOGIN() AS o, SESSION_CONTEXT(N'mcp_use
 
 @pytest.fixture
 def server(case: DriverCase, tmp_path: Path) -> Iterator[TdsServer]:
-    path = make_fixture_db(tmp_path / "fixture.sqlite")
-    import sqlite3
-
-    db = sqlite3.connect(path)
-    db.executescript(
-        "CREATE TABLE Notes (NoteID INT PRIMARY KEY, Owner NVARCHAR(100) NOT NULL, Body NVARCHAR(100));"
-        "INSERT INTO Notes VALUES (1, 'alice', 'a1'), (2, 'alice', 'a2'), (3, 'bob', 'b1');"
-        "CREATE TABLE Salaries (Person NVARCHAR(100) PRIMARY KEY, Amount INT);"
-        "INSERT INTO Salaries VALUES ('alice', 100), ('bob', 90);"
-    )
-    db.commit()
-    db.close()
-    principals = {"alice_db": {"notes", "salaries", "customers"}, "bob_db": {"notes", "customers"}}
+    path = make_people_db(tmp_path / "fixture.sqlite")
     with TdsServer(
-        path,
-        tmp_path / "tds",
-        tls=case.tls,
-        descriptions=DESCRIPTIONS,
-        principals=principals,
-        row_filter=("Notes", "Owner", "mcp_user"),
+        path, tmp_path / "tds", tls=case.tls, descriptions=DESCRIPTIONS, principals=PRINCIPALS, row_filter=ROW_FILTER
     ).running() as srv:
         yield srv
 
 
 def make_db(server: TdsServer, case: DriverCase, tmp_path: Path, **extra: str) -> MssqlDatabase:
-    mapping = tmp_path / "people.json"
-    mapping.write_text(json.dumps({"alice": "alice_db", "bob": "bob_db", "ghost": "no_such_user"}))
+    mapping = write_mapping(tmp_path / "people.json")
     env = backend_env(
         server,
         case,
