@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from mssql_mcp.cache import ResultCache
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
+from mssql_mcp.db.identity import PERSON
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.faces.chatgpt import ids
 from mssql_mcp.faces.chatgpt.signing import IdSigner
@@ -101,14 +102,19 @@ class Fetcher:
         return cached
 
     async def run_query(self, sql: str) -> tuple[QueryRun, bool]:
-        """The cached result of a read, or a fresh run (always read-only). Returns (run, from_cache)."""
-        hit = self.cache.get(sql)
+        """The cached result of a read, or a fresh run (always read-only). Returns (run, from_cache).
+
+        Keyed by the person as well: the database may answer each one differently (their own database user
+        under DB_IDENTITY=impersonate, a row-level-security policy on the session context in every mode)."""
+        person = PERSON.get()
+        key = (person.key if person is not None else None, sql)
+        hit = self.cache.get(key)
         if hit is not None:
             return hit, True
         outcome = await self.queries.run(sql, force_read_only=True)
         r = outcome.result
         run = QueryRun(sql, list(r.columns), json_rows(r.rows), r.row_count, r.truncated, outcome.elapsed_ms)
-        self.cache.put(sql, run)
+        self.cache.put(key, run)
         return run, False
 
     async def fetch(self, text: str) -> Record:
