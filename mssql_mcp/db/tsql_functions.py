@@ -340,6 +340,8 @@ def register(con: sqlite3.Connection) -> None:
         ("tsql_replace", 3, tsql_strings.replace),
         ("tsql_stuff", 4, tsql_strings.stuff),
         ("tsql_replicate", 2, tsql_strings.replicate),
+        ("tsql_reverse", 1, tsql_strings.reverse),
+        ("tsql_space", 1, tsql_strings.space),
         ("tsql_datefromparts", 3, tsql_strings.datefromparts),
         ("tsql_dateadd", 4, tsql_dates.dateadd),
         ("tsql_datediff", 4, tsql_dates.datediff),

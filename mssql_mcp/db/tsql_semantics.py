@@ -97,7 +97,13 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
             return "GUID"
         if any(word in declared for word in ("CHAR", "TEXT", "CLOB", "XML")):
             return "TEXT"
-    if isinstance(node, exp.Anonymous) and node.name.lower() in ("tsql_replace", "tsql_stuff", "tsql_replicate"):
+    if isinstance(node, exp.Anonymous) and node.name.lower() in (
+        "tsql_replace",
+        "tsql_stuff",
+        "tsql_replicate",
+        "tsql_reverse",
+        "tsql_space",
+    ):
         return "TEXT"
     if isinstance(node, exp.Upper | exp.Lower | exp.Substring | exp.Trim | exp.DPipe | exp.Concat):
         return "TEXT"
@@ -215,6 +221,15 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         return _call("tsql_stuff", node.this, node.args["start"], node.args["length"], node.expression)
     if isinstance(node, exp.Repeat):
         return _call("tsql_replicate", node.this, node.args["times"])
+    if isinstance(node, exp.Reverse):
+        return _call("tsql_reverse", node.this)
+    if isinstance(node, exp.Space):
+        return _call("tsql_space", node.this)
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "CHOOSE" and len(node.expressions) > 1:
+        # CHOOSE(i, a, b, …): the i-th value, NULL when i is out of range (logical-functions-choose-transact-sql)
+        index, *values = node.expressions
+        ifs = [exp.If(this=exp.Literal.number(n), true=v) for n, v in enumerate(values, start=1)]
+        return exp.Case(this=index, ifs=ifs)
     if isinstance(node, exp.DateFromParts):
         return _call("tsql_datefromparts", node.args["year"], node.args["month"], node.args["day"])
     return None

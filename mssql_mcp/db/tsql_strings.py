@@ -7,7 +7,7 @@
   https://learn.microsoft.com/sql/t-sql/functions/replace-transact-sql).
 - ROUND rounds half away from zero, to negative places too, and truncates when its third argument is not 0:
   ROUND(748.58, -1) is 750 (https://learn.microsoft.com/sql/t-sql/functions/round-transact-sql).
-- STUFF, REPLICATE and DATEFROMPARTS, which SQLite lacks
+- STUFF, REPLICATE, SPACE, REVERSE and DATEFROMPARTS, which SQLite lacks
   (https://learn.microsoft.com/sql/t-sql/functions/stuff-transact-sql, .../replicate-transact-sql,
   .../datefromparts-transact-sql).
 """
@@ -118,3 +118,11 @@ def round_(value: object, places: object = 0, truncate: object = 0) -> int | flo
         else ((number.scaleb(digits).quantize(Decimal(1), mode)).scaleb(-digits))
     )
     return int(rounded) if isinstance(value, int) else float(rounded)
+
+
+def reverse(value: object) -> str | None:
+    return None if value is None else str(value)[::-1]
+
+
+def space(count: object) -> str | None:
+    return replicate(" ", count)
