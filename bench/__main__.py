@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench import peers
+from bench.loadtest import PEOPLE
 from bench.report import summary
 from bench.run import Config, run
 
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     lt = sub.add_parser("loadtest", help="500 sessions x 20 calls through nginx over TLS; fails on any error")
     lt.add_argument("--sessions", type=int, default=500)
     lt.add_argument("--calls", type=int, default=20)
-    lt.add_argument("--people", type=int, default=50, help="signed-in people the sessions are spread over")
+    lt.add_argument(
+        "--people", type=int, default=PEOPLE, help=f"signed-in people the sessions are spread over (default {PEOPLE})"
+    )
     pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
     pr.add_argument("--seconds", type=float, default=10.0)
     pr.add_argument("--mssql", action="store_true", help="our SQL Server path, through the TDS test server")
