@@ -185,7 +185,10 @@ _TIME_TEXT = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?\s*$
 
 def _parse_datetime(value: object, target: str) -> tuple[dt.datetime, int]:
     """The value as a datetime and its fraction of a second in 100 ns units (datetime2 keeps 7 digits)."""
-    if isinstance(value, bytes) or not isinstance(value, str):
+    if isinstance(value, int | float) and not isinstance(value, bool):  # a number is days since 1900-01-01
+        moment = dt.datetime(1900, 1, 1) + dt.timedelta(days=float(value))
+        return moment.replace(microsecond=0), moment.microsecond * 10
+    if not isinstance(value, str):
         raise _fail(f"Conversion failed when converting the value {value!r} to {target.lower()}.")
     match = _DATE_TEXT.match(value)
     if match:
@@ -341,6 +344,8 @@ def register(con: sqlite3.Connection) -> None:
         ("tsql_stuff", 4, tsql_strings.stuff),
         ("tsql_replicate", 2, tsql_strings.replicate),
         ("tsql_reverse", 1, tsql_strings.reverse),
+        ("tsql_divide", 2, tsql_strings.divide),
+        ("tsql_modulo", 2, tsql_strings.modulo),
         ("tsql_space", 1, tsql_strings.space),
         ("tsql_datefromparts", 3, tsql_strings.datefromparts),
         ("tsql_dateadd", 4, tsql_dates.dateadd),

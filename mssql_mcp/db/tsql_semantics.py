@@ -221,6 +221,18 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         return _call("tsql_stuff", node.this, node.args["start"], node.args["length"], node.expression)
     if isinstance(node, exp.Repeat):
         return _call("tsql_replicate", node.this, node.args["times"])
+    if isinstance(node, exp.Div):
+        return _call("tsql_divide", node.this, node.expression)
+    if isinstance(node, exp.Mod):
+        return _call("tsql_modulo", node.this, node.expression)
+    if isinstance(node, exp.Year | exp.Month | exp.Day | exp.Extract):
+        # A number as a date is days since 1900-01-01 (YEAR(0) is 1900): convert it before STRFTIME sees it.
+        key = "expression" if isinstance(node, exp.Extract) else "this"
+        arg = _bare(node.args[key])
+        if isinstance(arg, exp.Literal) and not arg.is_string or isinstance(arg, exp.Neg):
+            number = [exp.Literal.string("DATETIME"), *(exp.Literal.number(n) for n in (38, 3, -1))]
+            node.set(key, _call(CAST_FUNCTION, arg, *number, exp.Literal.string("")))
+        return None
     if isinstance(node, exp.Reverse):
         return _call("tsql_reverse", node.this)
     if isinstance(node, exp.Space):

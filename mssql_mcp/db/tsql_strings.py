@@ -126,3 +126,44 @@ def reverse(value: object) -> str | None:
 
 def space(count: object) -> str | None:
     return replicate(" ", count)
+
+
+def divide(left: object, right: object) -> int | float | None:
+    """`/` as SQL Server: integers divide to an integer truncated toward zero, and 0 as divisor is an error
+    (https://learn.microsoft.com/sql/t-sql/language-elements/divide-transact-sql)."""
+    if left is None or right is None:
+        return None
+    a, b = _number(left), _number(right)
+    if b == 0:
+        raise _fail("Divide by zero error encountered.")
+    if isinstance(a, int) and isinstance(b, int):
+        quotient = abs(a) // abs(b)
+        return quotient if (a < 0) == (b < 0) else -quotient
+    return a / b
+
+
+def modulo(left: object, right: object) -> int | float | None:
+    """`%` as SQL Server: the sign of the dividend, and 0 as divisor is an error
+    (https://learn.microsoft.com/sql/t-sql/language-elements/modulo-transact-sql)."""
+    if left is None or right is None:
+        return None
+    a, b = _number(left), _number(right)
+    if b == 0:
+        raise _fail("Divide by zero error encountered.")
+    if isinstance(a, int) and isinstance(b, int):
+        remainder = abs(a) % abs(b)
+        return remainder if a >= 0 else -remainder
+    return float(Decimal(repr(a)) % Decimal(repr(b)))
+
+
+def _number(value: object) -> int | float:
+    if isinstance(value, int | float):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise _fail(f"Conversion failed when converting the value {value!r} to a number.") from None
