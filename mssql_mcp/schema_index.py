@@ -21,6 +21,7 @@ tables of 20 columns fit in the budget docs/performance.md records.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from array import array
 from collections.abc import Iterable, Sequence
@@ -100,11 +101,22 @@ class SchemaIndex:
     def __init__(self, tables: Sequence[TableInfo], columns: Iterable[ColumnRow]) -> None:
         self.tables = list(tables)
         position = {(t.ref.schema.lower(), t.ref.name.lower()): i for i, t in enumerate(self.tables)}
-        building: dict[str, list[int]] = {}
+        postings: dict[str, array[int]] = {}  # packed as they grow: a list of ints would cost 4.5 times as much
         self._column_descriptions: dict[int, str] = {}
 
+        split: dict[str, frozenset[str]] = {}  # column names repeat across tables: split each one once
+
+        def words_of(name: str) -> frozenset[str]:
+            found = split.get(name)
+            if found is None:
+                found = split[name] = frozenset(name_words(name))
+            return found
+
         def add(word: str, ti: int, ci: int, where: int) -> None:
-            building.setdefault(word, []).append(((ti * (MAX_COLUMNS + 1) + ci + 1) << 2) | where)
+            found = postings.get(word)
+            if found is None:
+                found = postings[intern(word)] = array("q")
+            found.append(((ti * (MAX_COLUMNS + 1) + ci + 1) << 2) | where)
 
         grouped: dict[int, list[ColumnRow]] = {}
         for row in columns:
@@ -131,13 +143,13 @@ class SchemaIndex:
                 for w in set(text_words(described)):
                     add(w, ti, -1, TABLE_DESC)
             for ci, r in enumerate(cols):
-                for w in set(name_words(r[2] or "")):
+                for w in words_of(r[2] or ""):
                     add(w, ti, ci, COLUMN_NAME)
                 if r[5]:
                     self._column_descriptions[ti * (MAX_COLUMNS + 1) + ci] = r[5]
                     for w in set(text_words(r[5])):
                         add(w, ti, ci, COLUMN_DESC)
-        self._postings = {intern(w): array("q", codes) for w, codes in building.items()}
+        self._postings = postings
         self._vocabulary = sorted(self._postings)
 
     def _expansions(self, word: str) -> list[tuple[str, float]]:
@@ -154,25 +166,35 @@ class SchemaIndex:
     def search(self, question: str, limit: int = 10) -> tuple[list[str], list[Match]]:
         """(the question's words, the best `limit` tables), ranked as the module docstring says."""
         words = question_words(question)
+        count, stride = len(words), MAX_COLUMNS + 1
         best: dict[int, list[float]] = {}  # table -> best score per question word
         hit_columns: dict[int, set[int]] = {}
         for wi, word in enumerate(words):
             for token, factor in self._expansions(word):
+                weights = [w * factor for w in WEIGHTS]
                 for code in self._postings[token]:
-                    where, slot = code & 3, code >> 2
-                    ti, ci = divmod(slot, MAX_COLUMNS + 1)
-                    scores = best.setdefault(ti, [0.0] * len(words))
-                    scores[wi] = max(scores[wi], WEIGHTS[where] * factor)
-                    if ci:
+                    slot = code >> 2
+                    ti = slot // stride
+                    scores = best.get(ti)
+                    if scores is None:
+                        scores = best[ti] = [0.0] * count
+                    score = weights[code & 3]
+                    if score > scores[wi]:
+                        scores[wi] = score
+                    if ci := slot - ti * stride:
                         hit_columns.setdefault(ti, set()).add(ci - 1)
+        # The first two keys are cheap: the full key is computed only for the tables that can still place.
+        primary = {ti: (-sum(1 for x in scores if x > 0), -sum(scores)) for ti, scores in best.items()}
+        cutoff = heapq.nsmallest(limit, primary.values())[-1] if primary else None
+        mentioned = set(words)
 
         def rank(ti: int) -> tuple[int, float, int, str, str]:
-            scores, ref = best[ti], self.tables[ti].ref
-            found = sum(1 for s in scores if s > 0)
-            unmentioned = len(self._meta[ti].name_words - set(words))
-            return (-found, -sum(scores), unmentioned, ref.schema.casefold(), ref.name.casefold())
+            ref = self.tables[ti].ref
+            unmentioned = len(self._meta[ti].name_words - mentioned)
+            return (*primary[ti], unmentioned, ref.schema.casefold(), ref.name.casefold())
 
-        ranked = sorted(best, key=rank)[:limit]
+        contenders = [ti for ti, key in primary.items() if cutoff is not None and key <= cutoff]
+        ranked = heapq.nsmallest(limit, contenders, key=rank)
         return words, [self._match(ti, best[ti], hit_columns.get(ti, set())) for ti in ranked]
 
     def _match(self, ti: int, scores: list[float], hits: set[int]) -> Match:

@@ -1,0 +1,113 @@
+"""Measure list_tables and search_schema on 20,000 generated tables (docs/performance.md, "Large schemas").
+
+    .venv/bin/python scripts/measure_schema_scale.py [sqlite|mssql|memory] ...
+
+sqlite: a real server process on the generated SQLite file; mssql: the same file served by the TDS test server
+through ODBC Driver 18; memory: tracemalloc over the catalog and the search index, for 20,000 tables as
+generated and 50,000 tables of 20 columns. Latencies are one client's calls through the MCP SDK client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mssql_mcp.catalog import Catalog  # noqa: E402
+from mssql_mcp.db.base import TableInfo, TableRef  # noqa: E402
+from mssql_mcp.db.sqlite import SqliteDatabase  # noqa: E402
+from mssql_mcp.schema_index import SchemaIndex  # noqa: E402
+from tests.support.big_schema import COLUMN_WORDS, make_big_db, table_names  # noqa: E402
+from tests.support.mcp_client import connect  # noqa: E402
+from tests.support.procs import running_server  # noqa: E402
+
+
+def size(result: Any) -> int:
+    text = "".join(c.text for c in result.content if c.type == "text")
+    return len(text.encode()) + len(json.dumps(result.structured_content or {}).encode())
+
+
+async def timed(client: Any, tool: str, args: dict[str, Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, result.content
+    return (time.perf_counter() - started) * 1000, result
+
+
+async def measure_server(env: dict[str, str], tmp: Path, label: str) -> None:
+    with running_server(env, tmp) as server:
+        async with connect(server.base_url) as client:
+            cold, first = await timed(client, "list_tables", {})
+            warm, _ = await timed(client, "list_tables", {})
+            filtered, _ = await timed(client, "list_tables", {"pattern": "customer*lines"})
+            s_cold, _ = await timed(client, "search_schema", {"query": "customer order lines"})
+            s_warm, hit = await timed(client, "search_schema", {"query": "where is the order line amount"})
+    print(f"{label}: list_tables cold {cold:.0f} ms, warm {warm:.0f} ms, filtered {filtered:.0f} ms")
+    print(f"{label}: search_schema cold {s_cold:.0f} ms, warm {s_warm:.0f} ms")
+    print(f"{label}: page 1 {size(first)} bytes (~{size(first) // 4} tokens); search answer {size(hit)} bytes")
+
+
+def unpaged_bytes(path: Path) -> int:
+    tables = SqliteDatabase(path).list_tables()
+    text = "\n".join(f"{t.ref.qualified} ({t.type.lower()}, {t.row_count} rows)" for t in tables)
+    rows = [{"schema": t.ref.schema, "name": t.ref.name, "type": t.type, "row_count": t.row_count} for t in tables]
+    return len(text.encode()) + len(json.dumps({"tables": rows}).encode())
+
+
+def memory(tables: list[TableInfo], columns: list[Any], label: str) -> None:
+    tracemalloc.start()
+    catalog = Catalog(tables)
+    catalog.ordered()
+    catalog.suggest("x" + tables[7].ref.name[1:])
+    index = SchemaIndex(tables, columns)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"{label}: catalog + index {current / 2**20:.0f} MiB held, {peak / 2**20:.0f} MiB peak while building")
+    del catalog, index
+
+
+def synthetic(count: int, per_table: int) -> tuple[list[TableInfo], list[Any]]:
+    rng = random.Random(16)
+    tables = [TableInfo(TableRef("dbo", n), "TABLE", rng.randint(0, 10**6)) for n in table_names(count)]
+    columns = [
+        ("dbo", t.ref.name, f"{rng.choice(COLUMN_WORDS)}{j}" if j else f"{t.ref.name}ID", "int", j == 0, None)
+        for t in tables
+        for j in range(per_table)
+    ]
+    return tables, columns
+
+
+def main() -> None:
+    modes = sys.argv[1:] or ["sqlite", "memory"]
+    tmp = Path(tempfile.mkdtemp(prefix="schema-scale-"))
+    db = make_big_db(tmp / "big.sqlite")
+    print(f"unpaged list_tables answer: {unpaged_bytes(db)} bytes (~{unpaged_bytes(db) // 4} tokens)")
+    base = {"ALLOW_UNAUTH_METHODS": "true", "ALLOW_UNAUTH_TOOLS_CALL": "true", "LOG_LEVEL": "WARNING"}
+    base["OAUTH_STORE_PATH"] = str(tmp / "oauth.sqlite")
+    if "sqlite" in modes:
+        asyncio.run(measure_server({**base, "SQLITE_PATH": str(db)}, tmp, "sqlite"))
+    if "mssql" in modes:
+        from tests.support.tds import TdsServer
+        from tests.support.tds.fixtures import DRIVER_CASES, backend_env
+
+        case = next(c for c in DRIVER_CASES if c.id == "msodbc18")
+        started = time.perf_counter()
+        with TdsServer(db, tmp / "tds", tls=case.tls).running() as tds:
+            print(f"TDS server ready in {time.perf_counter() - started:.0f} s")
+            asyncio.run(measure_server({**base, **backend_env(tds, case)}, tmp, "mssql (Driver 18)"))
+    if "memory" in modes:
+        database = SqliteDatabase(db, count_budget=0.5)
+        memory(database.list_tables(), database.list_columns(), "20,000 generated tables (10-20 columns)")
+        memory(*synthetic(50_000, 20), "50,000 tables x 20 columns")
+
+
+if __name__ == "__main__":
+    main()
