@@ -110,3 +110,13 @@ def test_groups_past_8000_bytes_keep_only_the_listed_ones() -> None:
 def test_a_persons_issuer_comes_from_their_key() -> None:
     assert identity_of("oidc:https://login.example.com/t/v2.0#abc").issuer == "https://login.example.com/t/v2.0"
     assert identity_of("carol").issuer == LOCAL_ISSUER and identity_of("carol").is_local
+
+
+def test_values_are_literals_that_cannot_break_out(db: MssqlDatabase, server: TdsServer) -> None:
+    odd = DbIdentity("o'brien'; EXEC x --", LOCAL_ISSUER, "o'b@example.com", ("a'b", "Zürich 👋"))
+    with person_scope(odd):
+        got = who(db)
+    assert got[:3] == [odd.key, odd.email, json.dumps(list(odd.groups), ensure_ascii=False)]
+    # One plain batch per query names the person: no parameters for the driver to describe first.
+    batches = [e.detail for e in server.events if e.kind == "batch" and "sp_set_session_context" in e.detail]
+    assert batches and not [e for e in server.events if e.kind == "rpc" and "describe" in e.detail]

@@ -237,9 +237,8 @@ class MssqlDatabase:
 
     def _set_context(self, conn: Any) -> None:
         """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
-        sql, values = context_batch(PERSON.get(), self.settings.db_identity_groups)
         cursor = conn.cursor()
-        cursor.execute(sql, *values)
+        cursor.execute(context_batch(PERSON.get(), self.settings.db_identity_groups))
         while cursor.nextset():  # an error in a later EXEC of the batch surfaces only here
             pass
         cursor.close()

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def literal(name: str) -> str:
-    """An N'' string literal (quotes doubled): the principal is data, not T-SQL."""
-    return "N'" + name.replace("'", "''") + "'"
+from mssql_mcp.db.identity import literal
 
 
 def execute_as(conn: Any, principal: str) -> bytes:
