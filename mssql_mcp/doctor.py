@@ -16,7 +16,10 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from mssql_mcp.errors import MssqlMcpError
+from mssql_mcp.identity_map import IdentityMap
 from mssql_mcp.settings import Settings
+
+MAX_USERS_CHECKED = 50  # DB_IDENTITY_MAP_FILE users tried with EXECUTE AS ... REVERT
 
 _ENCRYPTION = {0: "off (login only)", 1: "on", 2: "not supported", 3: "required"}
 
@@ -231,4 +234,42 @@ def _inside(conn: Any, settings: Settings, report: Report) -> int:
         )
 
     attempt(catalog)
+    step = "identity"
+    attempt(lambda: _identity(conn, settings, report))
     return 1 if report.failed else 0
+
+
+def _identity(conn: Any, settings: Settings, report: Report) -> None:
+    """DB_IDENTITY: which mode, and under impersonate, that the login can become each mapped user."""
+    from mssql_mcp.db.mssql_impersonate import execute_as, revert  # pyodbc only once a driver is set up
+
+    if settings.db_identity == "service":
+        report.line(
+            "OK", "identity", "DB_IDENTITY=service: queries run as this login; the session context names the person"
+        )
+        return
+    try:
+        people = IdentityMap(settings)
+    except MssqlMcpError as exc:
+        report.line("FAIL", "identity", exc.message)
+        return
+    missing = []
+    for user in sorted(set(people.entries.values()))[:MAX_USERS_CHECKED]:
+        try:
+            revert(conn, execute_as(conn, user))
+        except Exception:
+            missing.append(user)
+        conn.rollback()
+    issuer = people.issuer or "nobody (OIDC_ISSUER unset)"
+    how = f"DB_IDENTITY=impersonate: template {people.template!r} for people from {issuer}"
+    if missing:
+        names = ", ".join(missing)
+        report.line(
+            "FAIL",
+            "identity",
+            f"{how}; this login cannot become {names}",
+            f"CREATE USER [{missing[0]}] WITHOUT LOGIN; "
+            f"GRANT IMPERSONATE ON USER::[{missing[0]}] TO <this login's database user>",
+        )
+    else:
+        report.line("OK", "identity", f"{how}; {len(people.entries)} mapped accounts, each user can be impersonated")

@@ -8,7 +8,6 @@ provider's test-only mint endpoint with its own key or a stranger's.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -116,17 +115,10 @@ async def test_the_chatgpt_face_accepts_a_token_for_its_own_resource(
         async with connect(server.base_url, "streamable", auth=Bearer(token), prefix="/chatgpt") as client:
             result = await client.call_tool("search", {"query": "customers"})
             assert not result.is_error, text_of(result)
-        record_url = json.loads(text_of(result))["results"][0]["url"]
         assert f"user=oidc:{provider.issuer}#{MACHINE_ID}" in _audit_user(server, "search")
         # A token for the Claude face's resource (same host, other path) is not one for this face.
         other = provider.client_credentials(f"{server.base_url}/mcp", "mcp")
         assert _post_initialize(f"{server.base_url}/chatgpt/mcp", other).status_code == 401
-        # Its record pages have no sign-in here: a browser is told they are off, not sent to a login.
-        assert record_url.startswith(f"{server.base_url}/chatgpt/records/")
-        page = httpx2.get(record_url, timeout=10, follow_redirects=False)
-        assert page.status_code == 403 and "Record pages are off" in page.text and "location" not in page.headers
-        with_token = httpx2.get(record_url, headers={"authorization": f"Bearer {token}"}, timeout=10)
-        assert with_token.status_code == 200 and "Customers" in with_token.text
 
 
 def test_the_metadata_names_only_the_external_issuer_and_there_is_no_authorization_server_here(
@@ -140,9 +132,7 @@ def test_the_metadata_names_only_the_external_issuer_and_there_is_no_authorizati
     assert httpx2.post(f"{server.base_url}/register", json={}, timeout=10).status_code in (404, 405)
 
 
-@pytest.mark.parametrize(
-    "case", ["wrong_audience", "missing_scope", "wrong_issuer", "expired", "unknown_key", "not_an_access_token"]
-)
+@pytest.mark.parametrize("case", ["wrong_audience", "missing_scope", "wrong_issuer", "expired", "unknown_key"])
 def test_refused_tokens_get_a_401_and_the_challenge_naming_the_metadata(
     server: ServerProcess, provider: OidcProvider, case: str
 ) -> None:
@@ -155,14 +145,10 @@ def test_refused_tokens_get_a_401_and_the_challenge_naming_the_metadata(
         token = provider.mint(_claims(provider, resource, iss="http://127.0.0.1:9"))
     elif case == "expired":
         token = provider.mint(_claims(provider, resource, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600))
-    elif case == "unknown_key":
+    else:
         token = provider.mint(_claims(provider, resource), key="unknown")
-    else:  # a JWT typed for another use (here an OpenID logout token)
-        token = provider.mint(_claims(provider, resource), typ="logout+jwt")
-    # The same claims, well signed, pass (typed at+jwt as RFC 9068 says, or JWT as Keycloak and Entra do):
-    # what is refused is the one thing changed.
-    for typ in ("at+jwt", "JWT"):
-        assert _post_initialize(resource, provider.mint(_claims(provider, resource), typ=typ)).status_code == 200
+    # The same claims, well signed, pass: what is refused is the one thing changed.
+    assert _post_initialize(resource, provider.mint(_claims(provider, resource))).status_code == 200
     resp = _post_initialize(resource, token)
     assert resp.status_code == 401, resp.text
     challenge = resp.headers["www-authenticate"]

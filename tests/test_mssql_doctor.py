@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,11 +34,12 @@ def doctor(env: dict[str, str], tmp: Path) -> tuple[int, dict[str, str]]:
 
 def test_all_checks_pass_in_order(server: TdsServer, case: DriverCase, tmp_path: Path) -> None:
     code, lines = doctor(backend_env(server, case), tmp_path)
-    assert list(lines) == ["driver", "dns", "tcp", "tls", "login", "database", "permissions", "catalog"]
+    assert list(lines) == ["driver", "dns", "tcp", "tls", "login", "database", "permissions", "catalog", "identity"]
     assert code == 0, lines
     assert lines["tls"].startswith("WARN" if case.encrypt == "no" else "OK")
     assert lines["permissions"].startswith("OK") and "read-only" in lines["permissions"]
     assert "3 tables and 1 views" in lines["catalog"]
+    assert lines["identity"].startswith("OK") and "DB_IDENTITY=service" in lines["identity"]
     assert server.password not in "".join(lines.values())
 
 
@@ -74,3 +76,19 @@ def test_raw_connection_string_goes_straight_to_the_login(server: TdsServer, cas
     assert code == 0, lines
     assert [lines[s][:4] for s in ("dns", "tcp", "tls", "login")] == ["SKIP", "SKIP", "SKIP", "OK  "]
     assert server.password not in "".join(lines.values())
+
+
+def test_impersonate_checks_each_mapped_user_and_names_the_grant(
+    server: TdsServer, case: DriverCase, tmp_path: Path
+) -> None:
+    server.principals["alice_db"] = set()
+    mapping = tmp_path / "people.json"
+    mapping.write_text(json.dumps({"alice": "alice_db"}))
+    env = backend_env(server, case, DB_IDENTITY="impersonate", DB_IDENTITY_MAP_FILE=str(mapping))
+    code, lines = doctor(env, tmp_path)
+    assert code == 0 and lines["identity"].startswith("OK") and "1 mapped accounts" in lines["identity"], lines
+    mapping.write_text(json.dumps({"alice": "alice_db", "ghost": "no_such_user"}))
+    code, lines = doctor(env, tmp_path)
+    assert code == 1 and lines["identity"].startswith("FAIL"), lines
+    assert "no_such_user" in lines["identity"] and "GRANT IMPERSONATE ON USER::[no_such_user]" in lines["identity"]
+    assert server.kinds().count("execute_as") == server.kinds().count("revert") == 2

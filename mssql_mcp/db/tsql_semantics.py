@@ -2,7 +2,7 @@
 
 Runs after the syntactic rewrites of `tsql_sqlite` on the same tree. The SQL Server behaviour each follows:
 - CAST/CONVERT/TRY_CAST/TRY_CONVERT to the date and time types, DECIMAL/NUMERIC, MONEY, BIT, the integer
-  types and UNIQUEIDENTIFIER call `tsql_cast` (`tsql_convert`); to VARCHAR(n) they cut the text to n
+  types and UNIQUEIDENTIFIER call `tsql_cast` (`tsql_functions`); to VARCHAR(n) they cut the text to n
   characters (30 when n is not given), and CONVERT's date styles apply to a value known to be a date
   (https://learn.microsoft.com/sql/t-sql/functions/cast-and-convert-transact-sql);
 - LEN does not count trailing spaces (https://learn.microsoft.com/sql/t-sql/functions/len-transact-sql);
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
-from mssql_mcp.db.tsql_convert import CAST_FUNCTION, DATE_TYPES, STYLES
+from mssql_mcp.db.tsql_functions import CAST_FUNCTION, DATE_TYPES, STYLES
 from mssql_mcp.errors import TranslationError
 
 ColumnTypes = dict[tuple[str, str], str]

@@ -143,11 +143,9 @@ class ExternalVerifier:
                 return None
         except JoseError:
             return None
-        # RFC 9068 §2.1 types JWT access tokens "at+jwt", but Keycloak, Okta and Entra send "JWT" or nothing;
-        # a token typed for something else (a logout token, a DPoP proof, ...) is refused. An ID token, also
-        # typed "JWT", fails the audience check: its aud is a client id, not this resource.
-        typ = str(decoded.header.get("typ", "jwt")).lower()
-        if typ not in ("jwt", "at+jwt", "application/at+jwt"):
+        # RFC 9068 §2.1: JWT access tokens are typed "at+jwt"; an ID token (typ JWT) is not an access token.
+        typ = str(decoded.header.get("typ", "")).lower()
+        if typ not in ("at+jwt", "application/at+jwt"):
             return None
         return decoded.claims
 

@@ -13,8 +13,8 @@
 //   POST /_admin/tamper?mode=M        the next ID tokens from /token are re-signed after a change:
 //                                     unknown_key (a key not in the JWKS), expired, nonce_replay (the nonce of
 //                                     an earlier sign-in), none (stop)
-//   POST /_admin/mint?key=K&typ=T     a JWT access token (typ T, default at+jwt) with the JSON body as its
-//                                     claims, signed by the current key (K=current) or one not in the JWKS (unknown)
+//   POST /_admin/mint?key=K           a JWT access token (typ at+jwt) with the JSON body as its claims, signed
+//                                     by the current key (K=current) or a key not in the JWKS (K=unknown)
 //
 // CONFIG.resourceServer (optional; external-mode tests): { scope, format: "jwt"|"opaque" }. It turns on
 // resource indicators (RFC 8707: the access token's audience is the requested `resource`), the
@@ -67,10 +67,10 @@ function resourceFeatures() {
   };
 }
 
-async function mint(claims, which, typ) {
+async function mint(claims, which) {
   const key = which === 'unknown' ? newKey() : keys[0];
   const signer = await jose.importJWK(key, 'RS256');
-  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ }).sign(signer);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'at+jwt' }).sign(signer);
 }
 
 function makeProvider() {
@@ -128,8 +128,7 @@ async function admin(req, res, url) {
     case '/_admin/rotate': keys = [newKey(), ...keys]; provider = makeProvider(); break;
     case '/_admin/tamper': tamper = url.searchParams.get('mode') || 'none'; break;
     case '/_admin/mint': {
-      const token = await mint(JSON.parse(await readBody(req)), url.searchParams.get('key') || 'current',
-        url.searchParams.get('typ') || 'at+jwt');
+      const token = await mint(JSON.parse(await readBody(req)), url.searchParams.get('key') || 'current');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ token }));
       return;
