@@ -444,7 +444,8 @@ class Settings:
     external_client_id: str | None = setting(
         "EXTERNAL_CLIENT_ID",
         None,
-        "AUTH_MODE=external: this server's confidential client at the issuer, for introspection.",
+        "AUTH_MODE=external: this server's confidential client at the issuer: introspection, and the sign-in of "
+        "the ChatGPT face's record pages (unset: those pages are off).",
         group="identity",
     )
     external_client_secret: Secret | None = setting(

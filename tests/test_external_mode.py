@@ -8,6 +8,7 @@ provider's test-only mint endpoint with its own key or a stranger's.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from mssql_mcp.errors import ConfigError
 from mssql_mcp.settings import load_settings
 from tests.support.mcp_client import connect, text_of
+from tests.support.oauth_flow import parse_form
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, MACHINE_ID, OidcProvider, running_provider
 from tests.support.procs import ServerProcess, free_port, running_server
 
@@ -48,9 +50,9 @@ class Bearer(httpx2.Auth):
 
 
 def external_server(
-    demo_db: Path, tmp: Path, provider: OidcProvider, *, face: str = "claude", **extra: str
+    demo_db: Path, tmp: Path, provider: OidcProvider, *, face: str = "claude", port: int = 0, **extra: str
 ) -> Iterator[ServerProcess]:
-    port = free_port()
+    port = port or free_port()
     env = {
         "SQLITE_PATH": str(demo_db),
         "OAUTH_STORE_PATH": str(tmp / "oauth.sqlite"),
@@ -115,10 +117,17 @@ async def test_the_chatgpt_face_accepts_a_token_for_its_own_resource(
         async with connect(server.base_url, "streamable", auth=Bearer(token), prefix="/chatgpt") as client:
             result = await client.call_tool("search", {"query": "customers"})
             assert not result.is_error, text_of(result)
+        record_url = json.loads(text_of(result))["results"][0]["url"]
         assert f"user=oidc:{provider.issuer}#{MACHINE_ID}" in _audit_user(server, "search")
         # A token for the Claude face's resource (same host, other path) is not one for this face.
         other = provider.client_credentials(f"{server.base_url}/mcp", "mcp")
         assert _post_initialize(f"{server.base_url}/chatgpt/mcp", other).status_code == 401
+        # Its record pages have no sign-in here: a browser is told they are off, not sent to a login.
+        assert record_url.startswith(f"{server.base_url}/chatgpt/records/")
+        page = httpx2.get(record_url, timeout=10, follow_redirects=False)
+        assert page.status_code == 403 and "Record pages are off" in page.text and "location" not in page.headers
+        with_token = httpx2.get(record_url, headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert with_token.status_code == 200 and "Customers" in with_token.text
 
 
 def test_the_metadata_names_only_the_external_issuer_and_there_is_no_authorization_server_here(
@@ -132,7 +141,9 @@ def test_the_metadata_names_only_the_external_issuer_and_there_is_no_authorizati
     assert httpx2.post(f"{server.base_url}/register", json={}, timeout=10).status_code in (404, 405)
 
 
-@pytest.mark.parametrize("case", ["wrong_audience", "missing_scope", "wrong_issuer", "expired", "unknown_key"])
+@pytest.mark.parametrize(
+    "case", ["wrong_audience", "missing_scope", "wrong_issuer", "expired", "unknown_key", "not_an_access_token"]
+)
 def test_refused_tokens_get_a_401_and_the_challenge_naming_the_metadata(
     server: ServerProcess, provider: OidcProvider, case: str
 ) -> None:
@@ -145,10 +156,14 @@ def test_refused_tokens_get_a_401_and_the_challenge_naming_the_metadata(
         token = provider.mint(_claims(provider, resource, iss="http://127.0.0.1:9"))
     elif case == "expired":
         token = provider.mint(_claims(provider, resource, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600))
-    else:
+    elif case == "unknown_key":
         token = provider.mint(_claims(provider, resource), key="unknown")
-    # The same claims, well signed, pass: what is refused is the one thing changed.
-    assert _post_initialize(resource, provider.mint(_claims(provider, resource))).status_code == 200
+    else:  # a JWT typed for another use (here an OpenID logout token)
+        token = provider.mint(_claims(provider, resource), typ="logout+jwt")
+    # The same claims, well signed, pass (typed at+jwt as RFC 9068 says, or JWT as Keycloak and Entra do):
+    # what is refused is the one thing changed.
+    for typ in ("at+jwt", "JWT"):
+        assert _post_initialize(resource, provider.mint(_claims(provider, resource), typ=typ)).status_code == 200
     resp = _post_initialize(resource, token)
     assert resp.status_code == 401, resp.text
     challenge = resp.headers["www-authenticate"]
@@ -218,3 +233,36 @@ def test_external_mode_without_what_it_needs_stops_at_start_naming_the_setting(e
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"AUTH_MODE": "external", **env}, env_file=None)
     assert caught.value.message.startswith(names) and "\n" not in caught.value.message
+
+
+async def test_record_pages_sign_in_at_the_issuer_as_the_configured_confidential_client(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/chatgpt/records/_signin/callback"
+    with running_provider(
+        tmp_path / "provider", {"carol": {"name": "Carol"}}, [callback], resource_server=resource_server("jwt")
+    ) as provider:
+        settings = {"EXTERNAL_CLIENT_ID": CLIENT_ID, "EXTERNAL_CLIENT_SECRET": CLIENT_SECRET}
+        for server in external_server(demo_db, tmp_path, provider, face="chatgpt", port=port, **settings):
+            token = provider.client_credentials(f"{server.base_url}/chatgpt/mcp", "mcp")
+            async with connect(server.base_url, "streamable", auth=Bearer(token), prefix="/chatgpt") as client:
+                result = await client.call_tool("search", {"query": "customers"})
+            record_url = json.loads(text_of(result))["results"][0]["url"]
+            with httpx2.Client(timeout=10, follow_redirects=False) as browser:
+                resp = browser.get(record_url)
+                assert resp.status_code == 303 and resp.headers["location"].startswith(provider.issuer + "/auth?")
+                sent = httpx2.URL(resp.headers["location"]).params
+                assert sent["client_id"] == CLIENT_ID and sent["redirect_uri"] == callback
+                assert sent["resource"] == f"{server.base_url}/chatgpt/mcp" and sent["code_challenge_method"] == "S256"
+                url = resp.headers["location"]
+                for _ in range(10):  # the provider's sign-in form, then back to our callback, then the page
+                    resp = browser.get(url)
+                    if resp.status_code == 200 and "/interaction/" in resp.text:
+                        form = parse_form(resp.text)
+                        resp = browser.post(str(httpx2.URL(url).join(form.action)), data={"login": "carol"})
+                    if resp.status_code not in (302, 303):
+                        break
+                    url = str(httpx2.URL(url).join(resp.headers["location"]))
+                assert resp.status_code == 200 and "Customers" in resp.text, (url, resp.status_code, resp.text[:500])
+                assert url == record_url

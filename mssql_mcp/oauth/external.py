@@ -101,6 +101,7 @@ class ExternalVerifier:
         clock: Callable[[], float] = time.time,
         http: httpx2.AsyncClient | None = None,
     ) -> None:
+        self.settings = settings
         self.issuer = (settings.external_issuer or "").rstrip("/")
         self.audience = audience
         self.scope = settings.external_required_scope
@@ -111,7 +112,7 @@ class ExternalVerifier:
         self.cache_seconds = settings.external_introspection_cache_seconds
         self.clock = clock
         self.metadata = IssuerMetadata(self.issuer)
-        self._http = http or httpx2.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self.http = http or httpx2.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         self._keys: KeySet | None = None
         self._refetched_at = float("-inf")  # the last refetch an unknown kid caused
         self._answers: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
@@ -143,15 +144,17 @@ class ExternalVerifier:
                 return None
         except JoseError:
             return None
-        # RFC 9068 §2.1: JWT access tokens are typed "at+jwt"; an ID token (typ JWT) is not an access token.
-        typ = str(decoded.header.get("typ", "")).lower()
-        if typ not in ("at+jwt", "application/at+jwt"):
+        # RFC 9068 §2.1 types JWT access tokens "at+jwt", but Keycloak, Okta and Entra send "JWT" or nothing;
+        # a token typed for something else (a logout token, a DPoP proof, ...) is refused. An ID token, also
+        # typed "JWT", fails the audience check: its aud is a client id, not this resource.
+        typ = str(decoded.header.get("typ", "jwt")).lower()
+        if typ not in ("jwt", "at+jwt", "application/at+jwt"):
             return None
         return decoded.claims
 
     async def _key_set(self, *, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
-            resp = await self._http.get(await self.metadata.endpoint(self._http, "jwks_uri"))
+            resp = await self.http.get(await self.metadata.endpoint(self.http, "jwks_uri"))
             resp.raise_for_status()
             self._keys = KeySet.import_key_set(resp.json())
         return self._keys
@@ -164,8 +167,8 @@ class ExternalVerifier:
         held = self._answers.get(key)
         if held is not None and held[0] > now:
             return held[1] or None
-        url = await self.metadata.endpoint(self._http, "introspection_endpoint")
-        resp = await self._http.post(
+        url = await self.metadata.endpoint(self.http, "introspection_endpoint")
+        resp = await self.http.post(
             url,
             data={"token": token, "token_type_hint": "access_token"},
             auth=(self.client_id, self._client_secret),
@@ -224,7 +227,7 @@ class ExternalVerifier:
 
 def resource_server(
     settings: Settings, *, issuer: str, prefix: str
-) -> tuple[list[BaseRoute], list[Middleware], Callable[[ASGIApp, str], ASGIApp]]:
+) -> tuple[list[BaseRoute], list[Middleware], Callable[[ASGIApp, str], ASGIApp], ExternalVerifier]:
     """What a face serves in external mode: only its protected-resource metadata (RFC 9728), which names
     EXTERNAL_ISSUER and nothing else; no /authorize, /token or /register of its own. `issuer` is this
     face's base URL (PUBLIC_URL + prefix)."""
@@ -277,4 +280,4 @@ def resource_server(
         audience,
         "introspection" if settings.external_introspection else "JWT access tokens",
     )
-    return routes, middleware, guard
+    return routes, middleware, guard, verifier

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.csrf import Csrf
-from mssql_mcp.oauth.external import resource_server
+from mssql_mcp.oauth.external import ExternalVerifier, resource_server
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.identity import IdentityRules
 from mssql_mcp.oauth.login import LoginPages
@@ -49,6 +49,7 @@ class AuthComponents:
                  honouring ALLOW_UNAUTH_METHODS / ALLOW_UNAUTH_TOOLS_CALL.
     provider:    the authorization server (oauth/browser.py's page sign-in asks it for what it needs).
     health:      /health asks it whether the store answers (None: ok; else the generic reason).
+    external:    AUTH_MODE=external: the verifier of the company's access tokens (record pages sign in with it).
     """
 
     routes: list[BaseRoute] = field(default_factory=list)
@@ -56,6 +57,7 @@ class AuthComponents:
     guard: Callable[[ASGIApp, str], ASGIApp] | None = None
     provider: Provider | None = None
     health: Callable[[], Awaitable[str | None]] | None = None
+    external: ExternalVerifier | None = None
 
     def protect(self, app: ASGIApp, *, resource_url: str) -> ASGIApp:
         return self.guard(app, resource_url) if self.guard is not None else app
@@ -91,8 +93,8 @@ def build_auth(
             f"PUBLIC_URL: {issuer} must be https (it is the OAuth issuer); http works only on localhost/127.0.0.1"
         )
     if settings.auth_mode == "external":  # a pure resource server: the company's server signs people in
-        ext_routes, ext_middleware, ext_guard = resource_server(settings, issuer=issuer, prefix=prefix)
-        return AuthComponents(routes=ext_routes, middleware=ext_middleware, guard=ext_guard)
+        ext_routes, ext_middleware, ext_guard, verifier = resource_server(settings, issuer=issuer, prefix=prefix)
+        return AuthComponents(routes=ext_routes, middleware=ext_middleware, guard=ext_guard, external=verifier)
     resources = (canonical_resource(f"{issuer}/mcp"), canonical_resource(f"{issuer}/sse"))
     store = store if store is not None else open_store(settings)
     store.purge(clock())

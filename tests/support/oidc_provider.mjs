@@ -13,8 +13,8 @@
 //   POST /_admin/tamper?mode=M        the next ID tokens from /token are re-signed after a change:
 //                                     unknown_key (a key not in the JWKS), expired, nonce_replay (the nonce of
 //                                     an earlier sign-in), none (stop)
-//   POST /_admin/mint?key=K           a JWT access token (typ at+jwt) with the JSON body as its claims, signed
-//                                     by the current key (K=current) or a key not in the JWKS (K=unknown)
+//   POST /_admin/mint?key=K&typ=T     a JWT access token (typ T, default at+jwt) with the JSON body as its
+//                                     claims, signed by the current key (K=current) or one not in the JWKS (unknown)
 //
 // CONFIG.resourceServer (optional; external-mode tests): { scope, format: "jwt"|"opaque" }. It turns on
 // resource indicators (RFC 8707: the access token's audience is the requested `resource`), the
@@ -67,10 +67,10 @@ function resourceFeatures() {
   };
 }
 
-async function mint(claims, which) {
+async function mint(claims, which, typ) {
   const key = which === 'unknown' ? newKey() : keys[0];
   const signer = await jose.importJWK(key, 'RS256');
-  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'at+jwt' }).sign(signer);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ }).sign(signer);
 }
 
 function makeProvider() {
@@ -128,7 +128,8 @@ async function admin(req, res, url) {
     case '/_admin/rotate': keys = [newKey(), ...keys]; provider = makeProvider(); break;
     case '/_admin/tamper': tamper = url.searchParams.get('mode') || 'none'; break;
     case '/_admin/mint': {
-      const token = await mint(JSON.parse(await readBody(req)), url.searchParams.get('key') || 'current');
+      const token = await mint(JSON.parse(await readBody(req)), url.searchParams.get('key') || 'current',
+        url.searchParams.get('typ') || 'at+jwt');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ token }));
       return;
@@ -154,6 +155,10 @@ async function interaction(req, res, url) {
   }
   const grant = new provider.Grant({ accountId: login, clientId: details.params.client_id });
   grant.addOIDCScope(String(details.params.scope));
+  // With resource indicators on, the access token is for the requested resource (RFC 8707).
+  if (cfg.resourceServer && details.params.resource) {
+    grant.addResourceScope(String(details.params.resource), String(details.params.scope));
+  }
   const grantId = await grant.save();
   await provider.interactionFinished(req, res, { login: { accountId: login }, consent: { grantId } },
     { mergeWithLastSubmission: false });

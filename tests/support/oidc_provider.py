@@ -100,9 +100,10 @@ class OidcProvider:
     def tamper(self, mode: str) -> None:
         self.admin("tamper", mode=mode)
 
-    def mint(self, claims: Mapping[str, Any], *, key: str = "current") -> str:
+    def mint(self, claims: Mapping[str, Any], *, key: str = "current", typ: str = "at+jwt") -> str:
         """A JWT access token with exactly these claims, signed by the current key or (key="unknown") not."""
-        return str(self.admin("mint", json.dumps(dict(claims)).encode(), key=key)["token"])
+        body = json.dumps(dict(claims)).encode()
+        return str(self.admin("mint", body, key=key, typ=urllib.parse.quote(typ, safe=""))["token"])
 
     def client_credentials(self, resource: str, scope: str) -> str:
         """An access token for `resource` with `scope`, from the token endpoint (client_credentials grant)."""
