@@ -2,7 +2,7 @@
 
 Runs after the syntactic rewrites of `tsql_sqlite` on the same tree. The SQL Server behaviour each follows:
 - CAST/CONVERT/TRY_CAST/TRY_CONVERT to the date and time types, DECIMAL/NUMERIC, MONEY, BIT, the integer
-  types and UNIQUEIDENTIFIER call `tsql_cast` (`tsql_functions`); to VARCHAR(n) they cut the text to n
+  types and UNIQUEIDENTIFIER call `tsql_cast` (`tsql_convert`); to VARCHAR(n) they cut the text to n
   characters (30 when n is not given), and CONVERT's date styles apply to a value known to be a date
   (https://learn.microsoft.com/sql/t-sql/functions/cast-and-convert-transact-sql);
 - LEN does not count trailing spaces (https://learn.microsoft.com/sql/t-sql/functions/len-transact-sql);
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
-from mssql_mcp.db.tsql_functions import CAST_FUNCTION, DATE_TYPES, STYLES
+from mssql_mcp.db.tsql_convert import CAST_FUNCTION, DATE_TYPES, STYLES
 from mssql_mcp.errors import TranslationError
 
 ColumnTypes = dict[tuple[str, str], str]
@@ -36,6 +36,7 @@ _PYTHON_CASTS = {
     exp.DType.BOOLEAN: ("BIT", 0),
     exp.DType.UUID: ("UNIQUEIDENTIFIER", 0),
     exp.DType.TINYINT: ("TINYINT", 0),
+    exp.DType.UTINYINT: ("TINYINT", 0),  # T-SQL's TINYINT is unsigned: sqlglot reads it so
     exp.DType.SMALLINT: ("SMALLINT", 0),
     exp.DType.INT: ("INT", 0),
     exp.DType.BIGINT: ("BIGINT", 0),
@@ -103,6 +104,7 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
         "tsql_replicate",
         "tsql_reverse",
         "tsql_space",
+        "tsql_concat_ws",
     ):
         return "TEXT"
     if isinstance(node, exp.Upper | exp.Lower | exp.Substring | exp.Trim | exp.DPipe | exp.Concat):
@@ -233,6 +235,8 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
             number = [exp.Literal.string("DATETIME"), *(exp.Literal.number(n) for n in (38, 3, -1))]
             node.set(key, _call(CAST_FUNCTION, arg, *number, exp.Literal.string("")))
         return None
+    if isinstance(node, exp.ConcatWs):
+        return _call("tsql_concat_ws", *node.expressions)
     if isinstance(node, exp.Reverse):
         return _call("tsql_reverse", node.this)
     if isinstance(node, exp.Space):

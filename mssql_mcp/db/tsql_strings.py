@@ -120,6 +120,13 @@ def round_(value: object, places: object = 0, truncate: object = 0) -> int | flo
     return int(rounded) if isinstance(value, int) else float(rounded)
 
 
+def concat_ws(separator: object, *values: object) -> str | None:
+    """CONCAT_WS skips NULL values (https://learn.microsoft.com/sql/t-sql/functions/concat-ws-transact-sql)."""
+    if separator is None:
+        separator = ""
+    return str(separator).join(str(v) for v in values if v is not None)
+
+
 def reverse(value: object) -> str | None:
     return None if value is None else str(value)[::-1]
 
