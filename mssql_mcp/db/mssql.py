@@ -230,7 +230,7 @@ class MssqlDatabase:
         except self._pyodbc.Error as exc:
             log.warning("REVERT failed; the connection is closed instead: %s", query_error(exc).message)
         else:
-            lease.usable = True
+            lease.usable = lease.ended = True  # rolled back or committed above: no second ROLLBACK
         if failure is not None:
             raise failure
         return result

@@ -26,11 +26,12 @@ log = logging.getLogger("mssql_mcp.db.pool")
 class Lease:
     """One connection lent to one call. `broken()` says its state is unknown: it is closed, never reused."""
 
-    __slots__ = ("conn", "usable")
+    __slots__ = ("conn", "ended", "usable")
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.usable = True
+        self.ended = False  # the call ended its transaction itself (mssql_impersonate.py): give it back as is
 
     def broken(self) -> None:
         self.usable = False
@@ -70,6 +71,9 @@ class Pool:
         conn = lease.conn
         if not lease.usable:
             self._discard(conn)
+            return
+        if lease.ended:
+            self._release(conn)
             return
         try:
             if commit:
