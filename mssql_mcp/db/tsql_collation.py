@@ -31,6 +31,9 @@ def _text(node: exp.Expr, columns: ColumnTypes) -> bool:
     given to every operand that is not known to be a number: a derived table's column has no declared type."""
     if isinstance(node, exp.Literal):
         return node.is_string
+    if isinstance(node, exp.Column) and (node.table.lower(), node.name.lower()) in columns:
+        # A declared number or date keeps SQLite's own comparison (and so its indexes).
+        return value_type(node, columns) in ("TEXT", "GUID")
     return not isinstance(node, exp.Star | exp.Null | exp.Boolean)
 
 
@@ -54,12 +57,18 @@ def apply(tree: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     for node in list(tree.find_all(*_COMPARISONS, exp.Between)):
         if isinstance(node.parent, exp.Update):  # UPDATE … SET col = value is an assignment
             continue
-        operands = [node.this, node.args.get("expression"), node.args.get("low"), node.args.get("high")]
-        if any(o is not None and _text(o, columns) for o in operands):
+        operands = [
+            o for o in (node.this, node.args.get("expression"), node.args.get("low"), node.args.get("high")) if o
+        ]
+        numbers = any(isinstance(o, exp.Literal) and not o.is_string for o in operands)
+        if not numbers and any(_text(o, columns) for o in operands):
             node.set("this", _collated(node.this))
     for node in list(tree.find_all(exp.In)):
         if _text(node.this, columns) or any(_text(e, columns) for e in node.expressions):
             node.set("this", _collated(node.this))
+    for aggregate in list(tree.find_all(exp.Min, exp.Max)):  # MIN/MAX of text: SQLite uses the argument's collation
+        if _text(aggregate.this, columns):
+            aggregate.set("this", _collated(aggregate.this))
     for group in list(tree.find_all(exp.Group)):
         group.set("expressions", [_collated(e) if _text(e, columns) else e for e in group.expressions])
     for window in list(tree.find_all(exp.Window)):

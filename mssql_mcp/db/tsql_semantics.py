@@ -256,6 +256,8 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     done = _functions(node, columns)
     if done is not None:
         return done
+    if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
+        raise TranslationError("STRING_AGG … WITHIN GROUP is not supported on the embedded SQLite database.")
     if isinstance(node, exp.LimitOptions) and node.args.get("with_ties"):
         raise TranslationError("TOP … WITH TIES is not supported on the embedded SQLite database.")
     for kind, what in _REFUSED.items():
