@@ -102,7 +102,8 @@ def main() -> None:
         started = time.perf_counter()
         with TdsServer(db, tmp / "tds", tls=case.tls).running() as tds:
             print(f"TDS server ready in {time.perf_counter() - started:.0f} s")
-            asyncio.run(measure_server({**base, **backend_env(tds, case)}, tmp, "mssql (Driver 18)"))
+            env = {**base, **backend_env(tds, case, MSSQL_LOGIN_TIMEOUT="60")}
+            asyncio.run(measure_server(env, tmp, "mssql (Driver 18)"))
     if "memory" in modes:
         database = SqliteDatabase(db, count_budget=0.5)
         memory(database.list_tables(), database.list_columns(), "20,000 generated tables (10-20 columns)")

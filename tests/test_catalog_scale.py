@@ -42,7 +42,7 @@ def test_did_you_mean_stays_fast_on_50000_names() -> None:
             with pytest.raises(UnknownTable):
                 catalog.resolve(miss)
     per_miss = (time.perf_counter() - started) / (5 * len(misses))
-    assert per_miss < 0.1, per_miss  # a full difflib pass over 50,000 names takes seconds per miss
+    assert per_miss < 0.25, per_miss  # a full difflib pass over 50,000 names takes seconds per miss
     # A small catalog keeps the exact full comparison it always had.
     small = Catalog([TableInfo(TableRef("dbo", n), "TABLE", 0) for n in ("Customers", "Orders", "Products")])
     assert small.suggest("Custmers") == ["dbo.Customers"]
@@ -69,10 +69,10 @@ async def test_an_expired_catalog_is_refreshed_in_the_background(
         first = await service.catalog()
         assert catalog_loads(server) == 1
         await anyio.sleep(0.5)  # expired
-        server.faults.add(CATALOG_QUERY, delay=1.5)  # the reload is slow
+        server.faults.add(CATALOG_QUERY, delay=3.0)  # the reload is slow
         started = time.perf_counter()
         stale = await service.catalog()
-        assert stale is first and time.perf_counter() - started < 0.5  # nobody waits for the reload
+        assert stale is first and time.perf_counter() - started < 1.0  # nobody waits for the reload
         with anyio.fail_after(10):
             while catalog_loads(server) < 2 or (await service.catalog()) is first:
                 await anyio.sleep(0.1)
