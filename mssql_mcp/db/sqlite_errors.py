@@ -154,7 +154,7 @@ def sqlite_error(exc: sqlite3.Error, sql: str) -> MssqlMcpError:
     text = " ".join(str(exc).split())
     conversion = take_error() if "user-defined function raised exception" in text else None
     if conversion:  # a CAST/CONVERT that SQL Server would refuse too (db/tsql_functions.py)
-        return QueryError(conversion)
+        return NotOnEmbedded(conversion) if "not supported" in conversion else QueryError(conversion)
     if 'unrecognized token: "@' in text:
         variable = _SYSTEM_VARIABLE.search(_STRING.sub("''", sql))
         if variable:

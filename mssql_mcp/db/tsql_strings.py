@@ -90,7 +90,9 @@ def replicate(value: object, times: object) -> str | None:
     if count < 0:
         return None
     if count * len(str(value)) > 8000:
-        raise _fail("REPLICATE's result is limited to 8,000 characters on the embedded database.")
+        # SQL Server cuts a non-max result at 8,000 bytes and lets varchar(max) grow; which applies depends on
+        # the declared type, which the embedded database does not track, so a longer result is refused.
+        raise _fail("The embedded database cannot run this query: REPLICATE beyond 8,000 characters is not supported.")
     return str(value) * count
 
 
