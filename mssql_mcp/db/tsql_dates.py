@@ -15,7 +15,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from mssql_mcp.db.tsql_functions import _fail, _parse_datetime
+from mssql_mcp.db.tsql_convert import parse_datetime
+from mssql_mcp.db.tsql_functions import _fail
 
 UNITS = {
     "year": "year", "yy": "year", "yyyy": "year",
@@ -35,7 +36,7 @@ _SECONDS = {"hour": 3600, "minute": 60, "second": 1}
 
 
 def _moment(value: object, source: str) -> dt.datetime:
-    moment, ticks = _parse_datetime(value, "DATETIME2" if source != "TIME" else "TIME")
+    moment, ticks = parse_datetime(value, "DATETIME2" if source != "TIME" else "TIME")
     return moment + dt.timedelta(microseconds=ticks // 10)
 
 

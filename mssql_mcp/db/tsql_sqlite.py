@@ -32,7 +32,7 @@ from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
 from mssql_mcp.db import tsql_collation, tsql_semantics
-from mssql_mcp.db.tsql_functions import CAST_FUNCTION
+from mssql_mcp.db.tsql_convert import CAST_FUNCTION
 from mssql_mcp.errors import TranslationError
 from mssql_mcp.sqlgate.parse_messages import describe
 
