@@ -33,7 +33,7 @@ typecheck:
 pytest:
 	$(PY) -m pytest -q
 
-# Regenerates the README's configuration table and .env.example from mssql_mcp/settings.py, and
+# Regenerates the README's configuration table and .env.example from mssql_mcp/settings/, and
 # docs/connect.md from mssql_mcp/connect.py.
 docs: bootstrap
 	$(PY) -m mssql_mcp config --markdown-table --write README.md

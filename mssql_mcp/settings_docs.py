@@ -1,6 +1,6 @@
 """The settings table rendered for people: `mssql-mcp config`, the README's table and `.env.example`.
 
-Generated from the one declaration in `mssql_mcp/settings.py`, so the docs cannot drift from the code
+Generated from the one declaration in `mssql_mcp/settings/`, so the docs cannot drift from the code
 (tests/test_settings.py fails when the committed copies are stale).
 """
 
@@ -60,7 +60,7 @@ DEPLOY_VARIABLES: tuple[tuple[str, str, str], ...] = (
 
 def env_example() -> str:
     out = [
-        "# mssql-mcp settings. Generated from mssql_mcp/settings.py by `mssql-mcp config --env-example`.",
+        "# mssql-mcp settings. Generated from mssql_mcp/settings/ by `mssql-mcp config --env-example`.",
         "# Every variable is optional; the values shown are the defaults.",
         "",
     ]
