@@ -77,6 +77,7 @@ async def test_sign_in_at_the_provider_then_consent_then_a_tool_call(
     assert all(f in login[-1] for f in ("subject=alice", "email=alice@example.com", f"issuer={provider.issuer}"))
     audit = [line for line in log.splitlines() if "msg=tool_call" in line and "tool=execute_sql" in line]
     assert audit and f"user={key}" in audit[-1], log[-3000:]
+    assert f"issuer={provider.issuer}" in audit[-1] and "email=alice@example.com" in audit[-1], audit[-1]
 
 
 async def test_the_person_is_recorded_without_a_password_and_their_provider_tokens_sealed(

@@ -129,7 +129,7 @@ async def run_tool(
     """Run a tool's body. `tools` names the Claude face's tools in this face's terms, for errors that
     point to one ("Use list_tables ..."); None keeps the Claude names."""
     started = time.perf_counter()
-    outcome, rows, error, db_user = "ok", None, None, None
+    outcome, rows, error, db_user, person = "ok", None, None, None, None
     try:
         person = await caller_identity(ctx)
         db_user = _db_user(ctx, person)
@@ -149,7 +149,8 @@ async def run_tool(
             is_error=True,
         )
     finally:
-        _audit(tool, ctx, policy, sql, rows, (time.perf_counter() - started) * 1000, outcome, error, db_user)
+        elapsed = (time.perf_counter() - started) * 1000
+        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user, person)
 
 
 def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:
@@ -175,8 +176,12 @@ def _audit(
     outcome: str,
     error: str | None,
     db_user: str | None = None,
+    person: DbIdentity | None = None,
 ) -> None:
     user, client = caller(ctx)
+    # A person from the identity provider is named as it knows them: the key carries the subject, and the
+    # issuer and (verified) e-mail are fields of their own, so an auditor can search by either.
+    upstream = person if person is not None and not person.is_local else None
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16] if sql is not None else None
     full = sql if sql is not None and (policy.sql == "full" or audit_log.isEnabledFor(logging.DEBUG)) else None
     event(
@@ -185,6 +190,8 @@ def _audit(
         level=logging.INFO if outcome == "ok" else logging.WARNING,
         tool=tool,
         user=user,
+        issuer=upstream.issuer if upstream else None,
+        email=upstream.email if upstream else None,
         db_user=db_user,
         client=client,
         duration_ms=round(duration_ms, 1),
