@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from mssql_mcp.db.tsql_functions import _char_key, _fail
@@ -40,13 +41,21 @@ def lower(value: object) -> str | int | float | bytes | None:
     return _one_for_one(value, False) if isinstance(value, str) else _plain(value)
 
 
+def _fold(*texts: str) -> list[str]:
+    """The texts with each character replaced by one representative of its collation key, so that plain
+    `str.find` on them agrees with the collation. One key is computed per distinct character and the rest runs
+    at C speed: a REPLACE over a 16 MB value is one uninterruptible call, and must stay short."""
+    reps: dict[object, str] = {}
+    table: dict[int, str] = {}
+    for char in set().union(*texts):
+        table[ord(char)] = reps.setdefault(_char_key(char), char)
+    return [text.translate(table) for text in texts]
+
+
 def _find(needle: str, haystack: str, start: int) -> int:
     """0-based index of `needle` in `haystack` from `start` under the collation, or -1."""
-    keys = [_char_key(c) for c in needle]
-    for i in range(max(start, 0), len(haystack) - len(needle) + 1):
-        if all(_char_key(haystack[i + j]) == k for j, k in enumerate(keys)):
-            return i
-    return -1
+    folded_needle, folded = _fold(needle, haystack)
+    return folded.find(folded_needle, max(start, 0))
 
 
 def charindex(needle: object, haystack: object, start: object = 1) -> int | None:
@@ -64,14 +73,13 @@ def replace(value: object, old: object, new: object) -> str | None:
     text, pattern = str(value), str(old)
     if pattern == "":
         return text
-    out: list[str] = []
-    i = 0
-    while True:
-        found = _find(pattern, text, i)
-        if found < 0:
-            return "".join(out) + text[i:]
-        out.append(text[i:found] + str(new))
-        i = found + len(pattern)
+    # Each character of the pattern matches every character of the text with the same collation key; the
+    # substitution then runs at C speed (a per-match Python loop over a 16 MB value would take seconds).
+    keys: dict[object, list[str]] = {}
+    for char in set(text) | set(pattern):
+        keys.setdefault(_char_key(char), []).append(char)
+    classes = ("[" + "".join(re.escape(c) for c in sorted(keys[_char_key(char)])) + "]" for char in pattern)
+    return re.compile("".join(classes)).sub(str(new).replace("\\", "\\\\"), text)
 
 
 def stuff(value: object, start: object, length: object, insert: object) -> str | None:
