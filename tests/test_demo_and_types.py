@@ -99,8 +99,16 @@ def test_demo_scale_bounds_and_existing_files(tmp_path: Path) -> None:
         (1.5, 1.5),
         (float("nan"), "NaN"),
         (float("-inf"), "-Infinity"),
-        (Decimal("1234.50"), "1234.50"),
-        (Decimal("0.000000000000000000000001"), "1E-24"),
+        # DECIMAL/NUMERIC/MONEY: a number up to 15 significant digits (a double reproduces it), else exact text
+        (Decimal("1234.50"), 1234.5),
+        (Decimal("25.0000"), 25),
+        (Decimal("-0.00"), 0),
+        (Decimal("0.000000000000000000000001"), 1e-24),
+        (Decimal("999999999999999"), 999999999999999),
+        (Decimal("99999999999999.99"), "99999999999999.99"),
+        (Decimal("1234567890123456789.5"), "1234567890123456789.5"),
+        (Decimal("12345678901234567890"), "12345678901234567890"),
+        (Decimal("NaN"), "NaN"),
         (dt.datetime(2024, 5, 1, 13, 45, 0, 123000), "2024-05-01T13:45:00.123000"),
         (dt.datetime(2024, 5, 1, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2024-05-01T13:45:00-05:00"),
         (dt.date(2024, 2, 29), "2024-02-29"),
@@ -146,9 +154,10 @@ async def test_every_demo_type_arrives_as_lossless_json(dev_server: ServerProces
         photo = con.execute("SELECT Photo FROM Employees WHERE Photo IS NOT NULL ORDER BY EmployeeID").fetchone()[0]
     finally:
         con.close()
-    assert row["UnitPrice"] == str(Decimal(price)) and isinstance(row["UnitPrice"], str)  # exact, as text
-    assert isinstance(row["Freight"], str) and Decimal(row["Freight"]) >= 0
-    assert row["Discontinued"] in (True, False)
+    # DECIMAL(10,2) and MONEY: numbers (at most 15 significant digits), the same value as the stored text
+    assert isinstance(row["UnitPrice"], int | float) and Decimal(repr(row["UnitPrice"])) == Decimal(price)
+    assert isinstance(row["Freight"], int | float) and row["Freight"] >= 0
+    assert row["Discontinued"] in (True, False)  # BIT: a boolean
     assert row["CustomerGuid"] == str(uuid.UUID(guid)).upper()  # SQL Server prints GUIDs in upper case
     assert row["CreatedAt"] == created and row["ShippedDate"] is None and row["Region"] is None
     assert row["Photo"] == {"base64": base64.b64encode(photo).decode()}
