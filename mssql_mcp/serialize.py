@@ -82,13 +82,25 @@ def json_decimal(value: Decimal) -> Any:
         return 0
     if exponent >= 0 and -JSON_SAFE_INT <= (whole := int(value)) <= JSON_SAFE_INT:  # integral: 1234.0000 is 1234
         return whole
-    return float(value) if significant <= DECIMAL_DIGITS else text
+    # A double's normal range is 1e-307 to 1e308; SQL Server's decimals (38 digits) stay well inside it.
+    return float(value) if significant <= DECIMAL_DIGITS and -307 <= value.adjusted() <= 307 else text
 
 
 def json_rows(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """`json_value` of every cell, with the commonest cases inline: text, NULL, bits, integers a double holds,
+    and decimals (a call each, but no dispatch through `json_value`'s chain of type checks)."""
     out: list[list[Any]] = []
     for row in rows:
-        out.append([v if type(v) in _PASSTHROUGH else json_value(v) for v in row])
+        out.append(
+            [
+                v
+                if (kind := type(v)) in _PASSTHROUGH or (kind is int and -JSON_SAFE_INT <= v <= JSON_SAFE_INT)
+                else json_decimal(v)
+                if kind is Decimal
+                else json_value(v)
+                for v in row
+            ]
+        )
     return out
 
 

@@ -12,12 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mssql_mcp.db.base import TableRef
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.demo import KNOWN_CUSTOMER, ensure_demo, generate
 from mssql_mcp.errors import InvalidArgument
-from mssql_mcp.serialize import json_rows, json_value, render_table
+from mssql_mcp.serialize import DECIMAL_DIGITS, json_rows, json_value, render_table
 from tests.support.mcp_client import connect, structured
 from tests.support.procs import ServerProcess
 
@@ -123,6 +125,22 @@ def test_json_value_is_lossless(value: object, expected: object) -> None:
     out = json_value(value)
     assert out == expected
     assert json.loads(json.dumps(out, allow_nan=False)) == expected  # strict JSON, no NaN literals
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_a_decimal_is_a_json_number_exactly_when_a_double_reproduces_it(value: Decimal) -> None:
+    out = json_value(value)
+    significant = len(value.normalize().as_tuple().digits) if value else 0
+    if isinstance(out, str):  # only past 15 significant digits (or a double's range): the exact text
+        assert Decimal(out) == value and (significant > DECIMAL_DIGITS or abs(value.adjusted()) > 307)
+    else:  # the number's JSON text reads back as the same value
+        assert isinstance(out, int | float) and Decimal(json.dumps(out)) == value
+
+
+def test_json_rows_gives_each_cell_its_json_value() -> None:
+    row = (None, True, 7, 2**53, -(2**53) + 1, 1.5, float("inf"), Decimal("12.50"), Decimal("1" * 20), "x", b"\x01")
+    assert json_rows([row]) == [[json_value(v) for v in row]]
+    assert [type(v) for v in json_rows([row])[0][:5]] == [type(None), bool, int, str, int]
 
 
 def test_rendered_table_escapes_and_cuts_cells() -> None:
