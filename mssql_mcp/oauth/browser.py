@@ -85,7 +85,11 @@ class BrowserSignIn:
         if not token or self.provider is None:
             return False
         found = await self.provider.load_access_token(token)  # None once expired, revoked or the user removed
-        return found is not None and self._good(found.resource, found.scopes)
+        if found is None or not self._good(found.resource, found.scopes):
+            return False
+        # The page then runs as this person, as a tool call with this token would (their share, their identity).
+        request.scope["user"] = AuthenticatedUser(found)
+        return True
 
     def _good(self, resource: str | None, scopes: list[str]) -> bool:
         return canonical_resource(resource or "") == self.resource and SCOPE in scopes

@@ -56,7 +56,9 @@ class ExternalPageSignIn:
         if isinstance(request.scope.get("user"), AuthenticatedUser):  # the verifier already checked it
             return None
         token = request.cookies.get(self.flow.session_cookie)
-        if token and await self.verifier.verify_token(token) is not None:
+        found = await self.verifier.verify_token(token) if token else None
+        if found is not None:
+            request.scope["user"] = AuthenticatedUser(found)  # the page runs as this person (their share, identity)
             return None
         if not self.configured:
             return message_page(
