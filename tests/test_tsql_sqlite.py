@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mssql_mcp import sqlgate
+from mssql_mcp.db.base import TableRef
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import TranslationError
@@ -84,9 +85,9 @@ def test_newid_is_random_and_uuid_sized(db: SqliteDatabase) -> None:
 @pytest.mark.parametrize(
     ("sql", "reason"),
     [
-        ("SELECT TOP 10 PERCENT * FROM People", "TOP … PERCENT"),
+        ("SELECT TOP 10 PERCENT WITH TIES * FROM People ORDER BY Age", "PERCENT WITH TIES"),
         ("SELECT FORMATMESSAGE('x')", "FORMATMESSAGE is not available"),
-        ("SELECT DATEPART(iso_week, Born) FROM People", "is not supported"),
+        ("SELECT DATEPART(tzoffset, Born) FROM People", "is not supported"),
         ("SELECT 1 +", "Could not parse"),
         ("SELECT 1; SELECT 2", "one statement"),
     ],
@@ -201,7 +202,7 @@ def test_the_wrong_answers_of_the_embedded_database_are_right(demo: SqliteDataba
     [
         ("SELECT [nocol] FROM Customers", "Unknown column 'nocol'"),
         ('SELECT "nocol" FROM Customers', "Unknown column 'nocol'"),
-        ("SELECT CustomerGuid FROM Customers ORDER BY CustomerGuid", "ORDER BY a uniqueidentifier"),
+        ("SELECT CAST(SUM(UnitPrice) AS VARCHAR(20)) FROM Products", "decimal or float value to text"),
         ("SELECT FORMAT(1.5, 'N2')", "FORMAT"),
         ("SELECT CAST('abc' AS INT)", "Conversion failed"),
     ],
@@ -220,3 +221,13 @@ def test_unnamed_expressions_have_no_column_name_as_in_sql_server(demo: SqliteDa
     )
     assert result.columns == ["", "City", "n", ""]
     assert demo.execute("SELECT 1 UNION SELECT 2", max_rows=5, timeout=5).columns == [""]
+
+
+def test_describe_table_names_keys_as_sql_server_users_see_them(demo: SqliteDatabase) -> None:
+    for table, expected in (
+        ("Customers", {"PK_Customers", "UQ_Customers_CustomerGuid"}),
+        ("Categories", {"PK_Categories", "UQ_Categories_CategoryName"}),
+        ("OrderLines", {"PK_OrderLines"}),
+    ):
+        names = {index.name for index in demo.describe_table(TableRef("dbo", table)).indexes}
+        assert expected <= names and not any(name.lower().startswith("sqlite_") for name in names), names
