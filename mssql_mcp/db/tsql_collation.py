@@ -99,6 +99,8 @@ def _order_term(ordered: exp.Ordered, columns: ColumnTypes) -> None:
     )
     named = _projection(select, term) if top_level and isinstance(select, exp.Select) else None
     kind = value_type(_unaliased(named) if named is not None else term, columns)
+    if not kind and isinstance(select, exp.Select) and isinstance(term, exp.Column):
+        kind = _derived_type(select, term, columns)
     collation = GUID_COLLATION if kind == "GUID" else COLLATION
     if kind != "GUID" and not _text(_unaliased(named) if named is not None else term, columns):
         return
@@ -106,6 +108,23 @@ def _order_term(ordered: exp.Ordered, columns: ColumnTypes) -> None:
         ordered.set("this", _collated(_unaliased(named).copy(), collation))
     else:
         ordered.set("this", _collated(term, collation))
+
+
+def _derived_type(select: exp.Select, column: exp.Column, columns: ColumnTypes) -> str:
+    """The type of a derived table's column, from the projection that names it (a GUID sorts apart)."""
+    source = select.args.get("from_") or select.args.get("from")
+    derived = source.this if isinstance(source, exp.From) else None
+    if not isinstance(derived, exp.Subquery) or (column.table and column.table != derived.alias):
+        return ""
+    inner = derived.this
+    while isinstance(inner, exp.SetOperation):
+        inner = inner.this
+    if not isinstance(inner, exp.Select):
+        return ""
+    for projection in inner.expressions:
+        if projection.alias_or_name.lower() == column.name.lower():
+            return value_type(_unaliased(projection), columns)
+    return ""
 
 
 def _first_select_collated(union: exp.SetOperation, columns: ColumnTypes) -> None:

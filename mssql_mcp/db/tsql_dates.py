@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 
 from mssql_mcp.db.tsql_convert import parse_datetime
 from mssql_mcp.db.tsql_functions import _fail
@@ -31,6 +32,7 @@ UNITS = {
     "second": "second", "ss": "second", "s": "second",
     "millisecond": "millisecond", "ms": "millisecond",
 }  # fmt: skip
+_OFFSET = re.compile(r"(?<=\d)\s*(?:[+-]\d{1,2}:\d{2}|Z)\s*$", re.IGNORECASE)
 _EPOCH = dt.datetime(1900, 1, 1)  # a Monday; weeks are counted from the Sunday before it
 _SECONDS = {"hour": 3600, "minute": 60, "second": 1}
 
@@ -122,6 +124,8 @@ def datepart(part: str, value: object, source: str) -> int | None:
     """DATEPART as with the default DATEFIRST 7 (Sunday is day 1, and week 1 holds January 1)."""
     if value is None:
         return None
+    if isinstance(value, str):  # a datetimeoffset's parts are those of its local time (datepart-transact-sql)
+        value = _OFFSET.sub("", value)
     moment, ticks = parse_datetime(value, "DATETIME2" if source != "TIME" else "TIME")
     if part == "quarter":
         return (moment.month - 1) // 3 + 1
@@ -144,6 +148,8 @@ def datename(part: str, value: object, source: str) -> str | None:
     """DATENAME: month and weekday names in us_english, the other parts as DATEPART's number in text."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = _OFFSET.sub("", value)
     moment = _moment(value, source)
     if part == "month":
         return calendar.month_name[moment.month]

@@ -91,6 +91,8 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
         return "DATE"
     if isinstance(node, exp.Anonymous) and node.name.lower() == CAST_FUNCTION:
         target = node.expressions[1].name
+        if target == "UNIQUEIDENTIFIER":
+            return "GUID"
         return "TEXT" if target == "TEXT" else target if target in DATE_TYPES else ""
     if isinstance(node, exp.Collate):
         return value_type(node.this, columns)
@@ -264,6 +266,12 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         return _call("tsql_datepart", exp.Literal.string(part_name(node.this.name)), value, typed)
     if isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX" and len(node.expressions) == 2:
         return _call("tsql_patindex", *node.expressions)
+    if type(node) is exp.Concat:  # each argument converted as CAST to text would (a decimal keeps its scale)
+        text = exp.DataType.build("VARCHAR(MAX)", dialect="tsql")
+        for arg in list(node.expressions):
+            if value_type(arg, columns) not in ("TEXT", "GUID") and not isinstance(arg, exp.Null):
+                arg.replace(_conversion(arg.copy(), text, -1, False, columns) or arg.copy())
+        return None
     if isinstance(node, exp.ConcatWs):
         return _call("tsql_concat_ws", *node.expressions)
     if isinstance(node, exp.Reverse):
