@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlglot
 
 from mssql_mcp import sqlgate
 from mssql_mcp.db.base import TableRef
@@ -231,3 +232,18 @@ def test_describe_table_names_keys_as_sql_server_users_see_them(demo: SqliteData
     ):
         names = {index.name for index in demo.describe_table(TableRef("dbo", table)).indexes}
         assert expected <= names and not any(name.lower().startswith("sqlite_") for name in names), names
+
+
+def test_demo_script_for_sql_server_parses_as_tsql_and_holds_the_demo() -> None:
+    from mssql_mcp.demo_mssql import script
+
+    batches = list(script(scale=1))
+    text = "".join(batches[:12])
+    for table in ("Categories", "Customers", "OrderLines"):
+        assert f"CREATE TABLE {table}" in text and f"CONSTRAINT PK_{table}" in text
+    assert "CONSTRAINT UQ_Customers_CustomerGuid UNIQUE" in text and '"NVARCHAR(MAX)"' not in text
+    inserts = [b for b in batches if b.startswith("INSERT")]
+    assert inserts and all(b.count("\n(") <= 1000 for b in inserts)
+    assert any("N'Zürich Alpine Outfitters AG'" in b for b in inserts)
+    for batch in batches[:12] + inserts[:3]:  # the DDL and some data batches are valid T-SQL
+        assert sqlglot.parse_one(batch.removesuffix("GO\n"), read="tsql") is not None
