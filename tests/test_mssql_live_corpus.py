@@ -13,7 +13,6 @@ with it would prove nothing.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,10 +22,9 @@ import pytest
 
 from mssql_mcp.db.mssql import MssqlDatabase
 from mssql_mcp.errors import MssqlMcpError
-from mssql_mcp.settings import load_settings
+from tests.support.live_mssql import LIVE, live_database
 from tests.test_tsql_corpus import CASES
 
-LIVE = os.environ.get("MSSQL_TEST_CONNECTION_STRING")
 TDS_TEST_SERVER = "TDS test server"  # in the @@VERSION our test server answers (tests/support/tds/server.py)
 pytestmark = [
     pytest.mark.live_mssql,
@@ -37,11 +35,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def db() -> Iterator[MssqlDatabase]:
     assert LIVE
-    driver = "FreeTDS" if "freetds" in LIVE.lower() else "ODBC Driver 18 for SQL Server"
-    settings = load_settings(
-        {"MSSQL_HOST": "live", "MSSQL_CONNECTION_STRING": LIVE, "MSSQL_DRIVER": driver}, env_file=None
-    )
-    database = MssqlDatabase(settings)
+    database = live_database(LIVE)
     version = str(database.execute("SELECT @@VERSION", (), max_rows=1, timeout=10).rows[0][0])
     if TDS_TEST_SERVER in version:
         database.close()
