@@ -17,7 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="side-by-side benchmark of our server and the peers")
     r.add_argument("--sessions", default="1,16", help="comma-separated concurrency levels (default 1,16)")
-    r.add_argument("--rounds", type=int, default=2, help="rounds per level, in rotated order (default 2)")
+    r.add_argument(
+        "--era",
+        choices=("2025", "2026", "both"),
+        default="both",
+        help="protocol revision the client speaks: 2025 (initialize), 2026 (2026-07-28 envelope), both (default)",
+    )
+    r.add_argument("--rounds", type=int, default=3, help="rounds per level, in rotated order (default 3)")
     r.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per window (default 2)")
     r.add_argument("--window", type=float, default=5.0, help="seconds measured per window (default 5)")
     r.add_argument(
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not result.errors and result.ok == args.sessions * args.calls else 1
     cfg = Config(
         sessions=tuple(int(s) for s in args.sessions.split(",")),
+        eras=("2025", "2026") if args.era == "both" else (args.era,),
         rounds=args.rounds,
         warmup_s=args.warmup,
         window_s=args.window,
