@@ -44,16 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
     pr.add_argument("--seconds", type=float, default=10.0)
     pr.add_argument("--mssql", action="store_true", help="our SQL Server path, through the TDS test server")
+    pr.add_argument("--era", choices=("2025", "2026"), default="2026", help="protocol revision (default 2026)")
+    pc = sub.add_parser("percall", help="our CPU per call, in-process through the ASGI app (no network)")
+    pc.add_argument("--calls", type=int, default=2000)
+    pc.add_argument("--era", choices=("2025", "2026"), default="2026", help="protocol revision (default 2026)")
+    pc.add_argument("--profile", action="store_true", help="add a cProfile of the event-loop thread")
     sub.add_parser("install", help="install the peers from npm into bench/.scratch/npm")
     args = p.parse_args(argv)
 
     if args.command == "install":
         print(peers.install())
         return 0
+    if args.command == "percall":
+        from bench import percall
+
+        print(percall.run(args.calls, era=args.era, profile=args.profile))
+        return 0
     if args.command == "profile":
         from bench import profile
 
-        print(profile.run(args.seconds, mssql=args.mssql))
+        print(profile.run(args.seconds, mssql=args.mssql, era=args.era))
         return 0
     if args.command == "loadtest":
         from bench import loadtest
