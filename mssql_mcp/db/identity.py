@@ -16,6 +16,9 @@ on the connection the query will use, so a DBA can write row-level-security pred
 
 A pooled connection serves many people, so every key is overwritten before every query (`@read_only = 0`:
 a read-only key could not be overwritten for the next person), and a key the person lacks is set to NULL.
+The one exception: a connection that already holds exactly this batch, from the same person's previous
+read, is left as it is (the pool prefers such a connection). Only sp_set_session_context changes a key,
+and the gate refuses EXEC, so nothing in between could have changed them.
 https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-set-session-context-transact-sql
 """
 

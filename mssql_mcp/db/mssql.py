@@ -177,11 +177,19 @@ class MssqlDatabase:
         # An unmapped person is refused here, before any connection is touched.
         as_person = person and impersonate and self.identity_map is not None
         principal = self.identity_map.principal(PERSON.get()) if as_person and self.identity_map else None
+        # The session context this call needs. A pooled connection that already holds exactly this batch
+        # (set by an earlier call of the same person) keeps it: only sp_set_session_context changes it,
+        # and the gate refuses EXEC in every mode. A write forgets it all the same, to be safe.
+        batch = context_batch(PERSON.get(), self.settings.db_identity_groups) if person else None
         for attempt in (1, 2):
             try:
-                with self.pool.lease(wait=timeout, commit=write and principal is None) as lease:
-                    if person:
-                        self._attempt(lease, self._set_context, timeout, context=True)
+                with self.pool.lease(wait=timeout, commit=write and principal is None, context=batch) as lease:
+                    if batch is not None and lease.context != batch:
+                        lease.context = None  # unknown until the batch has run
+                        self._attempt(lease, lambda conn: self._set_context(conn, batch), timeout, context=True)
+                        lease.context = batch
+                    if write:
+                        lease.context = None
                     if principal is None:
                         result = self._attempt(lease, fn, timeout)
                     else:
@@ -235,10 +243,10 @@ class MssqlDatabase:
             raise failure
         return result
 
-    def _set_context(self, conn: Any) -> None:
+    def _set_context(self, conn: Any, batch: str) -> None:
         """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
         cursor = conn.cursor()
-        cursor.execute(context_batch(PERSON.get(), self.settings.db_identity_groups))
+        cursor.execute(batch)
         while cursor.nextset():  # an error in a later EXEC of the batch surfaces only here
             pass
         cursor.close()

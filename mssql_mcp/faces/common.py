@@ -109,7 +109,7 @@ def people_lookup(provider: Provider | None, settings: Settings) -> PeopleLookup
     verified = bool(settings.oidc_allowed_domains)
 
     async def lookup(key: str) -> DbIdentity:
-        record = await provider.person(key)
+        record = await provider.people.get(key)  # kept briefly (oauth/people_cache.py): no store read per call
         if record is None:
             return identity_of(key)
         return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups))

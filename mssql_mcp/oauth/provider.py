@@ -4,8 +4,7 @@ The SDK's handlers parse and validate every request (PKCE S256, redirect_uri equ
 authentication, expiry); this class decides who and what: which redirect hosts may register, which
 resource a token is bound to, that codes and refresh tokens are single-use, and what a replay revokes.
 `authorize()` does not approve anything: it parks the request and sends the browser to our login page
-(login.py), which later calls `issue_code()`.
-
+(login.py), which later calls `issue_code()`. Tool calls read people through `people`, kept briefly.
 Every store call runs on the store's own thread (`_run()`), never on the event loop: a store read is quick,
 but a write may wait on another process's lock (the other face, `mssql-mcp users`), up to the busy timeout.
 The store and that thread are private: the login pages and the record pages' sign-in use methods below.
@@ -40,6 +39,7 @@ from mssql_mcp.logs import event
 from mssql_mcp.oauth import side_channel
 from mssql_mcp.oauth.clients import SCOPE as SCOPE  # re-exported: the scope every token carries
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
+from mssql_mcp.oauth.people_cache import PersonCache
 from mssql_mcp.oauth.store import (
     ClientRecord,
     CodeRecord,
@@ -78,6 +78,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         # AUTH_MODE=oidc (oidc_pages.py): asked at every refresh whether the person may still pass; False
         # refuses the refresh and revokes the person's tokens (offboarding). None: local users only.
         self.still_allowed: Callable[[str], Awaitable[bool]] | None = None
+        self.people = PersonCache(self.person)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run a store call off the event loop."""
@@ -340,6 +341,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     async def save_person(self, record: PersonRecord) -> None:
         await self._run(lambda: self._store.save_person(record))
+        self.people.forget(record.key)
 
     async def save_upstream_tokens(self, key: str, sealed: str | None) -> None:
         await self._run(lambda: self._store.save_upstream_tokens(key, sealed))
