@@ -32,7 +32,7 @@ log = logging.getLogger("mssql_mcp.queries")
 # The catalog changes rarely; a short TTL keeps name resolution off the database on the hot path
 # while a new table still shows up within seconds.
 CATALOG_TTL_SECONDS = 30.0
-DEFAULT_PRINCIPALS = 64
+DEFAULT_PRINCIPALS = 16
 
 Loader = Callable[[], Awaitable[list[TableInfo]]]
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import pytest
 
-from mssql_mcp import schema_search
+from mssql_mcp import cli, schema_search
 from mssql_mcp.db.identity import identity_of, person_scope
 from mssql_mcp.db.mssql import MssqlDatabase
 from mssql_mcp.errors import UnknownTable
@@ -172,3 +174,22 @@ async def test_service_mode_keeps_one_shared_catalog(tds: TdsServer, tmp_path: P
         assert service.catalog_scopes() == [None] and service.catalog_loads == 1
     finally:
         service.close()
+
+
+async def test_health_stays_identity_free_and_config_shows_the_mode(
+    servers: dict[str, ServerProcess], tds: TdsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    url = servers["claude"].base_url
+    async with signed_in(url, ALICE) as alice:
+        assert not (await call(alice, "list_tables"))[0]
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.get(url + "/health")
+    body = response.text
+    assert response.status_code == 200 and response.json()["status"] == "ok", body
+    for word in ("alice", "bob", "_db", "impersonate", "identity", "principal", "mcp_reader"):
+        assert word not in body.lower(), (word, body)
+    for key, value in identity_env(tds, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["--env-file", str(tmp_path / "none.env"), "config"]) == 0
+    shown = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines() if " " in line.strip())
+    assert shown["DB_IDENTITY"].strip() == "impersonate" and shown["DB_IDENTITY_CACHE_PRINCIPALS"].strip() == "16"

@@ -162,9 +162,9 @@ class IdentityRows:
     )
     db_identity_cache_principals: int = setting(
         "DB_IDENTITY_CACHE_PRINCIPALS",
-        64,
+        16,
         "DB_IDENTITY other than service: how many database principals' catalogs and schema search indexes are "
-        "kept (least recently used dropped first; each holds what that principal sees, about 1 MB per 1,000 "
-        "tables of 10 columns, docs/identity.md).",
+        "kept (least recently used dropped first). Each holds what that principal sees: about 2 MiB per 1,000 "
+        "tables of 10 columns (docs/identity.md).",
         group="identity",
     )
