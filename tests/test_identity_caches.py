@@ -25,26 +25,15 @@ from mssql_mcp.errors import UnknownTable
 from mssql_mcp.queries import QueryService
 from mssql_mcp.settings import load_settings
 from tests.support.mcp_client import text_of
-from tests.support.oauth_flow import Account, add_user, running_oauth_server, signed_in
+from tests.support.oauth_flow import add_user, running_oauth_server, signed_in
 from tests.support.procs import ServerProcess
-from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DESCRIPTIONS, DRIVER_CASES, backend_env
-from tests.support.tds.people import PRINCIPALS, ROW_FILTER, make_people_db, write_mapping
+from tests.support.tds import TdsServer, people
+from tests.support.tds.fixtures import DRIVER_CASES, backend_env
+from tests.support.tds.people import ALICE, BOB, write_mapping
 
 pytestmark = pytest.mark.anyio
+tds = people.people_tds  # the module's TDS server on the people database (a fixture)
 CASE = next(c for c in DRIVER_CASES if c.id == "msodbc18")
-ALICE = Account("alice", "correct horse battery staple")
-BOB = Account("bob", "another horse battery staple")
-
-
-@pytest.fixture(scope="module")
-def tds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
-    tmp = tmp_path_factory.mktemp("tds-caches")
-    path = make_people_db(tmp / "people.sqlite")
-    with TdsServer(
-        path, tmp / "tds", descriptions=DESCRIPTIONS, principals=PRINCIPALS, row_filter=ROW_FILTER
-    ).running() as server:
-        yield server
 
 
 def identity_env(tds: TdsServer, tmp: Path, **extra: str) -> dict[str, str]:
