@@ -95,8 +95,9 @@ async def test_claude_face_alice_s_catalog_search_and_describe_are_never_bob_s(
         # and alice still has hers: bob's calls did not replace it
         failed, text, _ = await call(alice, "list_tables")
         assert not failed and "dbo.Salaries" in text, text
-    log = servers["claude"].log()
-    assert "db_user=alice_db" in log and "db_user=bob_db" in log
+    lines = [line for line in servers["claude"].log().splitlines() if "tool_call" in line]
+    assert lines and all(("user=alice" in x and "db_user=alice_db" in x) or "user=bob" in x for x in lines), lines
+    assert all("db_user=bob_db" in x for x in lines if "user=bob" in x)
 
 
 async def test_chatgpt_face_alice_s_search_and_descriptions_are_never_bob_s(
@@ -161,6 +162,8 @@ async def test_service_mode_keeps_one_shared_catalog(tds: TdsServer, tmp_path: P
             with person_scope(person):
                 assert "Salaries" in {t.ref.name for t in await service.list_tables()}
         assert service.catalog_scopes() == [None] and service.catalog_loads == 1
+        with person_scope(identity_of("alice")):  # the audit line's db_user: the service login, for everyone
+            assert service.database.audit_principal() == f"login:{tds.user}"  # type: ignore[attr-defined]
     finally:
         service.close()
 

@@ -296,6 +296,14 @@ class MssqlDatabase:
             return "user:" + self.identity_map.principal(person).casefold()
         return None if person is None else "person:" + person.key
 
+    def audit_principal(self) -> str | None:
+        """Whom the current call's statements run as, for the audit line: the person's database user under
+        DB_IDENTITY=impersonate (Unmapped when none), else the service login (`login:NAME`, once known)."""
+        if self.identity_map is not None:
+            return self.identity_map.principal(PERSON.get())
+        login = self.permissions.login if self.permissions is not None else self.settings.mssql_user
+        return f"login:{login}" if login else None
+
     # -- the Database protocol -------------------------------------------------------------
 
     def list_tables(self) -> list[TableInfo]:
