@@ -84,6 +84,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         max_statement_bytes=settings.max_statement_bytes,
         max_result_bytes=settings.max_result_bytes,
         per_caller=settings.db_workers_per_caller,
+        cache_principals=settings.db_identity_cache_principals,
     )
     server: MCPServer[Any] = MCPServer(
         name=f"mssql-mcp ({spec.name})",

@@ -170,8 +170,9 @@ class MssqlDatabase:
         """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
 
         With `person`, the session context names the caller first (db/identity.py), on that connection;
-        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. Only statements
-        impersonate: the catalog (and what queries.py caches of it for everyone) is read as the service login."""
+        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. The catalog
+        reads impersonate as well, so SQL Server's metadata visibility shows each person only the tables their
+        user may see; queries.py caches them per principal (`cache_scope`)."""
         self._guard()
         write = commit and not self.read_only
         # An unmapped person is refused here, before any connection is touched.
@@ -219,10 +220,10 @@ class MssqlDatabase:
             error = query_error(exc)
             raise QueryError(f"Could not query as database user {principal!r}: {error.message}", error.number) from None
         lease.broken()
-        failure: QueryError | None = None
+        failure: MssqlMcpError | None = None
         try:
             result = self._attempt(lease, fn, timeout)
-        except QueryError as exc:  # the statement failed; the connection answered, so it can still revert
+        except MssqlMcpError as exc:  # the statement failed (or the table is not there for this user): revert
             failure = exc
         try:
             if commit and failure is None:
@@ -292,6 +293,25 @@ class MssqlDatabase:
                 ) from None
             raise QueryError(f"Could not read the result: {type(exc).__name__}: {exc}") from None
 
+    def cache_scope(self) -> str | None:
+        """Whose view of the database the current call has, for the caches above this layer: None when
+        everyone queries as the service login; else the database user the person runs as (Unmapped, one
+        line, when they have none). Two people mapped to one user share its view, as SQL Server would."""
+        if self.settings.db_identity == "service":
+            return None
+        person = PERSON.get()
+        if self.identity_map is not None:
+            return "user:" + self.identity_map.principal(person).casefold()
+        return None if person is None else "person:" + person.key
+
+    def audit_principal(self) -> str | None:
+        """Whom the current call's statements run as, for the audit line: the person's database user under
+        DB_IDENTITY=impersonate (Unmapped when none), else the service login (`login:NAME`, once known)."""
+        if self.identity_map is not None:
+            return self.identity_map.principal(PERSON.get())
+        login = self.permissions.login if self.permissions is not None else self.settings.mssql_user
+        return f"login:{login}" if login else None
+
     # -- the Database protocol -------------------------------------------------------------
 
     def list_tables(self) -> list[TableInfo]:
@@ -299,6 +319,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.list_tables(conn.cursor()),
             timeout=self.settings.query_timeout_seconds,
             retry=True,
+            impersonate=True,
         )
 
     def list_columns(self) -> list[ColumnRow]:
@@ -307,6 +328,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.list_columns(conn.cursor()),
             timeout=max(self.settings.query_timeout_seconds, 120.0),  # 50,000 tables' columns take a while
             retry=True,
+            impersonate=True,
         )
 
     def describe_table(self, table: TableRef) -> TableDetail:
@@ -314,6 +336,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.describe_table(conn.cursor(), table),
             timeout=self.settings.query_timeout_seconds,
             retry=True,
+            impersonate=True,
         )
 
     def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:

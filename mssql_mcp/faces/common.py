@@ -169,16 +169,19 @@ async def run_tool(
 
 
 def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:
-    """The database user the call runs as under DB_IDENTITY=impersonate (for the audit line), else None."""
+    """The database principal the call runs as, for the audit line (the backend's `audit_principal`: the
+    person's user under DB_IDENTITY=impersonate, `login:NAME` for the service login); None on SQLite."""
     request = ctx.request_context.request if ctx is not None else None
     queries = getattr(request.app.state, "queries", None) if isinstance(request, Request) else None
-    people = getattr(getattr(queries, "database", None), "identity_map", None)
-    if people is None:
+    principal = getattr(getattr(queries, "database", None), "audit_principal", None)
+    if principal is None:
         return None
     try:
-        return str(people.principal(person))
+        with person_scope(person):
+            name = principal()
     except MssqlMcpError:
         return None  # unmapped: the call is refused, and the audit line says so
+    return str(name) if name is not None else None
 
 
 def _audit(

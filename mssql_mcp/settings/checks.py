@@ -32,6 +32,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_cell_bytes": (1024, 256 * 1024 * 1024),
     "db_workers": (1, 256),
     "db_workers_per_caller": (0, 256),
+    "db_identity_cache_principals": (1, 100_000),
     "max_statement_bytes": (1024, 16 * 1024 * 1024),
     "max_result_bytes": (65_536, 1024 * 1024 * 1024),
     "max_value_bytes": (65_536, 1_000_000_000),

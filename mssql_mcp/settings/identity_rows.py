@@ -160,3 +160,11 @@ class IdentityRows:
         "SQL Server's session context (mcp_groups), only these are kept and mcp_groups_truncated is set.",
         group="identity",
     )
+    db_identity_cache_principals: int = setting(
+        "DB_IDENTITY_CACHE_PRINCIPALS",
+        16,
+        "DB_IDENTITY other than service: how many database principals' catalogs and schema search indexes are "
+        "kept (least recently used dropped first). Each holds what that principal sees: about 2 MiB per 1,000 "
+        "tables of 10 columns (docs/identity.md).",
+        group="identity",
+    )

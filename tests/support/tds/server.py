@@ -54,6 +54,7 @@ class TdsServer:
     # EXECUTE AS USER: the database users that exist, each with the tables it may read (lower case);
     # row_filter: (table, column, session-context key), an RLS predicate column = SESSION_CONTEXT(key).
     principals: dict[str, set[str]] = field(default_factory=dict)
+    impersonable: set[str] | None = None  # the principals the login may EXECUTE AS (None: every one)
     row_filter: tuple[str, str, str] | None = None
     port: int = 0
     faults: Faults = field(default_factory=Faults)
@@ -177,7 +178,8 @@ class TdsServer:
 
     _FUNCS = re.compile(
         r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|SESSION_CONTEXT\(\s*N?'[^']*'\s*\)|"
-        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|"
+        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|DATABASE_PRINCIPAL_ID\(\s*N?'(?:[^']|'')*'\s*\)|"
+        r"HAS_PERMS_BY_NAME\(\s*N?'(?:[^']|'')*'\s*,\s*N?'USER'\s*,\s*N?'IMPERSONATE'\s*\)|"
         r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
         re.I,
     )
@@ -199,6 +201,13 @@ class TdsServer:
                 return security.literal(session.login)
             if word.startswith("SESSION_CONTEXT"):
                 return security.literal(session.context.get(m.group(0).split("'")[1], (None, False))[0])
+            if word.startswith(("DATABASE_PRINCIPAL_ID", "HAS_PERMS_BY_NAME")):  # NULL: no such user
+                text = m.group(0)
+                name = text[text.index("'") + 1 :].split("'", 1)[0]
+                may = security.may_impersonate(self, name)
+                if word.startswith("DATABASE_PRINCIPAL_ID"):
+                    return "NULL" if may is None else str(5 + sorted(self.principals).index(name.lower()))
+                return "NULL" if may is None else str(int(may))
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"
