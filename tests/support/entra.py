@@ -140,7 +140,9 @@ class EntraStandIn:
     # -- tokens --------------------------------------------------------------------------------
     def _sign(self, claims: dict[str, Any]) -> str:
         now = int(time.time())
-        full = {"iss": self.issuer, "iat": now, "nbf": now - 5, **claims}
+        # uti: Entra's unique token id, so two tokens made in the same second differ. (MSAL answers a repeat of
+        # a refused request itself for a while, its throttling: a retry presents a new token, as in real life.)
+        full = {"iss": self.issuer, "iat": now, "nbf": now - 5, "uti": secrets.token_urlsafe(8), **claims}
         return jwt.encode({"alg": "RS256", "kid": self.key.kid, "typ": "JWT"}, full, self.key)
 
     def _who(self, oid: str) -> dict[str, Any]:
