@@ -224,7 +224,11 @@ class QueryService:
         except RecursionError:  # a deeply nested statement the gate accepted but the translation cannot render
             raise QueryRefused("Refused: the statement is nested too deeply to run. Simplify it.") from None
         except Exception as exc:  # a backend bug must become a clean tool error, not a dropped stream
-            raise DatabaseUnavailable(f"Database call failed: {type(exc).__name__}: {exc}") from exc
+            # The operator gets the trace; the caller gets one line without library names or driver text.
+            log.exception("database call failed unexpectedly")
+            raise DatabaseUnavailable(
+                "Database call failed unexpectedly; the server log has the details. Try again, or ask the operator."
+            ) from exc
 
     async def _check(self, sql: str, *, read_only: bool) -> sqlgate.Verdict:
         """The gate's verdict, parsed on a worker thread within GATE_BUDGET_SECONDS."""

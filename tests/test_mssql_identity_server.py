@@ -4,6 +4,7 @@ the same SQL through execute_sql; DB_IDENTITY=impersonate on the TDS test server
 Each sees only their rows (the row filter on SESSION_CONTEXT(N'mcp_user')), bob is refused the table only
 alice's database user may read, USER_NAME() names each one's user, a burst of both on a pool of two
 connections never crosses, an unmapped person is refused, and every audit line names the database user.
+The ChatGPT face's record pages run as the visitor too.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
+from tests.support.chatgpt_contract import TEST_ID_KEY, signed
 from tests.support.mcp_client import text_of
-from tests.support.oauth_flow import Account, add_user, running_oauth_server, signed_in
+from tests.support.oauth_flow import Account, MemoryStorage, add_user, running_oauth_server, signed_in
 from tests.support.procs import ServerProcess
 from tests.support.tds import TdsServer
 from tests.support.tds.fixtures import DRIVER_CASES, backend_env
@@ -51,6 +54,22 @@ def server(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFacto
         DB_WORKERS_PER_CALLER="2",
     )
     with running_oauth_server(demo_db, tmp, account=ALICE, env=env) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def chatgpt(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("identity-chatgpt")
+    for account in (ALICE, BOB):
+        add_user(tmp / "oauth.sqlite", account)
+    env = backend_env(
+        tds,
+        CASE,
+        DB_IDENTITY="impersonate",
+        DB_IDENTITY_MAP_FILE=str(write_mapping(tmp / "people.json")),
+        RECORD_ID_KEYS=TEST_ID_KEY,
+    )
+    with running_oauth_server(demo_db, tmp, face="chatgpt", account=ALICE, env=env) as process:
         yield process
 
 
@@ -104,3 +123,25 @@ async def test_an_unmapped_person_is_refused_in_one_line(server: ServerProcess) 
     async with signed_in(server.base_url, CAROL) as carol:
         failed, text = await sql(carol, "SELECT 1 AS one")
     assert failed and "no database user" in text and "\n" not in text.strip(), text
+
+
+async def test_a_record_page_runs_as_the_person_who_opens_it(chatgpt: ServerProcess) -> None:
+    pages: dict[str, dict[str, httpx2.Response]] = {}
+    for account in (ALICE, BOB):
+        storage = MemoryStorage()
+        async with signed_in(chatgpt.base_url, account, prefix="/chatgpt", storage=storage):
+            pass
+        assert storage.tokens is not None
+        headers = {"Authorization": f"Bearer {storage.tokens.access_token}"}
+        async with httpx2.AsyncClient(timeout=30, headers=headers) as http:
+            pages[account.username] = {
+                table: await http.get(f"{chatgpt.base_url}/chatgpt/records/{signed(f'sample:dbo.{table}:20')}")
+                for table in ("Notes", "Salaries")
+            }
+    alice, bob = pages["alice"], pages["bob"]
+    cell = "<td>{}</td>".format
+    assert alice["Notes"].status_code == 200 and cell("a1") in alice["Notes"].text
+    assert cell("b1") not in alice["Notes"].text
+    assert bob["Notes"].status_code == 200 and cell("b1") in bob["Notes"].text and cell("a1") not in bob["Notes"].text
+    assert alice["Salaries"].status_code == 200, alice["Salaries"].text
+    assert bob["Salaries"].status_code != 200 and "permission was denied" in bob["Salaries"].text

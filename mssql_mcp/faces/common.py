@@ -63,10 +63,19 @@ class FaceContext:
     auth: AuthComponents | None = None  # None only in-process (tests): the record pages are then open
 
 
+def _request(ctx: Context | None) -> Request | None:
+    request = ctx.request_context.request if ctx is not None else None
+    return request if isinstance(request, Request) else None
+
+
 def caller(ctx: Context | None) -> tuple[str | None, str | None]:
     """(user, client_id) of the token that authorised this request; (None, None) without sign-in."""
-    request = ctx.request_context.request if ctx is not None else None
-    user = request.scope.get("user") if isinstance(request, Request) else None
+    return request_caller(_request(ctx))
+
+
+def request_caller(request: Request | None) -> tuple[str | None, str | None]:
+    """(user, client_id) of the token that authorised `request` (the bearer check, or a record page's guard)."""
+    user = request.scope.get("user") if request is not None else None
     if not isinstance(user, AuthenticatedUser):
         return None, None
     token = user.access_token
@@ -75,12 +84,15 @@ def caller(ctx: Context | None) -> tuple[str | None, str | None]:
 
 
 def caller_key(ctx: Context | None) -> str | None:
+    return request_key(_request(ctx))
+
+
+def request_key(request: Request | None) -> str | None:
     """Whose share of the database workers a call uses: the signed-in person, else the client's address."""
-    user, client = caller(ctx)
+    user, client = request_caller(request)
     if user or client:
         return f"user:{user}" if user else f"client:{client}"
-    request = ctx.request_context.request if ctx is not None else None
-    if isinstance(request, Request) and request.client is not None:
+    if request is not None and request.client is not None:
         return f"addr:{request.client.host}"
     return None
 
@@ -114,12 +126,15 @@ def people_lookup(
 
 
 async def caller_identity(ctx: Context | None) -> DbIdentity | None:
+    return await request_identity(_request(ctx))
+
+
+async def request_identity(request: Request | None) -> DbIdentity | None:
     """The signed-in person, as the database layer names them (db/identity.py); None without sign-in."""
-    user, _client = caller(ctx)
+    user, _client = request_caller(request)
     if not user:
         return None
-    request = ctx.request_context.request if ctx is not None else None
-    people = getattr(request.app.state, "people", None) if isinstance(request, Request) else None
+    people = getattr(request.app.state, "people", None) if request is not None else None
     if people is not None and is_person_key(user):
         return await people(user)  # type: ignore[no-any-return]
     return identity_of(user)
