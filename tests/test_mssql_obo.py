@@ -9,6 +9,7 @@ expired tokens, the per-person pool's bounds, and revocation closing a person's 
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from mssql_mcp.db.identity import DbIdentity, identity_of, person_scope
 from mssql_mcp.db.mssql import MssqlDatabase
 from mssql_mcp.db.mssql_obo import CONSENT, EXPIRED, GONE, OboTokens
 from mssql_mcp.db.mssql_people import PersonPools, token_connector
+from mssql_mcp.doctor import run_doctor
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, IdentityRefused, QueryError, ServerBusy
 from mssql_mcp.settings import Settings, load_settings
 from tests.support.entra import EntraStandIn
@@ -179,10 +181,7 @@ def test_revocation_closes_the_persons_connections_at_once(
     (spid,) = logins(tds, "hal")
     exchanges = entra.grants.count("obo")
     assert db.forget_person(hal.key) and not db.forget_person(hal.key)
-    deadline = time.monotonic() + 5
-    while ("closed" not in tds.kinds(spid)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert "closed" in tds.kinds(spid)
+    assert "closed" in _settled(tds, spid)
     run(db, hal)  # MSAL forgot them too: a new exchange with the token they hold now
     assert entra.grants.count("obo") == exchanges + 1 and len(logins(tds, "hal")) == 2
 
@@ -249,3 +248,16 @@ def test_settings_and_drivers_are_checked_at_start(tds: TdsServer, entra: EntraS
     with pytest.raises(ConfigError, match="DB_OBO_CLIENT_SECRET") as error:
         settings_for(tds, entra, OIDC_CLIENT_SECRET="")
     assert SECRET not in repr(settings_for(tds, entra, DB_OBO_CLIENT_SECRET=SECRET))
+
+
+def test_doctor_shows_the_mode_and_asks_the_authority(tds: TdsServer, entra: EntraStandIn) -> None:
+    out = io.StringIO()
+    run_doctor(settings_for(tds, entra), out)
+    line = next(ln for ln in out.getvalue().splitlines() if "DB_IDENTITY=entra_obo" in ln)
+    assert (
+        "OK" in line and entra.authority in line and "FROM EXTERNAL PROVIDER" in line and SECRET not in out.getvalue()
+    )
+    out = io.StringIO()
+    run_doctor(settings_for(tds, entra, DB_OBO_AUTHORITY="https://127.0.0.1:9/nobody"), out)
+    line = next(ln for ln in out.getvalue().splitlines() if "DB_IDENTITY=entra_obo" in ln)
+    assert "FAIL" in line and "could not be reached" in line

@@ -106,6 +106,10 @@ class OboTokens:
                     raise DatabaseUnavailable(UNREACHABLE) from None
             return self._app
 
+    def check(self) -> None:
+        """Read the authority's OpenID configuration now (doctor); DatabaseUnavailable if it does not answer."""
+        self._application()
+
     def token(self, person: DbIdentity) -> tuple[str, float]:
         """An Azure SQL access token for `person` and when it expires (epoch seconds)."""
         import requests
