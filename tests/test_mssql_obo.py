@@ -26,7 +26,7 @@ from mssql_mcp.errors import ConfigError, DatabaseUnavailable, IdentityRefused, 
 from mssql_mcp.settings import Settings, load_settings
 from tests.support.entra import EntraStandIn
 from tests.support.tds import TdsServer
-from tests.support.tds.fixtures import DRIVER_CASES, backend_env
+from tests.support.tds.fixtures import DRIVER_CASES, DriverCase, backend_env
 from tests.support.tds.people import make_people_db
 
 CASE = next(c for c in DRIVER_CASES if c.id == "msodbc18-tls")
@@ -55,7 +55,7 @@ def tds(entra: EntraStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
 
 
-def settings_for(tds: TdsServer, entra: EntraStandIn, **extra: str) -> Settings:
+def settings_for(tds: TdsServer, entra: EntraStandIn, case: DriverCase = CASE, **extra: str) -> Settings:
     base = {
         "AUTH_MODE": "oidc",
         "OIDC_ISSUER": entra.issuer,
@@ -66,7 +66,7 @@ def settings_for(tds: TdsServer, entra: EntraStandIn, **extra: str) -> Settings:
         "DB_OBO_AUTHORITY": entra.authority,
         "DB_WORKERS": "2",
     }
-    env = backend_env(tds, CASE, **(base | extra))
+    env = backend_env(tds, case, **(base | extra))
     return load_settings(env, env_file=None)
 
 
@@ -106,6 +106,19 @@ def test_each_person_signs_in_to_the_database_as_themselves(
     assert entra.grants.count("obo") == 2 and len(logins(tds, "alice")) == 1 and len(logins(tds, "bob")) == 1
     assert sorted(db.people.people() if db.people else []) == sorted([alice.key, bob.key])
     assert all(e.detail.split()[0] != "" for e in tds.events if e.kind == "login")
+
+
+@pytest.mark.parametrize("case", [c for c in DRIVER_CASES if c.driver != "FreeTDS"], ids=lambda c: c.id)
+def test_driver_18_signs_in_with_the_token_whatever_the_encryption(
+    case: DriverCase, tds: TdsServer, entra: EntraStandIn
+) -> None:
+    # Driver 18 sends FEDAUTH to a loopback server with no TLS at all, with TLS and a trusted-anyway
+    # certificate, and with TDS 8 strict encryption against a pinned certificate.
+    database = MssqlDatabase(settings_for(tds, entra, case))
+    try:
+        assert run(database, person(entra, "alice"))[0][:2] == ("alice@contoso.com", "alice@contoso.com")
+    finally:
+        database.close()
 
 
 def test_a_refused_exchange_is_one_line_and_drops_the_person(
