@@ -203,7 +203,15 @@ def test_the_per_person_pools_are_bounded(tds: TdsServer, entra: EntraStandIn) -
     settings = settings_for(tds, entra)
     now = [1000.0]
     connect = token_connector(settings, ensure_driver(settings.mssql_driver), lambda conn: None, "test")
-    pools = PersonPools(connect, OboTokens(settings), max_people=2, per_person=1, idle_seconds=60, clock=lambda: now[0])
+    pools = PersonPools(
+        connect,
+        OboTokens(settings),
+        max_people=2,
+        per_person=1,
+        idle_seconds=60,
+        clock=lambda: now[0],
+        sweep_every=0.05,
+    )
     ivy, jo, alice = person(entra, "ivy"), person(entra, "jo"), person(entra, "alice")
 
     def use(who: DbIdentity) -> int:
@@ -221,7 +229,9 @@ def test_the_per_person_pools_are_bounded(tds: TdsServer, entra: EntraStandIn) -
             with pytest.raises(ServerBusy) as busy:
                 use(ivy)
         assert "DB_OBO_MAX_PEOPLE" in busy.value.message and ivy.key not in pools.people()
-        now[0] += 61  # past DB_OBO_IDLE_SECONDS: both idle people are closed at the next call
+        jo_spid = logins(tds, "jo")[-1]
+        now[0] += 61  # past DB_OBO_IDLE_SECONDS: the sweeper closes both idle people with no call to prompt it
+        assert "closed" in _settled(tds, jo_spid) and pools.people() == []
         use(ivy)
         assert pools.people() == [ivy.key]
         with pools.using(ivy) as pool, pool.lease(wait=5):

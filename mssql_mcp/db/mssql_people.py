@@ -2,7 +2,8 @@
 
 - People: at most DB_OBO_MAX_PEOPLE hold connections. A newcomer past the bound takes the place of the
   person idle longest; if every one of them has a call running, the newcomer is told to try again.
-- Idle: a person without a call for DB_OBO_IDLE_SECONDS loses their connections (checked at every call).
+- Idle: a person without a call for DB_OBO_IDLE_SECONDS loses their connections (checked at every call,
+  and by a sweeper thread while anyone holds connections, so a quiet server lets them go too).
 - Size: DB_OBO_CONNECTIONS_PER_PERSON connections each; a person's calls past it wait their turn.
 - Expiry: a connection lives until a minute before its access token expires; the next one signs in with a
   token MSAL has refreshed (db/mssql_obo.py).
@@ -52,6 +53,7 @@ class PersonPools:
         per_person: int,
         idle_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        sweep_every: float | None = None,
     ) -> None:
         self._open_with = open_with  # token -> a connection signed in with it
         self.tokens = tokens
@@ -62,6 +64,9 @@ class PersonPools:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self.dropped = 0  # people whose connections were closed (tests read it)
+        self._sweep_every = sweep_every if sweep_every is not None else max(1.0, min(30.0, idle_seconds / 4))
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def people(self) -> list[str]:
         with self._lock:
@@ -97,6 +102,9 @@ class PersonPools:
                 self._entries[person.key] = entry
             entry.active += 1
             entry.last_used = self._clock()
+            if self._sweeper is None and not self._stop.is_set():
+                self._sweeper = threading.Thread(target=self._sweeping, name="obo-pool-sweeper", daemon=True)
+                self._sweeper.start()
             return entry
 
     def _new_entry(self, person: DbIdentity) -> _Entry:
@@ -126,6 +134,13 @@ class PersonPools:
         log.info("closing the connections of the person idle longest, to make room")
         self._close(self._entries.pop(key))
 
+    def _sweeping(self) -> None:
+        while not self._stop.wait(self._sweep_every):
+            try:
+                self._sweep()
+            except Exception:  # a background thread: nothing above it would see the error
+                log.exception("sweeping idle per-person connections failed")
+
     def _sweep(self) -> None:
         now = self._clock()
         with self._lock:
@@ -150,6 +165,7 @@ class PersonPools:
         entry.pool.close()
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             entries, self._entries = list(self._entries.items()), {}
         for _key, entry in entries:
