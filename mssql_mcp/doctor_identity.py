@@ -63,6 +63,9 @@ def check_identity(conn: Any, settings: Settings, report: Report) -> None:
             "OK", "identity", "DB_IDENTITY=service: queries run as this login; the session context names the person"
         )
         return
+    if settings.db_identity == "entra_obo":
+        _entra_obo(settings, report)
+        return
     try:
         people = IdentityMap(settings)
     except MssqlMcpError as exc:
@@ -86,6 +89,24 @@ def check_identity(conn: Any, settings: Settings, report: Report) -> None:
         )
     else:
         report.line("OK", "identity", f"{how}; {len(people.entries)} mapped accounts, each user can be impersonated")
+
+
+def _entra_obo(settings: Settings, report: Report) -> None:
+    """DB_IDENTITY=entra_obo: the Entra authority answers (MSAL reads its OpenID configuration)."""
+    from mssql_mcp.db.mssql_obo import OboTokens
+
+    tokens = OboTokens(settings)
+    how = f"DB_IDENTITY=entra_obo: each person signs in to Azure SQL with their own token from {tokens.authority}"
+    try:
+        tokens.check()
+    except MssqlMcpError as exc:
+        report.line("FAIL", "identity", f"{how}; {exc.message}", "check DB_OBO_AUTHORITY and the network to it")
+        return
+    report.line(
+        "OK",
+        "identity",
+        f"{how} (app {tokens.client_id}); each person needs a database user: CREATE USER [upn] FROM EXTERNAL PROVIDER",
+    )
 
 
 def person_of(text: str, people: IdentityMap) -> DbIdentity:

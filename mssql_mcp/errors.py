@@ -12,6 +12,7 @@
     │   └── ValueTooLarge         a value the statement read or built passed MAX_VALUE_BYTES
     ├── ServerBusy                no database worker for this call now (the caller's share, or all stuck)
     ├── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
+    ├── IdentityRefused           Entra would not let this server query as the person (on-behalf-of)
     └── StoreUnavailable          the authorization store (Redis) cannot be reached: sign-in and token checks get 503
         └── IssuerUnavailable     AUTH_MODE=external: the company's authorization server does not answer (503 too)
 
@@ -119,6 +120,15 @@ class DatabaseUnavailable(MssqlMcpError):
 
     def __init__(self, message: str, number: int | None = None) -> None:
         self.number = number
+        super().__init__(message)
+
+
+class IdentityRefused(MssqlMcpError):
+    """DB_IDENTITY=entra_obo: Entra refused to exchange the person's token (consent missing, person disabled,
+    sign-in expired); `code` is Entra's AADSTS number, for the log."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        self.code = code
         super().__init__(message)
 
 

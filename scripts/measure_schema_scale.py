@@ -5,7 +5,8 @@
 
 sqlite: a real server process on the generated SQLite file; mssql: the same file served by the TDS test server
 through ODBC Driver 18; memory: tracemalloc over the catalog and the search index, for 20,000 tables as
-generated and 50,000 tables of 20 columns; principals: the per-principal caches (docs/identity.md). Latencies are one client's calls through the MCP SDK client.
+generated and 50,000 tables of 20 columns; principals: the per-principal caches (docs/identity.md).
+Latencies are one client's calls through the MCP SDK client.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import contextlib
 import contextvars
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LOCAL_ISSUER = "local"
 OIDC_PREFIX = "oidc:"  # oauth/identity.py KEY_PREFIX: "oidc:" + issuer + "#" + subject
@@ -46,6 +46,9 @@ class DbIdentity:
     issuer: str  # the upstream issuer, or LOCAL_ISSUER for a builtin password account
     email: str | None = None  # verified only (the sign-in rules keep no other)
     groups: tuple[str, ...] = ()
+    # DB_IDENTITY=entra_obo: the person's access token from Entra, which the on-behalf-of exchange presents
+    # (db/mssql_obo.py). A secret: kept out of repr (logs) and of equality (caches key on who, not on it).
+    assertion: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:

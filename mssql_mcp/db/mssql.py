@@ -15,7 +15,7 @@ that fails is an error: the write is reported as not done. Errors keep SQL Serve
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import logging
 import math
 import threading
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.bulk_columns import ColumnRow
-from mssql_mcp.db.cells import fetch_bounded
+from mssql_mcp.db.cells import collect
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.identity import PERSON, context_batch
 from mssql_mcp.db.mssql_conn import (
@@ -40,6 +40,7 @@ from mssql_mcp.db.mssql_conn import (
     query_error,
 )
 from mssql_mcp.db.mssql_impersonate import execute_as, revert
+from mssql_mcp.db.mssql_people import PersonPools, person_pools, token_connector
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
 from mssql_mcp.db.mssql_pool import Lease, Pool, alive
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError, QueryTimeout
@@ -50,7 +51,6 @@ log = logging.getLogger("mssql_mcp.db.mssql")
 T = TypeVar("T")
 PING_WAIT_SECONDS = 1.0
 OUTAGE_MEMORY_SECONDS = 1.0
-FETCH_BATCH = 100  # rows fetched at a time: a batch is the most held before its long cells are cut
 
 
 class _Lost(Exception):
@@ -77,6 +77,11 @@ class MssqlDatabase:
         self.identity_map = IdentityMap(settings) if settings.db_identity == "impersonate" else None
         # One connection per worker thread, plus room for /health and the start-up check.
         self.pool = Pool(self._connect, size=settings.db_workers + 2)
+        # DB_IDENTITY=entra_obo: each person's calls use their own pool, signed in with their token.
+        self.people: PersonPools | None = None
+        if settings.db_identity == "entra_obo":
+            connect = token_connector(settings, self.driver, self._prepare, self.where)
+            self.people = person_pools(settings, connect)
         self.permissions: PermissionReport | None = None
         self._refusal: str | None = None
         self._check_lock = threading.Lock()
@@ -104,6 +109,12 @@ class MssqlDatabase:
             self._last_failure = (time.monotonic(), error)  # at most this long stale once the server is back
             raise error from None
         self._last_failure = (0.0, None)
+        self._prepare(conn)
+        if self.read_only and self.permissions is None:
+            self._check_permissions(conn)
+        return conn
+
+    def _prepare(self, conn: Any) -> None:
         mssql_types.install(conn)
         # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
         # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
@@ -120,9 +131,10 @@ class MssqlDatabase:
         except self._pyodbc.Error as exc:  # the link died right after the login
             conn.close()
             raise connect_error(exc, self.where) from None
-        if self.read_only and self.permissions is None:
-            self._check_permissions(conn)
-        return conn
+
+    def forget_person(self, key: str) -> bool:
+        """Close a person's pooled connections now (their tokens were revoked); False if they had none."""
+        return self.people.drop(key, "revoked") if self.people is not None else False
 
     def _check_permissions(self, conn: Any) -> None:
         with self._check_lock:
@@ -182,9 +194,23 @@ class MssqlDatabase:
         # (set by an earlier call of the same person) keeps it: only sp_set_session_context changes it,
         # and the gate refuses EXEC in every mode. A write forgets it all the same, to be safe.
         batch = context_batch(PERSON.get(), self.settings.db_identity_groups) if person else None
+        obo = self.people is not None and person
+        with self.people.using(PERSON.get()) if obo and self.people else contextlib.nullcontext(self.pool) as pool:
+            return self._leased(pool, fn, timeout, retry, write, batch, principal)
+
+    def _leased(
+        self,
+        pool: Pool,
+        fn: Callable[[Any], T],
+        timeout: float,
+        retry: bool,
+        write: bool,
+        batch: str | None,
+        principal: str | None,
+    ) -> T:
         for attempt in (1, 2):
             try:
-                with self.pool.lease(wait=timeout, commit=write and principal is None, context=batch) as lease:
+                with pool.lease(wait=timeout, commit=write and principal is None, context=batch) as lease:
                     if batch is not None and lease.context != batch:
                         lease.context = None  # unknown until the batch has run
                         self._attempt(lease, lambda conn: self._set_context(conn, batch), timeout, context=True)
@@ -196,7 +222,7 @@ class MssqlDatabase:
                     else:
                         result = self._as_person(lease, principal, fn, timeout, commit=write)
             except _Lost as lost:
-                self.pool.clear_idle()  # its siblings went through the same outage
+                pool.clear_idle()  # its siblings went through the same outage
                 if retry and attempt == 1:
                     log.info("connection lost before any result; retrying once on a fresh connection")
                     continue
@@ -356,7 +382,7 @@ class MssqlDatabase:
         def run(conn: Any) -> QueryResult:
             cursor = conn.cursor()
             cursor.execute(sql, *params)
-            result = _collect(cursor, max_rows, self.settings)
+            result = collect(cursor, max_rows, self.settings.max_cell_bytes, self.settings.max_result_bytes)
             if result.truncated:
                 cursor.cancel()  # stop the server streaming rows nobody will read
             cursor.close()
@@ -375,25 +401,5 @@ class MssqlDatabase:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def _collect(cursor: Any, max_rows: int, settings: Settings) -> QueryResult:
-    """The first result set (skipping row counts before it): capped at max_rows and MAX_RESULT_BYTES, long
-    cells cut to MAX_CELL_BYTES as they are read, so no more than a batch of uncut rows is ever held."""
-    affected = cursor.rowcount
-    while cursor.description is None:
-        if not cursor.nextset():
-            return QueryResult([], [], False, max(affected, 0))
-        affected = cursor.rowcount
-    columns = [d[0] for d in cursor.description]
-    size = min(FETCH_BATCH, max_rows + 1)
-    batches = iter(lambda: cursor.fetchmany(size), [])
-    got = fetch_bounded(
-        itertools.chain.from_iterable(batches),
-        max_rows=max_rows,
-        cell_limit=settings.max_cell_bytes,
-        result_limit=settings.max_result_bytes,
-    )
-    return QueryResult(
-        columns, got.rows, got.truncated, len(got.rows), truncated_reason=got.reason, size_bytes=got.size
-    )
+        if self.people is not None:
+            self.people.close()

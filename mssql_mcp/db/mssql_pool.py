@@ -3,6 +3,9 @@
 - At most `size` connections exist; a caller past that waits (up to `wait` seconds) for one to come back.
 - A connection idle for more than `recheck_after` seconds is checked with `SELECT 1` before it is handed
   out; a dead one is closed and replaced, never handed out.
+- With `lifetime`, each new connection is given a deadline (seconds from now, asked right after it opened):
+  past it, an idle connection is closed instead of handed out (DB_IDENTITY=entra_obo: its access token
+  expires, so the next connection signs in with a fresh one).
 - `lease()` is the only way in and out: it acquires, ends the transaction, and gives the connection back
   or closes it, in one place. A call that finds the link in an unknown state (timeout, lost link) marks
   its lease broken, and the connection is closed instead of returned.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,8 +46,17 @@ class Lease:
 
 
 class Pool:
-    def __init__(self, connect: Callable[[], Any], size: int, *, recheck_after: float = 5.0) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        size: int,
+        *,
+        recheck_after: float = 5.0,
+        lifetime: Callable[[], float] | None = None,
+    ) -> None:
         self._connect = connect
+        self._lifetime = lifetime
+        self._deadlines: dict[int, float] = {}
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[tuple[Any, float]] = []
         self._lock = threading.Lock()
@@ -113,7 +126,13 @@ class Pool:
             if conn is None:
                 conn = self._connect()
                 self.created += 1
+                if self._lifetime is not None:
+                    self._deadlines[id(conn)] = time.monotonic() + self._lifetime()
                 return conn
+            if time.monotonic() >= self._deadlines.get(id(conn), math.inf):
+                log.info("retiring a pooled connection whose sign-in expires")
+                self._close(conn)
+                continue
             if time.monotonic() - last < self._recheck_after or alive(conn):
                 return conn
             log.info("discarding a dead pooled connection")
@@ -160,6 +179,7 @@ class Pool:
         with self._lock:
             self._contexts.pop(id(conn), None)
         self.discarded += 1
+        self._deadlines.pop(id(conn), None)
         with contextlib.suppress(Exception):
             conn.close()
 

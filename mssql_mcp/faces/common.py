@@ -25,6 +25,7 @@ from mssql_mcp.logs import event
 from mssql_mcp.oauth import AuthComponents
 from mssql_mcp.oauth.identity import is_person_key
 from mssql_mcp.oauth.provider import Provider
+from mssql_mcp.oauth.store import PersonRecord
 from mssql_mcp.queries import QueryService, caller_scope
 from mssql_mcp.settings import Settings
 
@@ -99,20 +100,27 @@ def request_key(request: Request | None) -> str | None:
 PeopleLookup = Callable[[str], Awaitable[DbIdentity]]
 
 
-def people_lookup(provider: Provider | None, settings: Settings) -> PeopleLookup | None:
-    """How a person from the identity provider becomes a DbIdentity: their record's issuer, groups and e-mail.
+def people_lookup(
+    provider: Provider | None,
+    settings: Settings,
+    assertion: Callable[[PersonRecord], Awaitable[str | None]] | None = None,
+) -> PeopleLookup | None:
+    """How a person from the identity provider becomes a DbIdentity: their record's issuer, groups and e-mail,
+    and under DB_IDENTITY=entra_obo their upstream access token (`assertion`: oauth/oidc_pages.py).
 
     The e-mail counts only when OIDC_ALLOWED_DOMAINS is set: the sign-in rules then let no one in without a
     verified one (oauth/identity.py); otherwise it may be an unverified attribute, and mcp_email stays NULL."""
     if provider is None:
         return None
     verified = bool(settings.oidc_allowed_domains)
+    obo = assertion if settings.db_identity == "entra_obo" else None
 
     async def lookup(key: str) -> DbIdentity:
         record = await provider.people.get(key)  # kept briefly (oauth/people_cache.py): no store read per call
         if record is None:
             return identity_of(key)
-        return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups))
+        token = await obo(record) if obo is not None else None
+        return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups), token)
 
     return lookup
 

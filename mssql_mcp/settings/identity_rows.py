@@ -131,12 +131,13 @@ class IdentityRows:
         group="identity",
         secret=True,
     )
-    db_identity: Literal["service", "impersonate"] = setting(
+    db_identity: Literal["service", "impersonate", "entra_obo"] = setting(
         "DB_IDENTITY",
         "service",
         "SQL Server: whose permissions a query runs with. service: the server's login, for everyone. "
         "impersonate: each person's database user (EXECUTE AS USER), mapped by DB_IDENTITY_TEMPLATE or "
-        "DB_IDENTITY_MAP_FILE. See docs/identity.md.",
+        "DB_IDENTITY_MAP_FILE. entra_obo: Azure SQL sees the person's own Entra identity (on-behalf-of, "
+        "ODBC Driver 18 only; DB_OBO_*). See docs/identity.md.",
         group="identity",
     )
     db_identity_template: str = setting(

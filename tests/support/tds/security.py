@@ -6,7 +6,8 @@
   connection; a context made with a cookie reverts only with that cookie (error 15196 otherwise).
   `USER_NAME()`, `SUSER_SNAME()` and `ORIGINAL_LOGIN()` answer from it (server.py).
 - `DECLARE @v type [= literal]`, and `@v` in a later statement of the same batch.
-- Permissions: an impersonated principal may read only the tables `TdsServer.principals` grants it
+- Permissions: an impersonated principal (or a FEDAUTH login named in `principals`) may read only the
+  tables `TdsServer.principals` grants it
   (error 229 otherwise); the service login reads everything. A principal missing from `principals` does
   not exist (error 15517).
 - Metadata visibility: an impersonated principal sees in sys.objects only the tables and views it may read
@@ -148,7 +149,9 @@ def secure(session: Session, sql: str) -> str:
     for name, value in session.variables.items():
         sql = re.sub(rf"@{name}\b", lambda _m, v=value: literal(v), sql)
     server = session.server
-    who = principal(session).lower() if session.impersonating else None
+    # An impersonated user, or a login that is itself one of the principals (an Entra token's person).
+    current = principal(session).lower()
+    who = current if session.impersonating or current in server.principals else None
     if who is None and server.row_filter is None:
         return sql
     try:

@@ -17,7 +17,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ class TdsServer:
     principals: dict[str, set[str]] = field(default_factory=dict)
     impersonable: set[str] | None = None  # the principals the login may EXECUTE AS (None: every one)
     row_filter: tuple[str, str, str] | None = None
+    # FEDAUTH logins (an Entra access token): the token -> the login it names, or ValueError with the reason.
+    fedauth: Callable[[str], str] | None = None
     port: int = 0
     faults: Faults = field(default_factory=Faults)
     events: list[Event] = field(default_factory=list)
@@ -169,9 +171,22 @@ class TdsServer:
             return self._next_tran
 
     def check_login(self, login: login_mod.Login) -> tuple[int, str] | None:
-        """None when the login may proceed, else (error number, message)."""
+        """None when the login may proceed, else (error number, message). A FEDAUTH login's user becomes the
+        person its token names (SUSER_SNAME(), ORIGINAL_LOGIN())."""
+        if login.access_token is not None:
+            who = "<token-identified principal>"  # what Azure SQL names a token login that failed
+            if self.fedauth is None or self.faults.refuse_logins:
+                return 18456, f"Login failed for user '{who}'."
+            try:
+                login.user = self.fedauth(login.access_token)
+            except ValueError as exc:
+                return 18456, f"Login failed for user '{who}'. {exc}"
+            return self._check_database(login)
         if self.faults.refuse_logins or login.user != self.user or login.password != self.password:
             return 18456, f"Login failed for user '{login.user}'."
+        return self._check_database(login)
+
+    def _check_database(self, login: login_mod.Login) -> tuple[int, str] | None:
         if login.database and login.database.lower() != self.database.lower():
             return 4060, f'Cannot open database "{login.database}" requested by the login. The login failed.'
         return None
