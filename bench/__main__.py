@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     lt.add_argument(
         "--people", type=int, default=PEOPLE, help=f"signed-in people the sessions are spread over (default {PEOPLE})"
     )
+    lt.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="N replicas of each face on Redis behind nginx (default: one, on SQLite)",
+    )
+    lt.add_argument("--workers", type=int, default=1, help="worker processes per replica (WEB_CONCURRENCY)")
     pr = sub.add_parser("profile", help="py-spy our server under 16 sessions; time per component")
     pr.add_argument("--seconds", type=float, default=10.0)
     pr.add_argument("--mssql", action="store_true", help="our SQL Server path, through the TDS test server")
@@ -68,8 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "loadtest":
         from bench import loadtest
 
-        result = loadtest.run(args.sessions, args.calls, people=args.people)
+        if args.replicas:
+            from bench import replicas
+
+            result, note = replicas.run(
+                args.sessions, args.calls, replicas=args.replicas, workers=args.workers, people=args.people
+            )
+        else:
+            result, note = loadtest.run(args.sessions, args.calls, people=args.people, workers=args.workers), ""
         print(result.summary())
+        if note:
+            print(note)
         for error in result.errors[:10]:
             print(f"  error: {error}")
         return 0 if not result.errors and result.ok == args.sessions * args.calls else 1

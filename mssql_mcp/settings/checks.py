@@ -25,6 +25,7 @@ def env_name(s: Settings, field_name: str) -> str:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "port": (1, 65535),
+    "web_concurrency": (1, 64),
     "mssql_port": (1, 65535),
     "mssql_login_timeout": (1, 600),
     "max_rows": (1, 1_000_000),
