@@ -106,6 +106,8 @@ async def test_a_signed_in_person_queries_azure_sql_as_themselves(
             failed, text = await sql(client, WHO)
             assert not failed and f"{name}@contoso.com" in text and f"#oid-{name}" in text, text
             seen[name] = text
+            tables = await client.call_tool("list_tables", {})  # the catalog: read as the service login, shared
+            assert not tables.is_error and "Notes" in text_of(tables)
             failed, text = await sql(client, "SELECT Amount FROM dbo.Salaries WHERE Person = 'alice'")
             assert failed == (name == "bob"), text  # the database's own grants decide
             if failed:

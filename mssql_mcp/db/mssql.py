@@ -182,14 +182,17 @@ class MssqlDatabase:
         """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
 
         With `person`, the session context names the caller first (db/identity.py), on that connection;
-        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. Only statements
-        impersonate: the catalog (and what queries.py caches of it for everyone) is read as the service login."""
+        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user, and under
+        entra_obo on their own connection, signed in with their token. Only statements do: the catalog (and what
+        queries.py caches of it for everyone) is read as the service login."""
         self._guard()
         write = commit and not self.read_only
         # An unmapped person is refused here, before any connection is touched.
         as_person = person and impersonate and self.identity_map is not None
         principal = self.identity_map.principal(PERSON.get()) if as_person and self.identity_map else None
-        obo = self.people is not None and person
+        obo = (
+            self.people is not None and person and impersonate
+        )  # entra_obo: statements as the person, like impersonate
         with self.people.using(PERSON.get()) if obo and self.people else contextlib.nullcontext(self.pool) as pool:
             return self._leased(pool, fn, timeout, retry, write, person, principal)
 
