@@ -116,6 +116,9 @@ async def test_a_signed_in_person_queries_azure_sql_as_themselves(
     # The sign-in (code), then one exchange each; the token that reached the TDS server named the person.
     assert entra.grants.count("code") >= 2 and entra.grants.count("obo") == 2
     assert {e.detail.split()[0] for e in tds.events if e.kind == "login"} >= {"alice@contoso.com", "bob@contoso.com"}
+    # The audit names the person (their issuer-qualified key) and whom Azure SQL saw.
+    audit = [ln for ln in server.log().splitlines() if "msg=tool_call" in ln and "tool=execute_sql" in ln]
+    assert any("#oid-bob" in ln and "db_user=bob@contoso.com" in ln for ln in audit), audit
 
 
 async def test_a_person_disabled_at_entra_loses_their_connections_at_once(

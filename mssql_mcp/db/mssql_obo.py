@@ -83,6 +83,7 @@ class OboTokens:
         self._app: Any = None
         self._lock = threading.Lock()
         self._people: dict[str, tuple[str, threading.Lock]] = {}  # key -> (Entra object id, its lock)
+        self._names: dict[str, str] = {}  # key -> the name Azure SQL knows them by (their UPN), for the audit
         self.exchanges = 0  # on-behalf-of grants made (tests and doctor read it)
 
     def _application(self) -> Any:
@@ -149,13 +150,21 @@ class OboTokens:
             raise refused
         claims = result.get("id_token_claims") or {}
         oid = str(claims.get("oid") or claims.get("sub") or "")
+        name = claims.get("preferred_username") or claims.get("upn") or oid
         with self._lock:
             self._people[person.key] = (oid, self._people[person.key][1])
+            self._names[person.key] = str(name)[:256]
         return dict(result)
+
+    def principal(self, key: str) -> str | None:
+        """Who Azure SQL sees for the person (their UPN, from the exchange's ID token); None before one."""
+        with self._lock:
+            return self._names.get(key)
 
     def forget(self, key: str) -> None:
         """Drop what MSAL holds for the person: the next call exchanges their current token afresh."""
         with self._lock:
+            self._names.pop(key, None)
             oid, _ = self._people.pop(key, ("", None))
             app = self._app
         if app is None or not oid:

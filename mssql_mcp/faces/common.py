@@ -173,13 +173,17 @@ async def run_tool(
         )
     finally:
         elapsed = (time.perf_counter() - started) * 1000
-        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user, person)
+        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user or _db_user(ctx, person), person)
 
 
 def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:
-    """The database user the call runs as under DB_IDENTITY=impersonate (for the audit line), else None."""
+    """The database user the call runs as under DB_IDENTITY=impersonate, or the Entra name Azure SQL knows the
+    person by under entra_obo once they have been exchanged for (for the audit line); else None."""
     request = ctx.request_context.request if ctx is not None else None
     queries = getattr(request.app.state, "queries", None) if isinstance(request, Request) else None
+    obo = getattr(getattr(queries, "database", None), "people", None)
+    if obo is not None and person is not None:
+        return obo.tokens.principal(person.key)  # type: ignore[no-any-return]
     people = getattr(getattr(queries, "database", None), "identity_map", None)
     if people is None:
         return None
