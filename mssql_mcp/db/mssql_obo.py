@@ -68,7 +68,8 @@ def refusal(result: Mapping[str, Any]) -> IdentityRefused:
         return IdentityRefused(
             "Microsoft Entra refused this server's app (DB_OBO_CLIENT_ID/SECRET): the operator must fix it.", code
         )
-    return IdentityRefused(f"Microsoft Entra refused to let this server query as you ({error} {code or ''}).", code)
+    said = f"{error}, AADSTS{code}" if code is not None else error
+    return IdentityRefused(f"Microsoft Entra refused to let this server query as you ({said}).", code)
 
 
 class OboTokens:
@@ -117,8 +118,7 @@ class OboTokens:
 
         app = self._application()
         with self._lock:
-            oid, lock = self._people.get(person.key, ("", threading.Lock()))
-            self._people.setdefault(person.key, (oid, lock))
+            lock = self._people.setdefault(person.key, ("", threading.Lock()))[1]
         with lock:  # one exchange per person at a time: a second caller then finds the cached token
             try:
                 result = self._cached(app, person.key) or self._exchange(app, person)
@@ -128,7 +128,8 @@ class OboTokens:
         return str(result["access_token"]), time.time() + float(result.get("expires_in", 0))
 
     def _cached(self, app: Any, key: str) -> Mapping[str, Any] | None:
-        oid = self._people.get(key, ("", None))[0]
+        with self._lock:
+            oid = self._people.get(key, ("", None))[0]
         account = next((a for a in app.get_accounts() if oid and a.get("local_account_id") == oid), None)
         if account is None:
             return None
