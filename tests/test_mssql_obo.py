@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.identity import DbIdentity, identity_of, person_scope
 from mssql_mcp.db.mssql import MssqlDatabase
-from mssql_mcp.db.mssql_obo import CONSENT, EXPIRED, GONE, OboTokens
+from mssql_mcp.db.mssql_obo import CONSENT, EXPIRED, GONE, OboTokens, refusal, token_struct
 from mssql_mcp.db.mssql_people import PersonPools, token_connector
 from mssql_mcp.doctor import run_doctor
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, IdentityRefused, QueryError, ServerBusy
@@ -160,6 +160,7 @@ def test_an_expired_database_token_is_refused_by_the_server(tds: TdsServer, entr
         database.close()
     assert refused.value.number == 18456 and "Token is expired" in refused.value.message
     assert "FROM EXTERNAL PROVIDER" in refused.value.message and "\n" not in refused.value.message
+    assert "MSSQL_PASSWORD" not in refused.value.message
     assert any(e.kind == "login_failed" for e in tds.events) and not logins(tds, "gina")
 
 
@@ -284,3 +285,28 @@ def test_doctor_shows_the_mode_and_asks_the_authority(tds: TdsServer, entra: Ent
     run_doctor(settings_for(tds, entra, DB_OBO_AUTHORITY="https://127.0.0.1:9/nobody"), out)
     line = next(ln for ln in out.getvalue().splitlines() if "DB_IDENTITY=entra_obo" in ln)
     assert "FAIL" in line and "could not be reached" in line
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"error": "invalid_grant", "error_codes": [65001]}, CONSENT),
+        ({"error": "interaction_required", "suberror": "consent_required"}, CONSENT),
+        ({"error": "invalid_grant", "error_codes": [50057]}, GONE),
+        ({"error": "invalid_grant", "error_codes": [700082]}, EXPIRED),
+        ({"error": "invalid_client", "error_codes": [7000215]}, "DB_OBO_CLIENT_ID/SECRET"),
+        (
+            {"error": "invalid_grant", "error_codes": [9999999], "error_description": "AADSTS9999999: secret"},
+            "AADSTS9999999",
+        ),
+        ({"error": "temporarily_unavailable"}, "(temporarily_unavailable)"),
+    ],
+)
+def test_entra_refusals_are_said_in_our_words(answer: dict[str, object], said: str) -> None:
+    refused = refusal(answer)
+    assert said in refused.message and "secret" not in refused.message and "\n" not in refused.message
+
+
+def test_the_access_token_struct_is_a_length_then_utf16() -> None:
+    packed = token_struct("eyJ.ab-c")
+    assert packed[:4] == (16).to_bytes(4, "little") and packed[4:].decode("utf-16-le") == "eyJ.ab-c"

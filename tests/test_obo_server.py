@@ -19,7 +19,7 @@ from mcp import Client
 
 from tests.support.entra import EntraStandIn
 from tests.support.mcp_client import connect, text_of
-from tests.support.oauth_flow import Account, MemoryStorage, oauth_client
+from tests.support.oauth_flow import PING, Account, MemoryStorage, bearer, oauth_client
 from tests.support.oidc_flow import UpstreamFiller
 from tests.support.procs import ServerProcess, free_port, running_server
 from tests.support.tds import TdsServer
@@ -35,7 +35,7 @@ WHO = "SELECT SUSER_SNAME() AS who, SESSION_CONTEXT(N'mcp_user') AS k, @@SPID AS
 @pytest.fixture(scope="module")
 def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraStandIn]:
     stand_in = EntraStandIn(tmp_path_factory.mktemp("entra"), client_id=CLIENT_ID, client_secret=SECRET)
-    for name in ("alice", "bob"):
+    for name in ("alice", "bob", "carol", "dave"):
         stand_in.add_user(f"oid-{name}", f"{name}@contoso.com")
     with stand_in.running(), pytest.MonkeyPatch.context() as mp:
         mp.setenv("SSL_CERT_FILE", str(stand_in.ca_path))  # the test's browser (httpx2) trusts the stand-in
@@ -46,7 +46,9 @@ def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraStandIn]:
 def tds(entra: EntraStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
     tmp = tmp_path_factory.mktemp("tds-obo-server")
     server = TdsServer(make_people_db(tmp / "p.sqlite"), tmp / "tds", tls=True, fedauth=entra.verify_sql_token)
-    server.principals = {"alice@contoso.com": {"notes", "salaries"}, "bob@contoso.com": {"notes"}}
+    server.principals = {"alice@contoso.com": {"notes", "salaries"}} | {
+        f"{n}@contoso.com": {"notes"} for n in ("bob", "carol", "dave")
+    }
     with server.running():
         yield server
 
@@ -106,6 +108,8 @@ async def test_a_signed_in_person_queries_azure_sql_as_themselves(
             failed, text = await sql(client, WHO)
             assert not failed and f"{name}@contoso.com" in text and f"#oid-{name}" in text, text
             seen[name] = text
+            tables = await client.call_tool("list_tables", {})  # the catalog: read as the service login, shared
+            assert not tables.is_error and "Notes" in text_of(tables)
             failed, text = await sql(client, "SELECT Amount FROM dbo.Salaries WHERE Person = 'alice'")
             assert failed == (name == "bob"), text  # the database's own grants decide
             if failed:
@@ -114,6 +118,9 @@ async def test_a_signed_in_person_queries_azure_sql_as_themselves(
     # The sign-in (code), then one exchange each; the token that reached the TDS server named the person.
     assert entra.grants.count("code") >= 2 and entra.grants.count("obo") == 2
     assert {e.detail.split()[0] for e in tds.events if e.kind == "login"} >= {"alice@contoso.com", "bob@contoso.com"}
+    # The audit names the person (their issuer-qualified key) and whom Azure SQL saw.
+    audit = [ln for ln in server.log().splitlines() if "msg=tool_call" in ln and "tool=execute_sql" in ln]
+    assert any("#oid-bob" in ln and "db_user=bob@contoso.com" in ln for ln in audit), audit
 
 
 async def test_a_person_disabled_at_entra_loses_their_connections_at_once(
@@ -144,3 +151,32 @@ async def test_a_person_disabled_at_entra_loses_their_connections_at_once(
     finally:
         entra.refuse.pop("oid-alice", None)
     assert "closing a person's database connections (revoked)" in server.log()
+
+
+async def test_an_upstream_token_about_to_expire_is_refreshed_before_the_exchange(
+    server: ServerProcess, entra: EntraStandIn
+) -> None:
+    entra.upstream_lifetime = 60  # inside the two minutes before expiry: refreshed before it is presented
+    try:
+        carol = await sign_in(server, entra, "carol")
+        dave = await sign_in(server, entra, "dave")
+        start = len(entra.grants)
+        auth, _, _ = oauth_client(f"{server.base_url}/mcp", Account("carol", ""), storage=carol)
+        async with connect(server.base_url, "streamable", auth=auth) as client:
+            failed, text = await sql(client, WHO)
+        assert not failed and "carol@contoso.com" in text, text
+        assert entra.grants[start:] == ["refresh", "obo"]
+        # dave is disabled at Entra: the refresh before his exchange is refused, so his tokens are revoked and
+        # the call is refused in one line; his next request is not let in at all.
+        entra.refuse["oid-dave"] = "disabled"
+        auth, _, _ = oauth_client(f"{server.base_url}/mcp", Account("dave", ""), storage=dave)
+        async with connect(server.base_url, "streamable", auth=auth) as client:
+            failed, text = await sql(client, WHO)
+            assert failed and "sign in to this server again" in text and "\n" not in text.strip(), text
+        assert dave.tokens is not None
+        async with httpx2.AsyncClient(timeout=30) as http:
+            resp = await http.post(f"{server.base_url}/mcp", json=PING, headers=bearer(dave.tokens.access_token))
+        assert resp.status_code == 401 and "obo" not in entra.grants[start + 2 :]
+    finally:
+        entra.upstream_lifetime = 3600
+        entra.refuse.pop("oid-dave", None)

@@ -39,7 +39,7 @@ from mssql_mcp.db.mssql_conn import (
     lost_error,
     query_error,
 )
-from mssql_mcp.db.mssql_impersonate import execute_as, revert
+from mssql_mcp.db.mssql_impersonate import as_principal
 from mssql_mcp.db.mssql_people import PersonPools, person_pools, token_connector
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
 from mssql_mcp.db.mssql_pool import Lease, Pool, alive
@@ -182,9 +182,10 @@ class MssqlDatabase:
         """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
 
         With `person`, the session context names the caller first (db/identity.py), on that connection;
-        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. The catalog
-        reads impersonate as well, so SQL Server's metadata visibility shows each person only the tables their
-        user may see; queries.py caches them per principal (`cache_scope`)."""
+        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user, and under
+        entra_obo on their own connection, signed in with their token. The catalog reads impersonate as well,
+        so SQL Server's metadata visibility shows each person only the tables they may see; queries.py caches
+        them per principal (`cache_scope`)."""
         self._guard()
         write = commit and not self.read_only
         # An unmapped person is refused here, before any connection is touched.
@@ -194,7 +195,7 @@ class MssqlDatabase:
         # (set by an earlier call of the same person) keeps it: only sp_set_session_context changes it,
         # and the gate refuses EXEC in every mode. A write forgets it all the same, to be safe.
         batch = context_batch(PERSON.get(), self.settings.db_identity_groups) if person else None
-        obo = self.people is not None and person
+        obo = self.people is not None and person and impersonate  # entra_obo: as the person, like impersonate
         with self.people.using(PERSON.get()) if obo and self.people else contextlib.nullcontext(self.pool) as pool:
             return self._leased(pool, fn, timeout, retry, write, batch, principal)
 
@@ -234,41 +235,15 @@ class MssqlDatabase:
         raise AssertionError("unreachable")
 
     def _as_person(self, lease: Lease, principal: str, fn: Callable[[Any], T], timeout: float, *, commit: bool) -> T:
-        """`fn` as `principal`: EXECUTE AS, the work, COMMIT or ROLLBACK, REVERT, in that order.
-
-        From the EXECUTE AS until a successful REVERT the lease counts as broken, so on any failure in
-        between the connection is closed, never handed to the next person still impersonating this one."""
-        conn = lease.conn
-        try:
-            cookie = execute_as(conn, principal)
-        except self._pyodbc.Error as exc:
-            lease.broken()
-            error = query_error(exc)
-            raise QueryError(f"Could not query as database user {principal!r}: {error.message}", error.number) from None
-        lease.broken()
-        failure: MssqlMcpError | None = None
-        try:
-            result = self._attempt(lease, fn, timeout)
-        except MssqlMcpError as exc:  # the statement failed (or the table is not there for this user): revert
-            failure = exc
-        try:
-            if commit and failure is None:
-                conn.commit()
-            else:
-                conn.rollback()
-        except self._pyodbc.Error as exc:  # the lease stays broken: closing the connection reverts the person
-            if commit and failure is None:
-                raise commit_error(exc, self.where) from None
-            raise lost_error(exc, self.where) from None
-        try:
-            revert(conn, cookie)
-        except self._pyodbc.Error as exc:
-            log.warning("REVERT failed; the connection is closed instead: %s", query_error(exc).message)
-        else:
-            lease.usable = lease.ended = True  # rolled back or committed above: no second ROLLBACK
-        if failure is not None:
-            raise failure
-        return result
+        """`fn` as `principal` (mssql_impersonate.as_principal), within the call's time limit."""
+        return as_principal(
+            lease,
+            principal,
+            lambda: self._attempt(lease, fn, timeout),
+            commit=commit,
+            errors=self._pyodbc.Error,
+            where=self.where,
+        )
 
     def _set_context(self, conn: Any, batch: str) -> None:
         """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
@@ -332,9 +307,13 @@ class MssqlDatabase:
 
     def audit_principal(self) -> str | None:
         """Whom the current call's statements run as, for the audit line: the person's database user under
-        DB_IDENTITY=impersonate (Unmapped when none), else the service login (`login:NAME`, once known)."""
+        DB_IDENTITY=impersonate (Unmapped when none), their Entra name under entra_obo once exchanged for, else
+        the service login (`login:NAME`, once known)."""
         if self.identity_map is not None:
             return self.identity_map.principal(PERSON.get())
+        person = PERSON.get()
+        if self.people is not None and person is not None:  # entra_obo: the name Azure SQL knows them by
+            return self.people.tokens.principal(person.key)
         login = self.permissions.login if self.permissions is not None else self.settings.mssql_user
         return f"login:{login}" if login else None
 

@@ -68,7 +68,8 @@ def refusal(result: Mapping[str, Any]) -> IdentityRefused:
         return IdentityRefused(
             "Microsoft Entra refused this server's app (DB_OBO_CLIENT_ID/SECRET): the operator must fix it.", code
         )
-    return IdentityRefused(f"Microsoft Entra refused to let this server query as you ({error} {code or ''}).", code)
+    said = f"{error}, AADSTS{code}" if code is not None else error
+    return IdentityRefused(f"Microsoft Entra refused to let this server query as you ({said}).", code)
 
 
 class OboTokens:
@@ -83,6 +84,7 @@ class OboTokens:
         self._app: Any = None
         self._lock = threading.Lock()
         self._people: dict[str, tuple[str, threading.Lock]] = {}  # key -> (Entra object id, its lock)
+        self._names: dict[str, str] = {}  # key -> the name Azure SQL knows them by (their UPN), for the audit
         self.exchanges = 0  # on-behalf-of grants made (tests and doctor read it)
 
     def _application(self) -> Any:
@@ -116,8 +118,7 @@ class OboTokens:
 
         app = self._application()
         with self._lock:
-            oid, lock = self._people.get(person.key, ("", threading.Lock()))
-            self._people.setdefault(person.key, (oid, lock))
+            lock = self._people.setdefault(person.key, ("", threading.Lock()))[1]
         with lock:  # one exchange per person at a time: a second caller then finds the cached token
             try:
                 result = self._cached(app, person.key) or self._exchange(app, person)
@@ -127,7 +128,8 @@ class OboTokens:
         return str(result["access_token"]), time.time() + float(result.get("expires_in", 0))
 
     def _cached(self, app: Any, key: str) -> Mapping[str, Any] | None:
-        oid = self._people.get(key, ("", None))[0]
+        with self._lock:
+            oid = self._people.get(key, ("", None))[0]
         account = next((a for a in app.get_accounts() if oid and a.get("local_account_id") == oid), None)
         if account is None:
             return None
@@ -149,13 +151,21 @@ class OboTokens:
             raise refused
         claims = result.get("id_token_claims") or {}
         oid = str(claims.get("oid") or claims.get("sub") or "")
+        name = claims.get("preferred_username") or claims.get("upn") or oid
         with self._lock:
             self._people[person.key] = (oid, self._people[person.key][1])
+            self._names[person.key] = str(name)[:256]
         return dict(result)
+
+    def principal(self, key: str) -> str | None:
+        """Who Azure SQL sees for the person (their UPN, from the exchange's ID token); None before one."""
+        with self._lock:
+            return self._names.get(key)
 
     def forget(self, key: str) -> None:
         """Drop what MSAL holds for the person: the next call exchanges their current token afresh."""
         with self._lock:
+            self._names.pop(key, None)
             oid, _ = self._people.pop(key, ("", None))
             app = self._app
         if app is None or not oid:

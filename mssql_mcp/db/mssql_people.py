@@ -20,12 +20,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mssql_mcp.db.drivers import DriverInfo
 from mssql_mcp.db.identity import DbIdentity
-from mssql_mcp.db.mssql_conn import connect_error, connection_string
+from mssql_mcp.db.mssql_conn import connect_error, connection_string, query_error
 from mssql_mcp.db.mssql_obo import SQL_COPT_SS_ACCESS_TOKEN, OboTokens, token_struct
 from mssql_mcp.db.mssql_pool import Pool
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, IdentityRefused, ServerBusy
@@ -40,7 +40,7 @@ class _Entry:
     pool: Pool
     last_used: float
     active: int = 0
-    expires_at: float = field(default=0.0)  # epoch seconds: the latest token this person signed in with
+    expires_at: float = 0.0  # epoch seconds: the latest token this person signed in with
 
 
 class PersonPools:
@@ -211,9 +211,10 @@ def token_connector(
         except pyodbc.Error as exc:
             error = connect_error(exc, where)
             if error.number == 18456:
+                said = query_error(exc).message  # the server's own words, without our service-login advice
                 raise DatabaseUnavailable(
-                    f"SQL Server refused your Entra sign-in: {error.message.split(': ', 1)[-1]} Ask the DBA for a "
-                    "database user for you (CREATE USER ... FROM EXTERNAL PROVIDER).",
+                    f"SQL Server refused your Entra sign-in: {said} Ask the DBA for a database user for you "
+                    "(CREATE USER ... FROM EXTERNAL PROVIDER).",
                     18456,
                 ) from None
             raise error from None

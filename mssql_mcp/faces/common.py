@@ -173,7 +173,7 @@ async def run_tool(
         )
     finally:
         elapsed = (time.perf_counter() - started) * 1000
-        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user, person)
+        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user or _db_user(ctx, person), person)
 
 
 def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
@@ -319,8 +319,6 @@ def _handler(entra: EntraStandIn) -> type[BaseHTTPRequestHandler]:
             basic = None
             header = self.headers.get("Authorization", "")
             if header.startswith("Basic "):
-                from urllib.parse import unquote
-
                 user, _, password = base64.b64decode(header[6:]).decode().partition(":")
                 basic = (unquote(user), unquote(password))
             try:
