@@ -12,10 +12,7 @@ with it would prove nothing.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +20,7 @@ import pytest
 from mssql_mcp.db.mssql import MssqlDatabase
 from mssql_mcp.errors import MssqlMcpError
 from tests.support.live_mssql import LIVE, live_database
-from tests.test_tsql_corpus import CASES
+from tests.test_tsql_corpus import CASES, same
 
 TDS_TEST_SERVER = "TDS test server"  # in the @@VERSION our test server answers (tests/support/tds/server.py)
 pytestmark = [
@@ -51,22 +48,6 @@ def db() -> Iterator[MssqlDatabase]:
     database.close()
 
 
-def _same(expected: Any, got: Any) -> bool:
-    if isinstance(expected, dict) and expected.get("null"):
-        return got is None
-    if isinstance(expected, dt.datetime):
-        return isinstance(got, dt.datetime) and got == expected
-    if isinstance(expected, dt.date):
-        return got == expected or (isinstance(got, dt.datetime) and got == dt.datetime.combine(expected, dt.time()))
-    if isinstance(expected, bool):
-        return got is expected or got == int(expected)
-    if isinstance(expected, int | float):
-        return isinstance(got, int | float | Decimal) and Decimal(str(got)) == Decimal(str(expected))
-    if isinstance(got, uuid.UUID):
-        return str(got).upper() == expected
-    return bool(got == expected)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['file']}:{c['sql'][:60]}" for c in CASES])
 def test_sql_server_gives_the_corpus_answer(db: MssqlDatabase, case: dict[str, Any]) -> None:
     if "error" in case:
@@ -80,4 +61,4 @@ def test_sql_server_gives_the_corpus_answer(db: MssqlDatabase, case: dict[str, A
     row = list(result.rows[0])
     assert len(row) == len(case["expect"])
     for want, got in zip(case["expect"], row, strict=True):
-        assert _same(want, got), f"{case['sql']}: the corpus says {want!r}, SQL Server gives {got!r}"
+        assert same(want, got), f"{case['sql']}: the corpus says {want!r}, SQL Server gives {got!r}"

@@ -54,11 +54,11 @@ class Average:
         return self.total / self.count
 
 
-def _declared_scale(declared: str) -> int | None:
+def _declared_scale(declared: str, money: int = 2) -> int | None:
     if any(word in declared for word in _INEXACT_WORDS):
         return None
     if "MONEY" in declared:
-        return 2  # money as text: two decimals, style 0 (cast-and-convert-transact-sql, money styles)
+        return money  # as text two decimals, style 0 (cast-and-convert-transact-sql); four when computed
     if any(word in declared for word in _DECIMAL_WORDS):
         inside = declared.partition("(")[2].rstrip(")").split(",")
         return int(inside[1]) if len(inside) > 1 and inside[1].strip().isdigit() else 0
@@ -67,23 +67,30 @@ def _declared_scale(declared: str) -> int | None:
     return None
 
 
-def text_scale(node: exp.Expr, columns: ColumnTypes) -> int | None:
-    """Digits after the point when the value is shown as text, where its exact numeric type is known."""
-    if isinstance(node, exp.Paren | exp.Neg):
-        return text_scale(node.this, columns)
+def text_scale(node: exp.Expr, columns: ColumnTypes, money: int = 2) -> int | None:
+    """Digits after the point when the value is shown as text (`money` 2) or computed (`money` 4), where its
+    exact numeric type is known: a decimal's scale, that of + and - the larger, that of * the sum
+    (https://learn.microsoft.com/sql/t-sql/data-types/precision-scale-and-length-transact-sql)."""
+    if isinstance(node, exp.Paren | exp.Neg | exp.Round | exp.Sum | exp.Min | exp.Max | exp.Abs):
+        return text_scale(node.this, columns, money)
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        left, right = text_scale(node.this, columns, money), text_scale(node.expression, columns, money)
+        if left is None or right is None:
+            return None
+        return left + right if isinstance(node, exp.Mul) else max(left, right)
     if isinstance(node, exp.Literal) and not node.is_string:
         text = node.name
         if "e" in text.lower():
             return None
         return len(text.partition(".")[2]) if "." in text else 0
     if isinstance(node, exp.Column):
-        return _declared_scale(_declared(node, columns))
+        return _declared_scale(_declared(node, columns), money)
     if isinstance(node, exp.Anonymous) and node.name.lower() == CAST_FUNCTION:
         target = node.expressions[1].name
         if target in INTEGER_RANGES or target == "BIT":
             return 0
         if target in ("MONEY", "SMALLMONEY"):
-            return 2
+            return money
         if target == "DECIMAL":
             return int(node.expressions[3].name)
     if isinstance(node, exp.Count):
@@ -136,7 +143,9 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
             node.set("expression", _to_int(right))
         elif is_integer(right, columns) and _is_text(left, columns):
             node.set("this", _to_int(left))
-        return None
+        return _exact(node, columns) if isinstance(node, exp.Add | exp.Sub | exp.Mul) else None
+    if isinstance(node, exp.Sum) and not isinstance(node.parent, exp.Window) or isinstance(node, exp.Window):
+        return _exact(node, columns) if isinstance(node.this, exp.Sum) or isinstance(node, exp.Sum) else None
     if isinstance(node, exp.Coalesce) and node.args.get("is_null"):
         return _isnull(node, columns)
     if isinstance(node, exp.Avg):
@@ -154,6 +163,16 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         # A derived table's column has no declared type: its values tell (all integers: an int average).
         return exp.Anonymous(this="tsql_avg", expressions=[node.this.copy()])
     return None
+
+
+def _exact(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
+    """Decimal arithmetic and sums are exact on SQL Server; SQLite computes them in binary floating point
+    (12.1 * 3 is 36.3 there, 36.29999… here): rounded to the result type's scale, the value is SQL Server's."""
+    inner = node.this if isinstance(node, exp.Window) else node
+    scale = text_scale(inner, columns, money=4)
+    if not scale or isinstance(node.parent, exp.Round):
+        return None
+    return exp.Round(this=node.copy(), decimals=exp.Literal.number(scale))
 
 
 def _isnull(node: exp.Coalesce, columns: ColumnTypes) -> exp.Expr | None:

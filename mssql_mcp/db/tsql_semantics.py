@@ -66,7 +66,53 @@ def declared_types(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> Co
             if declared:
                 found[(qualifier, name)] = declared.upper()
                 break
+    _derived_types(tree, types, found)
     return found
+
+
+def _derived_types(tree: exp.Expr, types: Mapping[str, Mapping[str, str]], found: ColumnTypes) -> None:
+    """A derived table's columns have the types of the projections that make them (a CAST, a literal, a
+    column), when every branch of a UNION agrees; the outer statement's columns that name them get those."""
+    derived: dict[str, dict[str, str]] = {}
+    for subquery in tree.find_all(exp.Subquery):
+        if not subquery.alias or not isinstance(subquery.parent, exp.From | exp.Join):
+            continue
+        branches = list(subquery.this.flatten()) if isinstance(subquery.this, exp.SetOperation) else [subquery.this]
+        if not all(isinstance(b, exp.Select) for b in branches):
+            continue
+        inner = declared_types(subquery.this, types)
+        names = [p.alias_or_name.lower() for p in branches[0].expressions]
+        for index, name in enumerate(names):
+            kinds = {_projection_type(b.expressions[index], inner) for b in branches if index < len(b.expressions)}
+            if len(kinds) == 1 and "" not in kinds:
+                derived.setdefault(subquery.alias.lower(), {})[name] = kinds.pop()
+    for column in tree.find_all(exp.Column):
+        name, qualifier = column.name.lower(), column.table.lower()
+        if (qualifier, name) in found:
+            continue
+        tables = [qualifier] if qualifier else list(derived)
+        for table in tables:
+            if name in derived.get(table, {}):
+                found[(qualifier, name)] = derived[table][name]
+                break
+
+
+def _projection_type(projection: exp.Expr, inner: ColumnTypes) -> str:
+    node = projection.this if isinstance(projection, exp.Alias) else projection
+    if isinstance(node, exp.Cast | exp.TryCast) and isinstance(node.args.get("to"), exp.DataType):
+        return str(node.args["to"].sql(dialect="tsql")).upper()
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "VARCHAR"
+        if node.is_int:
+            return "INT"
+        digits = node.name.partition(".")[2]
+        return f"DECIMAL(38,{len(digits)})" if digits.isdigit() else ""
+    if isinstance(node, exp.National):
+        return "NVARCHAR"
+    if isinstance(node, exp.Column):
+        return inner.get((node.table.lower(), node.name.lower()), "")
+    return ""
 
 
 def _column_type(node: exp.Column, columns: ColumnTypes) -> str:
