@@ -266,9 +266,12 @@ class QueryService:
         scope = getattr(self.database, "cache_scope", None)  # a backend without one: a single view
         return scope() if scope is not None else None
 
-    def background_context(self) -> contextvars.Context:
-        """The context a background refresh runs in: the caller's person (so the load sees what they may
-        see), but on no caller's share of the workers."""
+    def background_context(self, scope: Hashable) -> contextvars.Context:
+        """The context a background refresh for `scope` runs in, on no caller's share of the workers: for a
+        principal's own view, the caller's person (so the load sees what they may see); for the shared view,
+        nobody's, as in service mode it always was."""
+        if scope is None:
+            return contextvars.Context()
         context = contextvars.copy_context()
         context.run(CALLER.set, None)
         return context
@@ -276,7 +279,8 @@ class QueryService:
     async def catalog(self) -> Catalog:
         """The catalog the caller may see (catalog_cache.py): cached per database principal, and once one has
         loaded, an expired one is still served while a fresh one loads in the background."""
-        return await self._catalogs.get(self.scope(), self.background_context())
+        scope = self.scope()
+        return await self._catalogs.get(scope, self.background_context(scope))
 
     async def _load_tables(self) -> list[TableInfo]:
         return await self._call(self.database.list_tables, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))

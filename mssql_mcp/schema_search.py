@@ -77,7 +77,7 @@ class SchemaSearch:
         if held.index is not None:
             if self._stale(held, catalog) and (held.refresh is None or held.refresh.done()):
                 held.refresh = asyncio.get_running_loop().create_task(
-                    self._rebuild(held, catalog), context=self.queries.background_context()
+                    self._rebuild(held, catalog), context=self.queries.background_context(scope)
                 )
             return held.index
         async with held.lock:  # single flight for the first build
