@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
+
 from mssql_mcp.db.tsql_sqlite import Schema
 from tests.support.tds import login as login_mod
 from tests.support.tds import security
@@ -82,17 +85,35 @@ class TdsServer:
         """Rebuild the sys views and type table (after a test changed the schema or the row counts)."""
         self.sys_path.unlink(missing_ok=True)
         self.info_path.unlink(missing_ok=True)
-        build(self.db_path, self.sys_path, descriptions=self.descriptions, permissions=self.permissions)
+        types = build(self.db_path, self.sys_path, descriptions=self.descriptions, permissions=self.permissions)
         build_information_schema(self.sys_path, self.info_path, self.database)
-        types = declared_types(self.db_path)
         sys_types = declared_types(self.sys_path)
-        self.schema = Schema({t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in types.items()})
-        self.sqlglot_schema: dict[str, Any] = {
-            "dbo": types,
-            "sys": sys_types,
-            "INFORMATION_SCHEMA": declared_types(self.info_path),
+        info_types = declared_types(self.info_path)
+        # The translation's types are keyed by table name alone: the sys views' come after the database's own,
+        # so a user table named like one keeps its types. Knowing object_id is an int keeps its comparisons off
+        # the collation, so SQLite can use the sys tables' indexes, as SQL Server uses its own.
+        lowered = {t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in sys_types.items()}
+        lowered.update({t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in types.items()})
+        self.schema = Schema(lowered)
+        # schema -> table -> column -> type, lower case: each statement's types come from the tables it names
+        self.declared = {
+            name: {t.lower(): cols for t, cols in found.items()}
+            for name, found in (("dbo", types), ("sys", sys_types), ("information_schema", info_types))
         }
         self.catalog_version += 1  # open sessions attach the new files before their next transaction
+
+    def sqlglot_schema(self, tree: exp.Expr) -> MappingSchema:
+        """The declared types of the tables a statement names, for sqlglot's annotator. Only those: normalising
+        every table of a 20,000-table database for each statement would cost seconds."""
+        nested: dict[str, dict[str, dict[str, str]]] = {}
+        for table in tree.find_all(exp.Table):
+            wanted = [table.db.lower()] if table.db else list(self.declared)
+            for schema in wanted:
+                columns = self.declared.get(schema, {}).get(table.name.lower())
+                if columns is not None:
+                    nested.setdefault(schema, {})[table.name.lower()] = columns
+        mapping: dict[str, object] = dict(nested)
+        return MappingSchema(mapping, dialect="tsql")
 
     # -- lifecycle -------------------------------------------------------------------------
 
