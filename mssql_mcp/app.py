@@ -42,6 +42,7 @@ from mssql_mcp.capabilities import CACHE_HINTS, OnlyTools
 from mssql_mcp.db import open_database
 from mssql_mcp.db.base import Database
 from mssql_mcp.faces import FACES, Face
+from mssql_mcp.faces.arguments import ToolServer
 from mssql_mcp.faces.common import AuditPolicy, FaceContext, people_lookup
 from mssql_mcp.oauth import build_auth
 from mssql_mcp.queries import QueryService
@@ -87,7 +88,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         per_caller=settings.db_workers_per_caller,
         cache_principals=settings.db_identity_cache_principals,
     )
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = ToolServer(
         name=f"mssql-mcp ({spec.name})",
         version=__version__,
         instructions="Query the company's SQL Server database. Use T-SQL.",

@@ -43,6 +43,17 @@ class ToolOutput:
     rows: int | None = None
 
 
+_TRUNCATED = {
+    "rows": "truncated: more rows exist; narrow the query",
+    "bytes": "truncated: the result reached MAX_RESULT_BYTES; select fewer or shorter columns",
+}
+
+
+def truncation_note(reason: str | None) -> str:
+    """Why a result was cut, and what to do about it, as both faces say it after the row count."""
+    return _TRUNCATED.get(reason or "rows", _TRUNCATED["rows"])
+
+
 @dataclass(frozen=True)
 class AuditPolicy:
     """How SQL appears in the audit line: "full" text or its "hash" (SHA-256). Full text always at DEBUG."""
