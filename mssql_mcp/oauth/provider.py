@@ -73,10 +73,8 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self.clock = clock
         self.login_url = f"{policy.issuer}/login"
         self._purged_at = clock()
-        # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
-        self._io = WorkerPool(1, name="oauth-store")
-        # AUTH_MODE=oidc (oidc_pages.py): asked at every refresh whether the person may still pass; False
-        # refuses the refresh and revokes the person's tokens (offboarding). None: local users only.
+        self._io = WorkerPool(1, name="oauth-store")  # one thread: the store serialises its calls anyway
+        # AUTH_MODE=oidc: asked at each refresh if the person may still pass; False revokes. None: local users.
         self.still_allowed: Callable[[str], Awaitable[bool]] | None = None
         self.people = PersonCache(self.person)
         self.on_revoked: list[Callable[[str], Awaitable[None]]] = []  # told the person whose tokens were revoked
