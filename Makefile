@@ -41,7 +41,8 @@ docs: bootstrap
 	$(PY) -m mssql_mcp.connect_docs --write docs/connect.md
 
 # Side by side with dbhub and MCP Toolbox (installed from npm into bench/.scratch); not part of `make test`.
-# See docs/performance.md. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 3 --window 10".
+# See docs/performance.md. Both protocol revisions by default; BENCH_ARGS passes options, e.g.
+# BENCH_ARGS="--era 2026 --rounds 5 --window 10".
 bench: bootstrap-test
 	$(PY) -m bench run $(BENCH_ARGS)
 

@@ -56,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     store = sub.add_parser("store", help="move sign-in state between stores (SQLite to Redis)")
     add_store_arguments(store)
 
-    sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
+    doctor = sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
+    doctor.add_argument(
+        "--as",
+        dest="as_person",
+        metavar="PERSON",
+        help="DB_IDENTITY=impersonate: check one person's mapping and that this login may impersonate their "
+        "database user (a key as `users list` shows it, or the e-mail of a person from OIDC_ISSUER)",
+    )
 
     config = sub.add_parser("config", help="print the effective settings (secrets masked)")
     config.add_argument("--markdown-table", action="store_true", help="print the README configuration table")
@@ -123,7 +130,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         from mssql_mcp.doctor import run_doctor
 
-        return run_doctor(settings)
+        return run_doctor(settings, as_person=args.as_person)
     if args.command == "config":
         width = max(len(k) for k, _ in effective_items(settings))
         for key, value in effective_items(settings):

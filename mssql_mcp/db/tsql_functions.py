@@ -76,6 +76,9 @@ def sort_key(text: str) -> _Key:
 
 
 def collate(left: str, right: str) -> int:
+    if left.isascii() and right.isascii():  # no accents: the sort key is the lower-cased text (ORDER BY names)
+        x, y = left.rstrip(" ").lower(), right.rstrip(" ").lower()
+        return (x > y) - (x < y)
     a, b = sort_key(left), sort_key(right)
     return (a > b) - (a < b)
 
