@@ -3,6 +3,7 @@ T-SQL defines, not the text of the translation."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,7 +238,7 @@ def test_describe_table_names_keys_as_sql_server_users_see_them(demo: SqliteData
 def test_demo_script_for_sql_server_parses_as_tsql_and_holds_the_demo() -> None:
     from mssql_mcp.demo_mssql import script
 
-    batches = list(script(scale=1))
+    batches = list(itertools.islice(script(scale=1), 20))  # the schema and the first tables' rows
     text = "".join(batches[:12])
     for table in ("Categories", "Customers", "OrderLines"):
         assert f"CREATE TABLE {table}" in text and f"CONSTRAINT PK_{table}" in text
