@@ -80,7 +80,9 @@ class Catalog:
     def resolve(self, text: str) -> TableInfo:
         raw = text.strip()
         if not raw:
-            raise InvalidArgument("table_name is empty. Use list_tables to see the tables.")
+            error = InvalidArgument("The table name is empty. Use list_tables to see the tables.")
+            error.tools = ("list_tables",)  # each face says it as it calls it (errors.MssqlMcpError.worded)
+            raise error
         parts = split_name(raw)
         if len(parts) == 3:
             parts = parts[1:]  # database.schema.table: the database is the connected one

@@ -1,12 +1,13 @@
 """Measure list_tables and search_schema on 20,000 generated tables (docs/performance.md, "Large schemas").
 
     .venv/bin/python scripts/measure_schema_scale.py [sqlite|mssql|memory] ...
+    .venv/bin/python scripts/measure_schema_scale.py principals
 
 sqlite: a real server process on the generated SQLite file; mssql: the same file served by the TDS test server
 through ODBC Driver 18, and the catalog's memory as that backend reads it; memory: tracemalloc over the catalog
-and the search index, for 20,000 tables as generated and 50,000 tables of 20 columns. Latencies are one
-client's calls through the MCP SDK client. It prints the date and the machine's load first: on a shared
-machine, read the latencies with it.
+and the search index, for 20,000 tables as generated and 50,000 tables of 20 columns; principals: the
+per-principal caches (docs/identity.md). Latencies are one client's calls through the MCP SDK client. It
+prints the date and the machine's load first: on a shared machine, read the latencies with it.
 """
 
 from __future__ import annotations
@@ -78,6 +79,27 @@ def memory(tables: list[TableInfo], columns: list[Any], label: str) -> None:
     del catalog, index
 
 
+def principals(count: int, per_table: int, bound: int, people: int) -> None:
+    """What the per-principal caches hold (DB_IDENTITY other than service): `people` principals, each with its own
+    catalog and index of `count` tables, through an LRU cache of `bound` entries, as queries.py keeps them."""
+    from cachetools import LRUCache
+
+    tracemalloc.start()
+    held: LRUCache[str, tuple[Catalog, SchemaIndex]] = LRUCache(maxsize=bound)
+    for n in range(people):
+        tables, columns = synthetic(count, per_table)  # a fresh load per principal: nothing shared but interned names
+        catalog = Catalog(tables)
+        catalog.ordered()
+        held[f"user:p{n}"] = (catalog, SchemaIndex(tables, columns))
+        del tables, columns, catalog
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"{people} principals of {count:,} tables x {per_table} columns, LRU bound {bound}: {len(held)} held, "
+        f"{current / 2**20:.1f} MiB ({current / len(held) / 2**20:.2f} MiB each), {peak / 2**20:.1f} MiB peak"
+    )
+
+
 def synthetic(count: int, per_table: int) -> tuple[list[TableInfo], list[Any]]:
     rng = random.Random(16)
     tables = [TableInfo(TableRef("dbo", n), "TABLE", rng.randint(0, 10**6)) for n in table_names(count)]
@@ -92,6 +114,11 @@ def synthetic(count: int, per_table: int) -> tuple[list[TableInfo], list[Any]]:
 def main() -> None:
     modes = sys.argv[1:] or ["sqlite", "mssql", "memory"]
     print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}")
+    if modes == ["principals"]:
+        principals(1000, 10, 8, 12)
+        principals(1000, 10, 64, 64)
+        principals(5000, 15, 8, 8)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="schema-scale-"))
     db = make_big_db(tmp / "big.sqlite")
     unpaged = unpaged_bytes(SqliteDatabase(db).list_tables())

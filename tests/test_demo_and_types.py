@@ -12,12 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mssql_mcp.db.base import TableRef
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.demo import KNOWN_CUSTOMER, ensure_demo, generate
 from mssql_mcp.errors import InvalidArgument
-from mssql_mcp.serialize import json_rows, json_value, render_table
+from mssql_mcp.serialize import DECIMAL_DIGITS, json_rows, json_value, render_table
 from tests.support.mcp_client import connect, structured
 from tests.support.procs import ServerProcess
 
@@ -99,8 +101,16 @@ def test_demo_scale_bounds_and_existing_files(tmp_path: Path) -> None:
         (1.5, 1.5),
         (float("nan"), "NaN"),
         (float("-inf"), "-Infinity"),
-        (Decimal("1234.50"), "1234.50"),
-        (Decimal("0.000000000000000000000001"), "1E-24"),
+        # DECIMAL/NUMERIC/MONEY: a number up to 15 significant digits (a double reproduces it), else exact text
+        (Decimal("1234.50"), 1234.5),
+        (Decimal("25.0000"), 25),
+        (Decimal("-0.00"), 0),
+        (Decimal("0.000000000000000000000001"), 1e-24),
+        (Decimal("999999999999999"), 999999999999999),
+        (Decimal("99999999999999.99"), "99999999999999.99"),
+        (Decimal("1234567890123456789.5"), "1234567890123456789.5"),
+        (Decimal("12345678901234567890"), "12345678901234567890"),
+        (Decimal("NaN"), "NaN"),
         (dt.datetime(2024, 5, 1, 13, 45, 0, 123000), "2024-05-01T13:45:00.123000"),
         (dt.datetime(2024, 5, 1, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2024-05-01T13:45:00-05:00"),
         (dt.date(2024, 2, 29), "2024-02-29"),
@@ -115,6 +125,22 @@ def test_json_value_is_lossless(value: object, expected: object) -> None:
     out = json_value(value)
     assert out == expected
     assert json.loads(json.dumps(out, allow_nan=False)) == expected  # strict JSON, no NaN literals
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_a_decimal_is_a_json_number_exactly_when_a_double_reproduces_it(value: Decimal) -> None:
+    out = json_value(value)
+    significant = len(value.normalize().as_tuple().digits) if value else 0
+    if isinstance(out, str):  # only past 15 significant digits (or a double's range): the exact text
+        assert Decimal(out) == value and (significant > DECIMAL_DIGITS or abs(value.adjusted()) > 307)
+    else:  # the number's JSON text reads back as the same value
+        assert isinstance(out, int | float) and Decimal(json.dumps(out)) == value
+
+
+def test_json_rows_gives_each_cell_its_json_value() -> None:
+    row = (None, True, 7, 2**53, -(2**53) + 1, 1.5, float("inf"), Decimal("12.50"), Decimal("1" * 20), "x", b"\x01")
+    assert json_rows([row]) == [[json_value(v) for v in row]]
+    assert [type(v) for v in json_rows([row])[0][:5]] == [type(None), bool, int, str, int]
 
 
 def test_rendered_table_escapes_and_cuts_cells() -> None:
@@ -146,9 +172,10 @@ async def test_every_demo_type_arrives_as_lossless_json(dev_server: ServerProces
         photo = con.execute("SELECT Photo FROM Employees WHERE Photo IS NOT NULL ORDER BY EmployeeID").fetchone()[0]
     finally:
         con.close()
-    assert row["UnitPrice"] == str(Decimal(price)) and isinstance(row["UnitPrice"], str)  # exact, as text
-    assert isinstance(row["Freight"], str) and Decimal(row["Freight"]) >= 0
-    assert row["Discontinued"] in (True, False)
+    # DECIMAL(10,2) and MONEY: numbers (at most 15 significant digits), the same value as the stored text
+    assert isinstance(row["UnitPrice"], int | float) and Decimal(repr(row["UnitPrice"])) == Decimal(price)
+    assert isinstance(row["Freight"], int | float) and row["Freight"] >= 0
+    assert row["Discontinued"] in (True, False)  # BIT: a boolean
     assert row["CustomerGuid"] == str(uuid.UUID(guid)).upper()  # SQL Server prints GUIDs in upper case
     assert row["CreatedAt"] == created and row["ShippedDate"] is None and row["Region"] is None
     assert row["Photo"] == {"base64": base64.b64encode(photo).decode()}

@@ -1,27 +1,47 @@
 """The Claude face's tools: list_tables, search_schema, describe_table, execute_sql, get_table_sample.
 
-Names and input schemas are the original server's. Each tool is thin: call the query service, shape the
-result (structured content plus a readable text rendering), and let `run_tool` map errors and audit.
+Names and input schemas are the original server's, with their bounds stated (`minimum`, `maximum`,
+`maxLength`). Each tool is thin: call the query service, shape the result (structured content plus a
+readable text rendering), and let `run_tool` map errors and audit. Each declares the shape of its structured
+content (`faces/outputs.py`) as its return annotation, so the SDK publishes it as the tool's outputSchema.
+
+No `from __future__ import annotations` here: the bounds come from settings, so the annotations must be
+evaluated where the tools are defined, with the values in scope.
 """
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
+from pydantic import Field
 from starlette.routing import BaseRoute
 
 from mssql_mcp import schema_search
 from mssql_mcp.db.base import TableDetail, TableInfo
 from mssql_mcp.errors import InvalidArgument
+from mssql_mcp.faces import outputs as shape
 from mssql_mcp.faces import paging
-from mssql_mcp.faces.common import READ_ONLY, WRITE, FaceContext, ToolOutput, run_tool
+from mssql_mcp.faces.common import READ_ONLY, WRITE, FaceContext, ToolOutput, run_tool, truncation_note
 from mssql_mcp.queries import MAX_SAMPLE_ROWS, QueryOutcome
 from mssql_mcp.schema_index import Match
 from mssql_mcp.serialize import json_rows, render_table
 
 MAX_SEARCH_LIMIT = 50
+# The embedded backend says what it is (docs/embedded_database.md): answers are SQL Server's, or a refusal.
+EMBEDDED_NOTE = (
+    " This database is the embedded SQLite demo speaking T-SQL: a query returns SQL Server's answer or is refused"
+    " with one line naming the construct (FORMAT, PIVOT, variables, datetimeoffset, ... are refused)."
+)
+MAX_SEARCH_CHARS = 1000  # a question of a few words; the index reads at most MAX_QUESTION_WORDS of them
+SYSNAME_CHARS = 128  # SQL Server's longest identifier
+# "[schema].[name]" with every "]" doubled: the longest way to write a two-part name.
+MAX_TABLE_NAME_CHARS = 2 * (2 + 2 * SYSNAME_CHARS) + 1
+MAX_CURSOR_CHARS = 4096  # base64 of the last key and the filter: 3 UTF-8 bytes a character, with room
+
+SchemaName = Annotated[str | None, Field(max_length=SYSNAME_CHARS)]
+Pattern = Annotated[str | None, Field(max_length=paging.MAX_PATTERN_CHARS)]
+Cursor = Annotated[str | None, Field(max_length=MAX_CURSOR_CHARS)]
+TableName = Annotated[str, Field(min_length=1, max_length=MAX_TABLE_NAME_CHARS)]
 
 
 def register(face: FaceContext) -> list[BaseRoute]:
@@ -39,8 +59,8 @@ def register(face: FaceContext) -> list[BaseRoute]:
         annotations=READ_ONLY,
     )
     async def list_tables(
-        ctx: Context, schema: str | None = None, pattern: str | None = None, cursor: str | None = None
-    ) -> CallToolResult:
+        ctx: Context, schema: SchemaName = None, pattern: Pattern = None, cursor: Cursor = None
+    ) -> Annotated[CallToolResult, shape.TablePage]:
         async def body() -> ToolOutput:
             catalog = await queries.catalog()
             found = paging.page(catalog, _table_line, schema=schema, pattern=pattern, cursor=cursor)
@@ -57,10 +77,12 @@ def register(face: FaceContext) -> list[BaseRoute]:
         ),
         annotations=READ_ONLY,
     )
-    async def search_schema(query: str, ctx: Context, limit: int = 10) -> CallToolResult:
+    async def search_schema(
+        query: Annotated[str, Field(max_length=MAX_SEARCH_CHARS)],
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT)] = 10,
+    ) -> Annotated[CallToolResult, shape.SchemaMatches]:
         async def body() -> ToolOutput:
-            if not 1 <= limit <= MAX_SEARCH_LIMIT:
-                raise InvalidArgument(f"limit must be between 1 and {MAX_SEARCH_LIMIT} (got {limit}).")
             index = await schema_search.for_service(queries).index()
             words, matches = index.search(query, limit)
             if not words:
@@ -77,7 +99,7 @@ def register(face: FaceContext) -> list[BaseRoute]:
         ),
         annotations=READ_ONLY,
     )
-    async def describe_table(table_name: str, ctx: Context) -> CallToolResult:
+    async def describe_table(table_name: TableName, ctx: Context) -> Annotated[CallToolResult, shape.TableDetail]:
         async def body() -> ToolOutput:
             detail = await queries.describe(table_name)
             return ToolOutput(text=_detail_text(detail), structured=_detail_json(detail), rows=len(detail.columns))
@@ -91,21 +113,28 @@ def register(face: FaceContext) -> list[BaseRoute]:
         description=(
             f"Run one T-SQL statement ({mode}). Results are capped at {queries.max_rows} rows and say "
             f"'truncated' when cut; queries time out after {queries.timeout:g} s. Prefer TOP/WHERE to narrow results."
+            + (EMBEDDED_NOTE if queries.database.kind == "sqlite" else "")
         ),
         annotations=READ_ONLY if queries.read_only else WRITE,
     )
-    async def execute_sql(query: str, ctx: Context) -> CallToolResult:
+    async def execute_sql(
+        query: Annotated[str, Field(max_length=queries.max_statement_bytes)], ctx: Context
+    ) -> Annotated[CallToolResult, shape.QueryResult]:
         async def body() -> ToolOutput:
             return _result_output(await queries.run(query))
 
         return await run_tool("execute_sql", body, ctx=ctx, policy=policy, sql=query)
 
+    most = min(MAX_SAMPLE_ROWS, queries.max_rows)  # a sample is a result: MAX_ROWS caps it too
+
     @server.tool(
         name="get_table_sample",
-        description=f"Return the first rows of a table (limit 1 to {MAX_SAMPLE_ROWS}, default 10).",
+        description=f"Return the first rows of a table (limit 1 to {most}, default {min(10, most)}).",
         annotations=READ_ONLY,
     )
-    async def get_table_sample(table_name: str, ctx: Context, limit: int = 10) -> CallToolResult:
+    async def get_table_sample(
+        table_name: TableName, ctx: Context, limit: Annotated[int, Field(ge=1, le=most)] = min(10, most)
+    ) -> Annotated[CallToolResult, shape.QueryResult]:
         async def body() -> ToolOutput:
             return _result_output(await queries.sample(table_name, limit))
 
@@ -133,14 +162,8 @@ def _result_output(outcome: QueryOutcome) -> ToolOutput:
     else:
         text = render_table(r.columns, structured["rows"])
         text += f"\n({r.row_count} row{'s' if r.row_count != 1 else ''}"
-        text += _TRUNCATED.get(r.truncated_reason or "rows", ")") if r.truncated else ")"
+        text += f", {truncation_note(r.truncated_reason)})" if r.truncated else ")"
     return ToolOutput(text=text, structured=structured, rows=r.row_count)
-
-
-_TRUNCATED = {
-    "rows": ", truncated: more rows exist; narrow the query)",
-    "bytes": ", truncated: the result reached MAX_RESULT_BYTES; select fewer or shorter columns)",
-}
 
 
 def _table_json(t: TableInfo) -> dict[str, Any]:

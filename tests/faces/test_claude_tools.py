@@ -101,15 +101,19 @@ async def test_row_cap_truncates_and_says_so(dev_server: ServerProcess) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"table_name": "Products", "limit": 0}, "limit must be between 1 and 1000"),
-        ({"table_name": "Products", "limit": 1001}, "limit must be between 1 and 1000"),
-        ({"table_name": ""}, "table_name is empty"),
+        ({"table_name": "Products", "limit": 0}, "get_table_sample: limit must be at least 1 (got 0)."),
+        (
+            {"table_name": "Products", "limit": 1001},
+            f"get_table_sample: limit must be at most {SERVER_MAX_ROWS} (got 1001).",
+        ),
+        ({"table_name": ""}, "get_table_sample: table_name must not be empty."),
+        ({"table_name": "  "}, "The table name is empty. Use list_tables to see the tables."),
     ],
 )
 async def test_sample_argument_errors(dev_server: ServerProcess, args: dict[str, object], message: str) -> None:
     async with connect(dev_server.base_url) as client:
         result = await client.call_tool("get_table_sample", args)
-    assert result.is_error and message in text_of(result)
+    assert result.is_error and text_of(result) == message
 
 
 @pytest.mark.parametrize(

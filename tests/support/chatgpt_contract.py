@@ -1,8 +1,10 @@
 """ChatGPT's search/fetch contract as JSON Schema, and helpers that check a tool result against it.
 
-The contract (OpenAI's connector documentation for search and fetch): each tool returns exactly one text
+The contract (OpenAI's MCP server documentation for search and fetch): each tool returns exactly one text
 content item whose text is JSON; search gives {"results": [{"id", "title", "url"}]}, fetch gives
-{"id", "title", "text", "url", "metadata"}. No structured content: ChatGPT reads the text.
+{"id", "title", "text", "url", "metadata"}. Beside it, as the guide's example does, the same object is the
+result's structuredContent. A result is cited only when its url is a non-empty string. Metadata values are
+typed: counts are integers, flags booleans, the primary key an array of column names, the rest strings.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mcp_types import CallToolResult, TextContent
 
 from mssql_mcp.faces.chatgpt.signing import IdSigner
 
-_URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
+_URL = {"type": "string", "minLength": 1, "format": "uri", "pattern": "^https?://"}
 
 SEARCH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -50,31 +52,46 @@ FETCH_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "minLength": 1},
         "text": {"type": "string"},
         "url": _URL,
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metadata": {
+            "type": "object",
+            "required": ["kind"],
+            "properties": {
+                "kind": {"enum": ["catalog", "table", "column", "sample", "row", "query"]},
+                "tables": {"type": "integer", "minimum": 0},
+                "row_count": {"type": ["integer", "null"], "minimum": 0},
+                "truncated": {"type": "boolean"},
+                "truncated_reason": {"enum": ["rows", "bytes"]},
+                "cached": {"type": "boolean"},
+                "primary_key": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            },
+            "additionalProperties": {"type": "string"},
+        },
     },
 }
 
 _FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
-def _only_text(result: CallToolResult) -> str:
+def _payload(result: CallToolResult) -> Any:
+    """The JSON of the one text item, which must equal the structured content beside it."""
     assert not result.is_error, result.content
-    assert result.structured_content is None, "the contract is text only"
     assert len(result.content) == 1, f"expected exactly one content item, got {len(result.content)}"
     block = result.content[0]
     assert isinstance(block, TextContent)
-    return block.text
+    payload = json.loads(block.text)
+    assert result.structured_content == payload, "structuredContent is the text item's JSON, as it is"
+    return payload
 
 
 def search_results(result: CallToolResult) -> list[dict[str, str]]:
-    payload = json.loads(_only_text(result))
+    payload = _payload(result)
     jsonschema.validate(payload, SEARCH_SCHEMA, format_checker=_FORMATS)
     results: list[dict[str, str]] = payload["results"]
     return results
 
 
 def fetched(result: CallToolResult) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(_only_text(result))
+    payload: dict[str, Any] = _payload(result)
     jsonschema.validate(payload, FETCH_SCHEMA, format_checker=_FORMATS)
     return payload
 

@@ -19,12 +19,14 @@ from typing import Any
 from urllib.parse import quote
 
 from mssql_mcp.cache import ResultCache
+from mssql_mcp.catalog_cache import CATALOG_TTL_SECONDS
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
 from mssql_mcp.db.identity import PERSON
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.faces.chatgpt import ids
 from mssql_mcp.faces.chatgpt.signing import IdSigner
-from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
+from mssql_mcp.faces.common import truncation_note
+from mssql_mcp.queries import QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
 
 URL_SAFE = ":=,.()-_~"  # left as-is in record URLs (ids stay readable); everything else percent-encoded
@@ -37,7 +39,7 @@ class Record:
     title: str
     text: str
     url: str
-    metadata: dict[str, str]
+    metadata: dict[str, Any]  # typed: counts are numbers, flags booleans, lists arrays
     columns: list[str] | None = None  # tabular records: JSON-ready rows
     rows: list[list[Any]] | None = None
     fields: list[tuple[str, Any]] | None = None  # one-row records: (column, JSON-ready value)
@@ -58,6 +60,7 @@ class QueryRun:
     row_count: int
     truncated: bool
     elapsed_ms: float
+    truncated_reason: str | None = None
     ran_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
@@ -95,10 +98,13 @@ class Fetcher:
         return f"{self.base_url}/records/{quote(record_id, safe=URL_SAFE)}"
 
     async def detail(self, table: TableInfo) -> TableDetail:
-        cached = self._details.get(table.ref)
+        """The table's description, cached per database principal: another person's user may see it differently
+        (or not at all)."""
+        key = (self.queries.scope(), table.ref)
+        cached = self._details.get(key)
         if cached is None:
             cached = await self.queries.describe(table.ref)
-            self._details.put(table.ref, cached)
+            self._details.put(key, cached)
         return cached
 
     async def run_query(self, sql: str) -> tuple[QueryRun, bool]:
@@ -113,7 +119,8 @@ class Fetcher:
             return hit, True
         outcome = await self.queries.run(sql, force_read_only=True)
         r = outcome.result
-        run = QueryRun(sql, list(r.columns), json_rows(r.rows), r.row_count, r.truncated, outcome.elapsed_ms)
+        rows = json_rows(r.rows)
+        run = QueryRun(sql, list(r.columns), rows, r.row_count, r.truncated, outcome.elapsed_ms, r.truncated_reason)
         self.cache.put(key, run)
         return run, False
 
@@ -146,7 +153,7 @@ class Fetcher:
             f"All tables and views ({len(tables)})",
             cap_text(render_table(columns, rows)),
             self.url(rid),
-            {"kind": "catalog", "tables": str(len(tables))},
+            {"kind": "catalog", "tables": len(tables)},
             columns,
             rows,
         )
@@ -178,8 +185,8 @@ class Fetcher:
             "schema": table.ref.schema,
             "name": table.ref.name,
             "type": table.type,
-            "row_count": _count(table),
-            "primary_key": ",".join(pk),
+            "row_count": table.row_count,
+            "primary_key": pk,
         }
         sample = self.signer.id(ids.SampleId(id_table(table.ref), 10))
         return Record(
@@ -235,8 +242,10 @@ class Fetcher:
         r = outcome.result
         rows = json_rows(r.rows)
         rid = self.signer.id(ids.SampleId(id_table(table.ref), limit))
-        text = render_table(r.columns, rows) + f"\n({r.row_count} rows{', more exist' if r.truncated else ''})"
-        meta = {"kind": "sample", "table": table.ref.qualified, "row_count": str(r.row_count)}
+        text = render_table(r.columns, rows) + f"\n({r.row_count} rows{_cut(r.truncated, r.truncated_reason)})"
+        meta: dict[str, Any] = {"kind": "sample", "table": table.ref.qualified, "row_count": r.row_count}
+        if r.truncated:
+            meta |= {"truncated": True, "truncated_reason": r.truncated_reason or "rows"}
         return Record(
             rid,
             f"First {r.row_count} rows of {table.ref.qualified}",
@@ -280,15 +289,16 @@ class Fetcher:
     async def _query(self, rid: ids.QueryId) -> Record:
         run, cached = await self.run_query(rid.sql)
         text = f"SQL: {run.sql}\n\n" + render_table(run.columns, run.rows)
-        text += f"\n({run.row_count} rows{', truncated: more rows exist; narrow the query' if run.truncated else ''})"
+        text += f"\n({run.row_count} rows{_cut(run.truncated, run.truncated_reason)})"
         record_id = self.signer.id(rid)
         meta = {
             "kind": "query",
             "sql": run.sql,
-            "row_count": str(run.row_count),
-            "truncated": str(run.truncated).lower(),
+            "row_count": run.row_count,
+            "truncated": run.truncated,
+            **({"truncated_reason": run.truncated_reason or "rows"} if run.truncated else {}),
             "ran_at": run.ran_at,
-            "cached": str(cached).lower(),
+            "cached": cached,
         }
         return Record(record_id, query_title(run), cap_text(text), self.url(record_id), meta, run.columns, run.rows)
 
@@ -298,6 +308,10 @@ class Fetcher:
 
 def _count(table: TableInfo) -> str:
     return str(table.row_count) if table.row_count is not None else "?"
+
+
+def _cut(truncated: bool, reason: str | None) -> str:
+    return f", {truncation_note(reason)}" if truncated else ""
 
 
 def _find_column(d: TableDetail, name: str) -> ColumnInfo | None:

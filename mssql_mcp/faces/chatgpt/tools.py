@@ -1,11 +1,13 @@
 """The ChatGPT face's tools: `search` and `fetch`, in the contract ChatGPT connectors and Deep Research call.
 
-    search({"query"}) -> one text item: {"results": [{"id", "title", "url"}]}
-    fetch({"id"})     -> one text item: {"id", "title", "text", "url", "metadata"}
+    search({"query"}) -> one text item: {"results": [{"id", "title", "url"}]}, and the same as structuredContent
+    fetch({"id"})     -> one text item: {"id", "title", "text", "url", "metadata"}, and the same as structuredContent
 
 Both are read-only (annotations say so, and every statement passes the gate with `force_read_only`,
-whatever READ_ONLY_MODE says: this face never writes). Output is text only (`structured_output=False`):
-ChatGPT reads the JSON from the text item. The search grammar is in `search_grammar.py`, the ids in
+whatever READ_ONLY_MODE says: this face never writes). ChatGPT reads the JSON from the one text item; OpenAI's
+MCP server guide returns the same object as `structuredContent` beside it, declared as each tool's
+outputSchema (`faces/outputs.py`). Every result's `url` is a page a person can open, never empty: ChatGPT
+cites a result only when it has one. The search grammar is in `search_grammar.py`, the ids in
 `ids.py`, fetching in `fetch.py`, keyword search in `keyword_search.py`, and the HTML pages
 behind each result's `url` in `views.py`.
 """
@@ -13,9 +15,11 @@ behind each result's `url` in `views.py`.
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
+from pydantic import Field
 from starlette.routing import BaseRoute
 
 from mssql_mcp.cache import ResultCache
@@ -27,6 +31,7 @@ from mssql_mcp.faces.chatgpt.signin import RecordSignIn
 from mssql_mcp.faces.chatgpt.signing import IdSigner, signer_for
 from mssql_mcp.faces.chatgpt.views import record_routes
 from mssql_mcp.faces.common import READ_ONLY, FaceContext, ToolOutput, run_tool
+from mssql_mcp.faces.outputs import Document, SearchResults
 from mssql_mcp.queries import MAX_SAMPLE_ROWS
 
 # The Claude face's tools an error may point to, said as this face does them (errors.MssqlMcpError.worded).
@@ -66,13 +71,14 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
         name="search",
         description=SEARCH_DESCRIPTION.format(max_sample=MAX_SAMPLE_ROWS, max_rows=queries.max_rows, max_results=limit),
         annotations=READ_ONLY,
-        structured_output=False,
     )
-    async def search(query: str, ctx: Context) -> CallToolResult:
+    async def search(
+        query: Annotated[str, Field(max_length=search_grammar.MAX_QUERY_CHARS)], ctx: Context
+    ) -> Annotated[CallToolResult, SearchResults]:
         async def body() -> ToolOutput:
             hits = await _search(search_grammar.parse(query), fetcher, keywords, limit)
-            results = [{"id": h.id, "title": h.title, "url": fetcher.url(h.id)} for h in hits]
-            return ToolOutput(text=json.dumps({"results": results}, ensure_ascii=False), rows=len(results))
+            found = {"results": [{"id": h.id, "title": h.title, "url": fetcher.url(h.id)} for h in hits]}
+            return ToolOutput(text=json.dumps(found, ensure_ascii=False), structured=found, rows=len(hits))
 
         return await run_tool("search", body, ctx=ctx, policy=policy, sql=_sql_of(query), tools=TOOL_NAMES)
 
@@ -80,13 +86,16 @@ def register(face: FaceContext, *, cache: ResultCache[QueryRun] | None = None) -
         name="fetch",
         description=FETCH_DESCRIPTION.format(max_chars=f"{MAX_TEXT_CHARS:,}"),
         annotations=READ_ONLY,
-        structured_output=False,
     )
-    async def fetch(id: str, ctx: Context) -> CallToolResult:  # the contract names it "id"
+    async def fetch(  # the contract names the argument "id"
+        id: Annotated[str, Field(max_length=ids.MAX_ID_LENGTH)], ctx: Context
+    ) -> Annotated[CallToolResult, Document]:
         async def body() -> ToolOutput:
             record = await fetcher.fetch(id)
+            document = record.contract()
             return ToolOutput(
-                text=json.dumps(record.contract(), ensure_ascii=False),
+                text=json.dumps(document, ensure_ascii=False),
+                structured=document,
                 rows=len(record.rows) if record.rows is not None else 1,
             )
 

@@ -64,19 +64,19 @@ async def test_a_query_id_is_served_from_cache_until_the_ttl_then_rerun(
     client, cache, clock = tools
     (hit,) = search_results(await client.call_tool("search", {"query": SQL}))
     original = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
-    assert original["metadata"]["cached"] == "true" and len(cache) == 1
+    assert original["metadata"]["cached"] is True and len(cache) == 1
     rename_customer(demo_copy, "Renamed While Cached")
 
     clock.now += TTL - 1  # still fresh: the cached rows, not the database's
     still = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
-    assert still["text"] == original["text"] and still["metadata"]["cached"] == "true"
+    assert still["text"] == original["text"] and still["metadata"]["cached"] is True
 
     clock.now += 2  # expired: re-run from the SQL inside the id; an expired cache is not an error
     fresh = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
-    assert fresh["metadata"]["cached"] == "false" and "Renamed While Cached" in fresh["text"]
+    assert fresh["metadata"]["cached"] is False and "Renamed While Cached" in fresh["text"]
     assert fresh["id"] == hit["id"]
     again = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
-    assert again["metadata"]["cached"] == "true" and again["text"] == fresh["text"]
+    assert again["metadata"]["cached"] is True and again["text"] == fresh["text"]
 
 
 async def test_row_and_table_ids_always_reread(
@@ -142,6 +142,6 @@ async def test_a_huge_query_result_is_not_cached_and_is_rerun(demo_copy: Path) -
             assert len(cache) == 1 and 0 < cache.bytes <= 10_000  # the big result weighs more than a quarter
             (hit,) = search_results(await client.call_tool("search", {"query": big}))
             again = fetched(await client.call_tool("fetch", {"id": hit["id"]}))
-            assert again["metadata"]["cached"] == "false" and again["metadata"]["row_count"] == "400"
+            assert again["metadata"]["cached"] is False and again["metadata"]["row_count"] == 400
     finally:
         queries.close()

@@ -48,9 +48,9 @@ async def test_fetch_still_works_after_a_restart(dev_server_env: dict[str, str],
                 assert (new["id"], new["title"], new["text"]) == (old["id"], old["title"], old["text"]), record_id
                 assert new["url"].split("/chatgpt/", 1)[1] == str(old["url"]).split("/chatgpt/", 1)[1]
                 if record_id.startswith("query:"):  # a new process has an empty cache: the SQL came from the id
-                    assert new["metadata"]["cached"] == "false"
+                    assert new["metadata"]["cached"] is False
     query_ids = [i for i in before if i.startswith("query:")]
-    assert query_ids and before[query_ids[0]]["metadata"]["cached"] == "true"  # type: ignore[index]
+    assert query_ids and before[query_ids[0]]["metadata"]["cached"] is True  # type: ignore[index]
 
 
 async def test_the_oauth_store_keeps_the_id_key(dev_server_env: dict[str, str], tmp_path: Path) -> None:

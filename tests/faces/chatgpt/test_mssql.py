@@ -54,7 +54,7 @@ async def test_every_form_over_sql_server(served: tuple[ServerProcess, TdsServer
         (table,) = await search("describe Customers")
         assert "CustomerID" in str((await fetch(table["id"]))["text"])
         (sample,) = await search("sample dbo.Orders limit 3")
-        assert (await fetch(sample["id"]))["metadata"] == {"kind": "sample", "table": "dbo.Orders", "row_count": "3"}
+        assert (await fetch(sample["id"]))["metadata"] == {"kind": "sample", "table": "dbo.Orders", "row_count": 3}
         (query,) = await search("SELECT TOP 2 CustomerID, CompanyName FROM dbo.Customers ORDER BY CustomerID")
         assert KNOWN_CUSTOMER in str((await fetch(query["id"]))["text"])
 

@@ -49,7 +49,9 @@ async def tool_error(server: ServerProcess, tool: str, args: dict[str, str]) -> 
 
 
 @pytest.mark.parametrize("transport", ["streamable", "sse-post", "sse"])
-async def test_only_search_and_fetch_read_only_text_only(chatgpt_server: ServerProcess, transport: Transport) -> None:
+async def test_only_search_and_fetch_read_only_with_output_schemas(
+    chatgpt_server: ServerProcess, transport: Transport
+) -> None:
     async with connect(chatgpt_server.base_url, transport, prefix=PREFIX) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {"search", "fetch"}
@@ -63,7 +65,9 @@ async def test_only_search_and_fetch_read_only_text_only(chatgpt_server: ServerP
             True,
             False,
         )
-        assert tool.output_schema is None  # text only: ChatGPT reads the JSON from the text item
+        assert tool.output_schema is not None and tool.output_schema["type"] == "object"
+    assert tools["search"].output_schema["required"] == ["results"]  # type: ignore[index]
+    assert set(tools["fetch"].output_schema["required"]) == {"id", "title", "text", "url", "metadata"}  # type: ignore[index]
     description = tools["search"].description or ""
     for form in ("list tables", "describe <table>", "sample <table> limit N", "SELECT", "keywords"):
         assert form in description, form
@@ -81,7 +85,8 @@ async def test_list_tables(chatgpt_server: ServerProcess, demo_db: Path) -> None
     assert all(f"dbo.{n}" in catalog["text"] for n in names)
     table = await fetch(chatgpt_server, "table:dbo.Orders")
     assert "OrderID" in table["text"] and "Primary key: OrderID" in table["text"]
-    assert table["metadata"]["primary_key"] == "OrderID" and table["metadata"]["type"] == "TABLE"
+    assert table["metadata"]["primary_key"] == ["OrderID"] and table["metadata"]["type"] == "TABLE"
+    assert isinstance(table["metadata"]["row_count"], int) and catalog["metadata"]["tables"] == len(names)
 
 
 async def test_describe_resolves_any_name_form(chatgpt_server: ServerProcess) -> None:
@@ -101,7 +106,7 @@ async def test_sample_with_and_without_limit(chatgpt_server: ServerProcess) -> N
     assert [unsigned(r["id"]) for r in await search(chatgpt_server, "sample Products")] == ["sample:dbo.Products:10"]
     record = await fetch(chatgpt_server, "sample:dbo.Orders:3")
     lines = record["text"].splitlines()
-    assert lines[0].startswith("| OrderID |") and len(lines) == 2 + 3 + 1 and record["metadata"]["row_count"] == "3"
+    assert lines[0].startswith("| OrderID |") and len(lines) == 2 + 3 + 1 and record["metadata"]["row_count"] == 3
     assert "between 1 and 1000" in await tool_error(chatgpt_server, "search", {"query": "sample Orders limit 0"})
 
 
@@ -114,7 +119,8 @@ async def test_sql_query_result_is_a_durable_query_id(chatgpt_server: ServerProc
     with sqlite3.connect(demo_db) as db:
         names = [r[0] for r in db.execute("SELECT CompanyName FROM Customers ORDER BY CustomerID LIMIT 5")]
     assert all(n in record["text"] for n in names)
-    assert record["metadata"]["cached"] == "true" and record["metadata"]["sql"] == sql
+    assert record["metadata"]["cached"] is True and record["metadata"]["sql"] == sql
+    assert record["metadata"]["truncated"] is False and record["metadata"]["row_count"] == 5
     cte = "WITH c AS (SELECT CustomerID FROM dbo.Customers) SELECT COUNT(*) AS n FROM c"
     with_cte = await search(chatgpt_server, cte)
     assert "(1 rows)" in with_cte[0]["title"]
@@ -151,7 +157,7 @@ async def test_keywords_are_literal_and_views_are_cited_as_queries(chatgpt_serve
     (view,) = [r for r in results if r["id"].startswith("query:")]  # the view has no key: one query id
     assert view["title"] == "1 matching rows in dbo.SalesByCategory"
     record = await fetch(chatgpt_server, view["id"])
-    assert "Café & Thé" in record["text"] and record["metadata"]["row_count"] == "1"
+    assert "Café & Thé" in record["text"] and record["metadata"]["row_count"] == 1
     quoted = await search(chatgpt_server, "O'Brien")
     assert "O'Brien" in quoted[0]["title"]  # a quote in a term is data, not SQL
     assert "O'Brien" in (await fetch(chatgpt_server, quoted[-1]["id"]))["text"]

@@ -17,7 +17,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,10 @@ class TdsServer:
     # EXECUTE AS USER: the database users that exist, each with the tables it may read (lower case);
     # row_filter: (table, column, session-context key), an RLS predicate column = SESSION_CONTEXT(key).
     principals: dict[str, set[str]] = field(default_factory=dict)
+    impersonable: set[str] | None = None  # the principals the login may EXECUTE AS (None: every one)
     row_filter: tuple[str, str, str] | None = None
+    # FEDAUTH logins (an Entra access token): the token -> the login it names, or ValueError with the reason.
+    fedauth: Callable[[str], str] | None = None
     port: int = 0
     faults: Faults = field(default_factory=Faults)
     events: list[Event] = field(default_factory=list)
@@ -189,16 +192,30 @@ class TdsServer:
             return self._next_tran
 
     def check_login(self, login: login_mod.Login) -> tuple[int, str] | None:
-        """None when the login may proceed, else (error number, message)."""
+        """None when the login may proceed, else (error number, message). A FEDAUTH login's user becomes the
+        person its token names (SUSER_SNAME(), ORIGINAL_LOGIN())."""
+        if login.access_token is not None:
+            who = "<token-identified principal>"  # what Azure SQL names a token login that failed
+            if self.fedauth is None or self.faults.refuse_logins:
+                return 18456, f"Login failed for user '{who}'."
+            try:
+                login.user = self.fedauth(login.access_token)
+            except ValueError as exc:
+                return 18456, f"Login failed for user '{who}'. {exc}"
+            return self._check_database(login)
         if self.faults.refuse_logins or login.user != self.user or login.password != self.password:
             return 18456, f"Login failed for user '{login.user}'."
+        return self._check_database(login)
+
+    def _check_database(self, login: login_mod.Login) -> tuple[int, str] | None:
         if login.database and login.database.lower() != self.database.lower():
             return 4060, f'Cannot open database "{login.database}" requested by the login. The login failed.'
         return None
 
     _FUNCS = re.compile(
         r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|SESSION_CONTEXT\(\s*N?'[^']*'\s*\)|"
-        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|"
+        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|DATABASE_PRINCIPAL_ID\(\s*N?'(?:[^']|'')*'\s*\)|"
+        r"HAS_PERMS_BY_NAME\(\s*N?'(?:[^']|'')*'\s*,\s*N?'USER'\s*,\s*N?'IMPERSONATE'\s*\)|"
         r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
         re.I,
     )
@@ -220,6 +237,13 @@ class TdsServer:
                 return security.literal(session.login)
             if word.startswith("SESSION_CONTEXT"):
                 return security.literal(session.context.get(m.group(0).split("'")[1], (None, False))[0])
+            if word.startswith(("DATABASE_PRINCIPAL_ID", "HAS_PERMS_BY_NAME")):  # NULL: no such user
+                text = m.group(0)
+                name = text[text.index("'") + 1 :].split("'", 1)[0]
+                may = security.may_impersonate(self, name)
+                if word.startswith("DATABASE_PRINCIPAL_ID"):
+                    return "NULL" if may is None else str(5 + sorted(self.principals).index(name.lower()))
+                return "NULL" if may is None else str(int(may))
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"
