@@ -49,7 +49,7 @@ async def timed(client: Any, tool: str, args: dict[str, Any]) -> tuple[float, An
 
 async def measure_server(env: dict[str, str], tmp: Path, label: str) -> None:
     with running_server(env, tmp) as server:
-        async with connect(server.base_url) as client:
+        async with connect(server.base_url, read_timeout=300) as client:  # cold loads on a busy machine
             cold, first = await timed(client, "list_tables", {})
             warm, _ = await timed(client, "list_tables", {})
             filtered, _ = await timed(client, "list_tables", {"pattern": "customer*lines"})

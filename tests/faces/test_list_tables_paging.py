@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from mssql_mcp.catalog import table_key
 from mssql_mcp.faces.paging import PAGE_MAX_TABLES
 from tests.support.big_schema import all_table_names, big_db  # noqa: F401 - a fixture
 from tests.support.mcp_client import connect
 from tests.support.procs import ServerProcess, running_server
-from tests.support.table_pages import call_on, page_through
+from tests.support.table_pages import call_on, check_every_table_once, page_through
 
 pytestmark = pytest.mark.anyio
 
@@ -47,10 +46,7 @@ async def test_paging_visits_every_table_once_across_a_restart(big_env: dict[str
     with running_server(big_env, tmp_path) as server:
         async with connect(server.base_url) as client:
             after, cursor, more_pages = await page_through(client, {}, cursor)
-    seen = [(t["schema"], t["name"]) for t in before + after]
-    assert len(seen) == len(set(seen)) == len(expected) and {n for _s, n in seen} == set(expected)
-    assert seen == sorted(seen, key=lambda k: table_key(*k))  # one stable order, case-folded
-    assert pages + more_pages >= len(expected) // PAGE_MAX_TABLES
+    check_every_table_once(before + after, expected, pages + more_pages)
 
 
 async def test_filters_page_too_and_take_wildcards_literally(big_env: dict[str, str], tmp_path: Path) -> None:

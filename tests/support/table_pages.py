@@ -6,6 +6,7 @@ from typing import Any
 
 from mcp import Client
 
+from mssql_mcp.catalog import table_key
 from mssql_mcp.faces.paging import PAGE_MAX_TABLES, PAGE_MAX_TEXT_BYTES
 from tests.support.mcp_client import structured, text_of
 
@@ -39,3 +40,11 @@ async def page_through(
 def check_budget(text: str, data: dict[str, Any]) -> None:
     assert 0 < len(data["tables"]) <= PAGE_MAX_TABLES
     assert len(text.encode()) <= PAGE_MAX_TEXT_BYTES
+
+
+def check_every_table_once(tables: list[dict[str, Any]], expected: list[str], pages: int) -> None:
+    """The pages held each expected table exactly once, in one stable order (case-folded), no page short."""
+    seen = [(t["schema"], t["name"]) for t in tables]
+    assert len(seen) == len(set(seen)) == len(expected) and {n for _s, n in seen} == set(expected)
+    assert seen == sorted(seen, key=lambda k: table_key(*k))
+    assert pages >= len(expected) // PAGE_MAX_TABLES
