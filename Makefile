@@ -1,10 +1,10 @@
-# The two commands: `make run` serves the demo, `make test` runs every check.
+# The two commands: `make run` serves the demo, `make test` runs every check but the slow suites.
 # Both bootstrap what they need (apt packages when root, the venv, pip packages) and are safe to re-run.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run run-chatgpt test lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest deploy-check
+.PHONY: run run-chatgpt test test-slow test-all lint typecheck pytest demo docs bootstrap bootstrap-test clean bench loadtest deploy-check
 
 # The local demo lets local tools register loopback sign-in callbacks (Claude Desktop's mcp-remote bridge,
 # MCP Inspector): the server listens on 127.0.0.1 only. ALLOW_LOOPBACK_REDIRECTS=false make run refuses them.
@@ -16,7 +16,17 @@ run: bootstrap
 run-chatgpt: bootstrap
 	$(PY) -m mssql_mcp serve --face chatgpt --demo
 
+# `make test` stays lean (under 15 minutes on 2 cores): lint, types, and every test not marked `slow`,
+# the MCP conformance suite included. `make test-slow` runs the slow end-to-end suites (the deployment kit
+# with nginx, certbot and pebble; the OpenID Provider flows in Chromium; external mode; replicas behind
+# nginx; the hostile tenant; 20,000 tables; ...), and CI runs it after `make test`. `make test-all`: both.
 test: bootstrap-test lint typecheck pytest
+
+test-slow: bootstrap-test
+	$(PY) -m pytest -q -m slow
+
+test-all: bootstrap-test lint typecheck
+	$(PY) -m pytest -q
 
 # The deployment kit alone: Compose and Dockerfile validators, then nginx, certbot and pebble on loopback.
 deploy-check: bootstrap-test
@@ -31,7 +41,7 @@ typecheck:
 	$(PY) -m mypy
 
 pytest:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 # Regenerates the README's configuration table and .env.example from mssql_mcp/settings/, and
 # docs/connect.md from mssql_mcp/connect.py.
@@ -41,7 +51,8 @@ docs: bootstrap
 	$(PY) -m mssql_mcp.connect_docs --write docs/connect.md
 
 # Side by side with dbhub and MCP Toolbox (installed from npm into bench/.scratch); not part of `make test`.
-# See docs/performance.md. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 3 --window 10".
+# See docs/performance.md. Both protocol revisions by default; BENCH_ARGS passes options, e.g.
+# BENCH_ARGS="--era 2026 --rounds 5 --window 10".
 bench: bootstrap-test
 	$(PY) -m bench run $(BENCH_ARGS)
 

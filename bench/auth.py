@@ -20,8 +20,12 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.targets import ROOT, Running, Target
+
+if TYPE_CHECKING:
+    from mssql_mcp.oauth.store import OAuthStore
 
 USERNAME = "bench"
 #: Sign-in flows run at once. The server checks PASSWORD_HASH_CONCURRENCY (2) passwords at a time; a few
@@ -55,24 +59,30 @@ def signin_available() -> bool:
 
 
 def create_users(store: Path, people: People) -> None:
-    """Create the people in a fresh store with the product's own user code.
+    """Create the people in a fresh SQLite store."""
+    from mssql_mcp.oauth.sqlite_store import SqliteStore
+
+    db = SqliteStore(store)
+    try:
+        add_users(db, people)
+    finally:
+        db.close()
+
+
+def add_users(db: OAuthStore, people: People) -> None:
+    """Create the people in `db` (either store) with the product's own user code.
 
     One argon2 hash costs ~0.7 s, so it is made once (by `Users.set_password`, for the first person) and
     stored for the others too: they share the password, and each still pays its own check at sign-in.
     """
-    from mssql_mcp.oauth.sqlite_store import SqliteStore
     from mssql_mcp.oauth.users import Users
 
     first, *others = people.usernames
-    db = SqliteStore(store)
-    try:
-        Users(db).set_password(first, people.password)
-        record = db.get_user(first)
-        assert record is not None
-        for username in others:
-            db.put_user(username, record.password_hash, record.created_at)
-    finally:
-        db.close()
+    Users(db).set_password(first, people.password)
+    record = db.get_user(first)
+    assert record is not None
+    for username in others:
+        db.put_user(username, record.password_hash, record.created_at)
 
 
 def signin_env(scratch: Path, public_url: str, people: int) -> tuple[dict[str, str], People]:

@@ -1,16 +1,25 @@
 """The load client: MCP sessions over raw HTTP/1.1 keep-alive, one asyncio task and one socket per session.
 
-A session opens one TCP connection and keeps it (as an MCP client's HTTP pool does), sends `initialize`
-and `notifications/initialized`, then `tools/call` in a closed loop: the next call leaves when the last
-answer is in. Raw sockets rather than an HTTP library, because the client shares nothing with the servers
-it measures and must not be the bottleneck on its one CPU (httpx costs ~10x more per request).
+A session opens one TCP connection and keeps it (as an MCP client's HTTP pool does), then calls
+`tools/call` in a closed loop: the next call leaves when the last answer is in. It speaks one of two
+protocol eras:
+
+- "2025": `initialize` and `notifications/initialized` first (2025-06-18), then each call with the
+  negotiated `MCP-Protocol-Version` header (and the session id, where the server gives one);
+- "2026": the 2026-07-28 revision, as the MCP SDK's client sends it: no handshake and no session; one
+  `server/discover` first, as a client learns the server's capabilities, then every request carries its
+  own envelope in `params._meta` (protocol version, client info and capabilities) and names itself in
+  the `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`) `Mcp-Name` headers.
+
+Raw sockets rather than an HTTP library, because the client shares nothing with the servers it measures
+and must not be the bottleneck on its one CPU (httpx costs ~10x more per request).
 
 Every answer is checked: HTTP 200, a JSON-RPC `result` (never `error`) and no `"isError":true`. The row
 count is verified on each session's first call and on every `verify_every`-th call after it, by the
 target's own `count_rows` (each peer shapes its result differently).
 
 Responses are `application/json` or `text/event-stream` (dbhub answers with SSE even when stateless);
-bodies come with Content-Length or chunked. Streamable HTTP: MCP 2025-06-18, basic/transports.
+bodies come with Content-Length or chunked. Streamable HTTP: MCP 2025-06-18 and 2026-07-28, basic/transports.
 """
 
 from __future__ import annotations
@@ -26,6 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = "2025-06-18"
+MODERN_VERSION = "2026-07-28"
+ERAS = ("2025", "2026")
+CLIENT_INFO = {"name": "mssql-mcp-bench", "version": "1"}
+# The envelope keys of 2026-07-28 (mcp_types' *_META_KEY); spelled out, the client shares no code with servers.
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT = "io.modelcontextprotocol/clientInfo"
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -67,6 +83,7 @@ class PhaseResult:
     first_error: str | None = None
     all_calls: int = 0  # every completed call, warm-up included (server CPU per call divides by this)
     server_cpu_s: float = 0.0  # filled in by the caller, which can see the server's /proc entry
+    text_bytes: int = 0  # UTF-8 bytes of the text content of a verified answer: what a model reads
 
     @property
     def calls_per_s(self) -> float:
@@ -76,25 +93,31 @@ class PhaseResult:
 class Connection:
     """One keep-alive HTTP/1.1 connection speaking MCP streamable HTTP."""
 
-    def __init__(self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, era: str = "2025"
+    ) -> None:
+        if era not in ERAS:
+            raise ValueError(f"era must be one of {ERAS}, not {era!r}")
+        self.era = era
         self.endpoint = endpoint
         self.reader = reader
         self.writer = writer
         self.session_id: str | None = None
         self.protocol_version: str | None = None
         self._next_id = 0
+        self.text_bytes = 0  # of the last verified answer
 
     @classmethod
-    async def open(cls, endpoint: Endpoint) -> Connection:
+    async def open(cls, endpoint: Endpoint, era: str = "2025") -> Connection:
         reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, limit=1 << 22, ssl=endpoint.tls)
-        return cls(endpoint, reader, writer)
+        return cls(endpoint, reader, writer, era)
 
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(OSError):  # the peer may have gone first
             await self.writer.wait_closed()
 
-    def _head(self, length: int) -> bytes:
+    def _head(self, length: int, extra: tuple[str, ...] = ()) -> bytes:
         ep = self.endpoint
         lines = [
             f"POST {ep.path} HTTP/1.1",
@@ -109,11 +132,12 @@ class Connection:
             lines.append(f"Mcp-Session-Id: {self.session_id}")
         if self.protocol_version:
             lines.append(f"MCP-Protocol-Version: {self.protocol_version}")
+        lines.extend(extra)
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-    async def post(self, message: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    async def post(self, message: dict[str, Any], extra: tuple[str, ...] = ()) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps(message, separators=(",", ":")).encode()
-        self.writer.write(self._head(len(body)) + body)
+        self.writer.write(self._head(len(body), extra) + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
@@ -144,8 +168,14 @@ class Connection:
 
     async def rpc(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
+        extra: tuple[str, ...] = ()
+        if self.era == "2026":
+            params = {**params, "_meta": _ENVELOPE}
+            extra = (f"Mcp-Method: {method}",)
+            if method == "tools/call":
+                extra += (f"Mcp-Name: {params['name']}",)
         status, headers, payload = await self.post(
-            {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+            {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}, extra
         )
         if status != 200:
             raise CallFailed(f"{method}: HTTP {status}: {payload[:200]!r}")
@@ -158,12 +188,19 @@ class Connection:
         return result
 
     async def initialize(self) -> None:
+        """Begin as the era does: the handshake (2025), or one `server/discover` (2026-07-28)."""
+        if self.era == "2026":
+            self.protocol_version = MODERN_VERSION
+            result = await self.rpc("server/discover", {})
+            if MODERN_VERSION not in result.get("supportedVersions", []):
+                raise CallFailed(f"server/discover: {MODERN_VERSION} not among {result.get('supportedVersions')}")
+            return
         result = await self.rpc(
             "initialize",
             {
                 "protocolVersion": PROTOCOL_VERSION,
                 "capabilities": {},
-                "clientInfo": {"name": "mssql-mcp-bench", "version": "1"},
+                "clientInfo": CLIENT_INFO,
             },
         )
         self.protocol_version = result.get("protocolVersion", PROTOCOL_VERSION)
@@ -179,6 +216,15 @@ class Connection:
             rows = self.endpoint.count_rows(result)
             if rows != self.endpoint.expect_rows:
                 raise CallFailed(f"expected {self.endpoint.expect_rows} rows, got {rows}")
+            self.text_bytes = text_bytes(result)
+
+
+_ENVELOPE = {META_VERSION: MODERN_VERSION, META_CLIENT: CLIENT_INFO, META_CAPABILITIES: {}}
+
+
+def text_bytes(result: dict[str, Any]) -> int:
+    """UTF-8 bytes of a tool result's text content: the part of the answer a model reads as tokens."""
+    return sum(len(item.get("text", "").encode()) for item in result.get("content", []) if item.get("type") == "text")
 
 
 def _decode(content_type: str, payload: bytes) -> dict[str, Any]:
@@ -194,7 +240,13 @@ def _decode(content_type: str, payload: bytes) -> dict[str, Any]:
 
 
 async def run_phase(
-    endpoint: Endpoint, *, sessions: int, warmup_s: float, window_s: float, verify_every: int = 50
+    endpoint: Endpoint,
+    *,
+    sessions: int,
+    warmup_s: float,
+    window_s: float,
+    verify_every: int = 50,
+    era: str = "2025",
 ) -> PhaseResult:
     """`sessions` concurrent closed-loop sessions: warm up, then count only what completes in the window."""
     result = PhaseResult(window_s=window_s)
@@ -204,7 +256,7 @@ async def run_phase(
 
     async def session(i: int) -> None:
         try:
-            conn = await Connection.open(endpoint.for_session(i))
+            conn = await Connection.open(endpoint.for_session(i), era)
         except OSError as exc:
             result.errors += 1
             result.first_error = result.first_error or f"connect: {exc}"
@@ -216,6 +268,7 @@ async def run_phase(
                 began = time.perf_counter()
                 try:
                     await conn.call(verify=n % verify_every == 0)
+                    result.text_bytes = result.text_bytes or conn.text_bytes
                 except (CallFailed, ValueError) as exc:
                     ok, error = False, str(exc)
                 else:

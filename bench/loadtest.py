@@ -99,7 +99,12 @@ def _ca_trusted(ca_cert: Path) -> Iterator[None]:
 
 
 def run(
-    sessions: int = 500, calls: int = 20, scratch: Path = peers.SCRATCH / "loadtest", *, people: int = PEOPLE
+    sessions: int = 500,
+    calls: int = 20,
+    scratch: Path = peers.SCRATCH / "loadtest",
+    *,
+    people: int = PEOPLE,
+    workers: int = 1,
 ) -> LoadResult:
     from tests.support.deploy_stack import DOMAIN, stack
     from tests.support.procs import free_port
@@ -109,7 +114,7 @@ def run(
     https_port = free_port()
     public = f"https://{DOMAIN}:{https_port}"
     env, who = auth.signin_env(scratch, public, people)
-    env |= {"SQLITE_PATH": str(db), "LOG_LEVEL": "WARNING"}
+    env |= {"SQLITE_PATH": str(db), "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": str(workers)}
     with stack(scratch / f"stack-{https_port}", env, https_port=https_port) as deployed:
         began = time.perf_counter()
         with _ca_trusted(deployed.ca.cert):

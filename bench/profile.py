@@ -117,7 +117,9 @@ def thread_cpu(pid: int) -> tuple[float, float, float]:
     return user, kernel, other
 
 
-def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, mssql: bool = False) -> str:
+def run(
+    seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, mssql: bool = False, era: str = "2026"
+) -> str:
     """Profile our SQLite path, or with `mssql` our SQL Server path (through the TDS test server)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
@@ -143,7 +145,7 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
             auth.sign_in(server, people)
         previous = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {1})
-        asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=1.0, window_s=1.0))
+        asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=1.0, window_s=1.0, era=era))
         sampler = subprocess.Popen(
             [
                 spy,
@@ -164,7 +166,7 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
             stderr=subprocess.DEVNULL,
         )
         cpu_before = thread_cpu(server.pid)
-        phase = asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=0.2, window_s=seconds))
+        phase = asyncio.run(run_phase(target.endpoint, sessions=sessions, warmup_s=0.2, window_s=seconds, era=era))
         user_s, kernel_s, other_s = (now - then for now, then in zip(thread_cpu(server.pid), cpu_before, strict=True))
         sampler.wait()
         os.sched_setaffinity(0, previous)
@@ -177,7 +179,8 @@ def run(seconds: float = 10.0, sessions: int = 16, out: Path | None = None, *, m
     ms = {name: value * 1000 / calls for name, value in (("user", user_s), ("kernel", kernel_s), ("other", other_s))}
     python_share = busy / samples if samples else 0.0
     lines = [
-        f"{target.name}, {sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. Server CPU per call "
+        f"{target.name}, revision {era}, {sessions} sessions, {phase.calls_per_s:,.0f} calls/s while sampled. "
+        "Server CPU per call "
         f"{sum(ms.values()):.2f} ms: event-loop thread {ms['user']:.2f} ms user + {ms['kernel']:.2f} ms kernel; "
         f"database threads {ms['other']:.2f} ms. py-spy finds the event-loop thread in Python code in "
         f"{python_share:.0%} of its samples (the rest: C code such as httptools and sqlite3, system calls, idle).",

@@ -1,9 +1,10 @@
 """The benchmark run: start every server on the server CPU, drive each in rotated order from the client CPU.
 
-    for sessions in (1, 16):             # each level is a block, so peak RSS can be read after it
-        for round in range(rounds):
-            for target in rotated(targets, round):   # no server always goes first (or last)
-                warm-up, then a fixed window of closed-loop calls
+    for era in ("2025", "2026"):         # the protocol revision the load client speaks (bench.load)
+        for sessions in (1, 16):         # each level is a block, so peak RSS can be read after it
+            for round in range(rounds):
+                for target in rotated(targets, round):   # no server always goes first (or last)
+                    warm-up, then a fixed window of closed-loop calls
 
 All servers run for the whole benchmark, each pinned to CPU 0 with taskset; the idle ones wait on their
 sockets. This process pins itself to CPU 1 once they are up. Every server is stopped by PID at the end.
@@ -34,7 +35,8 @@ T = TypeVar("T")
 @dataclass
 class Config:
     sessions: tuple[int, ...] = (1, 16)
-    rounds: int = 2
+    eras: tuple[str, ...] = ("2025", "2026")  # 2025: initialize first; 2026: the 2026-07-28 envelope
+    rounds: int = 3
     warmup_s: float = 2.0
     window_s: float = 5.0
     server_cpu: int | None = 0
@@ -132,6 +134,7 @@ def run(cfg: Config) -> Report:
         rows=[],
         meta={
             "sessions": list(cfg.sessions),
+            "eras": list(cfg.eras),
             "rounds": cfg.rounds,
             "warmup_s": cfg.warmup_s,
             "window_s": cfg.window_s,
@@ -155,29 +158,9 @@ def run(cfg: Config) -> Report:
         )
         previous = _pin_self(cfg.client_cpu)
         try:
-            for sessions in cfg.sessions:
-                phases: dict[str, list[PhaseResult]] = {s.target.name: [] for s in servers}
-                for rnd in range(cfg.rounds):
-                    for server in rotated(servers, rnd):
-                        phase = _phase(server, sessions, cfg)
-                        phases[server.target.name].append(phase)
-                        if not cfg.quiet:
-                            print(
-                                f"bench: {server.target.name:<24} sessions={sessions:<3} round={rnd + 1} "
-                                f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}",
-                                flush=True,
-                            )
-                for server in servers:
-                    report.rows.append(
-                        make_row(
-                            server.target.name,
-                            server.target.peer,
-                            sessions,
-                            phases[server.target.name],
-                            server.peak_rss_mb(),
-                            server.target.capped,
-                        )
-                    )
+            for era in cfg.eras:
+                for sessions in cfg.sessions:
+                    report.rows += _level(servers, era, sessions, cfg)
         finally:
             if previous is not None:
                 os.sched_setaffinity(0, previous)
@@ -199,14 +182,41 @@ def run(cfg: Config) -> Report:
     return report
 
 
-def _phase(server: targets.Running, sessions: int, cfg: Config) -> PhaseResult:
+def _level(servers: list[targets.Running], era: str, sessions: int, cfg: Config) -> list[Row]:
+    """Every server at one revision and concurrency, `cfg.rounds` times in rotated order: a row each."""
+    phases: dict[str, list[PhaseResult]] = {s.target.name: [] for s in servers}
+    for rnd in range(cfg.rounds):
+        for server in rotated(servers, rnd):
+            phase = _phase(server, sessions, cfg, era)
+            phases[server.target.name].append(phase)
+            if not cfg.quiet:
+                print(
+                    f"bench: {server.target.name:<24} era={era} sessions={sessions:<3} round={rnd + 1} "
+                    f"{phase.calls_per_s:8,.0f} calls/s errors={phase.errors}",
+                    flush=True,
+                )
+    return [
+        make_row(
+            s.target.name,
+            s.target.peer,
+            sessions,
+            phases[s.target.name],
+            s.peak_rss_mb(),
+            s.target.capped,
+            era,
+        )
+        for s in servers
+    ]
+
+
+def _phase(server: targets.Running, sessions: int, cfg: Config, era: str = "2025") -> PhaseResult:
     cpu_before = server.cpu_seconds()
     phase = asyncio.run(
-        run_phase(server.target.endpoint, sessions=sessions, warmup_s=cfg.warmup_s, window_s=cfg.window_s)
+        run_phase(server.target.endpoint, sessions=sessions, warmup_s=cfg.warmup_s, window_s=cfg.window_s, era=era)
     )
     phase.server_cpu_s = server.cpu_seconds() - cpu_before
     return phase
 
 
-def _order(row: Row) -> tuple[int, int, str]:
-    return (row.sessions, int(row.peer), row.target)
+def _order(row: Row) -> tuple[int, str, int, str]:
+    return (row.sessions, row.era, int(row.peer), row.target)

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
@@ -85,6 +86,7 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
         max_statement_bytes=settings.max_statement_bytes,
         max_result_bytes=settings.max_result_bytes,
         per_caller=settings.db_workers_per_caller,
+        cache_principals=settings.db_identity_cache_principals,
     )
     server: MCPServer[Any] = ToolServer(
         name=f"mssql-mcp ({spec.name})",
@@ -162,8 +164,20 @@ def create_app(settings: Settings, face: str = "claude", *, database: Database |
     app = Starlette(routes=routes, middleware=[host_check, *auth.middleware], lifespan=lifespan)
     app.state.queries = queries
     app.state.face = spec
-    app.state.people = people_lookup(auth.provider, settings)  # faces/common.py: who a tool call runs for
+    app.state.people = people_lookup(auth.provider, settings, auth.assertion)  # faces/common.py: who a call runs for
+    forget = getattr(queries.database, "forget_person", None)
+    if auth.provider is not None and forget is not None:
+        auth.provider.on_revoked.append(_closer(forget))
     return app
+
+
+def _closer(forget: Callable[[str], bool]) -> Callable[[str], Awaitable[None]]:
+    """DB_IDENTITY=entra_obo: a person's tokens were revoked, so their pooled connections close now (off the loop)."""
+
+    async def closed(username: str) -> None:
+        await anyio.to_thread.run_sync(forget, username)
+
+    return closed
 
 
 class _SseEndpoint:

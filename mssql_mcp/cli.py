@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=int, default=1, help="1 is about 100k order lines; up to 10")
     demo.add_argument("--output", type=Path, help="file to write (default: SQLITE_PATH)")
     demo.add_argument("--force", action="store_true", help="overwrite an existing file")
+    demo.add_argument(
+        "--mssql",
+        type=Path,
+        metavar="FILE",
+        help="write a T-SQL script that creates the demo on SQL Server (sqlcmd -i)",
+    )
 
     users = sub.add_parser("users", help="manage the people who may sign in")
     add_user_arguments(users)
@@ -50,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     store = sub.add_parser("store", help="move sign-in state between stores (SQLite to Redis)")
     add_store_arguments(store)
 
-    sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
+    doctor = sub.add_parser("doctor", help="check the database connection, TLS, login and permissions")
+    doctor.add_argument(
+        "--as",
+        dest="as_person",
+        metavar="PERSON",
+        help="DB_IDENTITY=impersonate: check one person's mapping and that this login may impersonate their "
+        "database user (a key as `users list` shows it, or the e-mail of a person from OIDC_ISSUER)",
+    )
 
     config = sub.add_parser("config", help="print the effective settings (secrets masked)")
     config.add_argument("--markdown-table", action="store_true", help="print the README configuration table")
@@ -83,6 +96,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from mssql_mcp.serve import serve
 
         return serve(settings, face=args.face, demo=args.demo)
+    if args.command == "demo" and args.mssql:
+        from mssql_mcp.demo_mssql import write_script
+
+        if args.mssql.exists() and not args.force:
+            print(f"mssql-mcp: {args.mssql} exists; pass --force to overwrite", file=sys.stderr)
+            return 2
+        batches = write_script(args.mssql, scale=args.scale)
+        print(
+            f"wrote {args.mssql}: {batches:,} batches; run it in an empty database: sqlcmd -d DATABASE -i {args.mssql}"
+        )
+        return 0
     if args.command == "demo":
         from mssql_mcp.demo import generate
 
@@ -106,7 +130,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         from mssql_mcp.doctor import run_doctor
 
-        return run_doctor(settings)
+        return run_doctor(settings, as_person=args.as_person)
     if args.command == "config":
         width = max(len(k) for k, _ in effective_items(settings))
         for key, value in effective_items(settings):

@@ -174,7 +174,7 @@ _CHUNK = 20_000  # rows per executemany, so inserting reports progress too
 Progress = Callable[[float], None]
 
 
-def _rows(
+def table_rows(
     rng: random.Random, scale: int, progress: Progress | None = None
 ) -> Iterator[tuple[str, Sequence[tuple[object, ...]]]]:
     yield "Categories", [(i, name, desc) for i, (name, desc) in enumerate(CATEGORIES, 1)]
@@ -310,7 +310,7 @@ def generate(
     try:
         with contextlib.closing(sqlite3.connect(tmp)) as db:
             db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
-            tables = list(_rows(random.Random(SEED + scale), scale, progress))
+            tables = list(table_rows(random.Random(SEED + scale), scale, progress))
             total, done = sum(len(rows) for _, rows in tables), 0
             for table, rows in tables:
                 marks = ", ".join("?" * len(rows[0]))

@@ -1,6 +1,6 @@
 """`mssql-mcp doctor`: check the way to SQL Server one step at a time, and say how to fix the first failure.
 
-    driver -> DNS -> TCP -> TLS -> login -> database -> permissions -> catalog
+    driver -> DNS -> TCP -> TLS -> login -> database -> permissions -> catalog -> identity [-> as PERSON]
 
 Each line is OK, WARN, FAIL (with the fix) or SKIP (an earlier step failed). Exit status 0 when nothing
 failed. The TLS step speaks the first TDS message itself (PRELOGIN, MS-TDS 2.2.6.5) to learn whether the
@@ -15,29 +15,11 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from mssql_mcp.doctor_identity import Report, check_identity, check_person
 from mssql_mcp.errors import MssqlMcpError
-from mssql_mcp.identity_map import IdentityMap
 from mssql_mcp.settings import Settings
 
-MAX_USERS_CHECKED = 50  # DB_IDENTITY_MAP_FILE users tried with EXECUTE AS ... REVERT
-
 _ENCRYPTION = {0: "off (login only)", 1: "on", 2: "not supported", 3: "required"}
-
-
-class Report:
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.failed = False
-
-    def line(self, status: str, step: str, text: str, fix: str | None = None) -> None:
-        self.failed |= status == "FAIL"
-        self.out.write(f"{status:<4}  {step:<11} {text}{f'  -> fix: {fix}' if fix else ''}\n")
-        self.out.flush()
-
-    def skip(self, *steps: str) -> int:
-        for step in steps:
-            self.line("SKIP", step, "an earlier step failed")
-        return 1
 
 
 def prelogin_encryption(host: str, port: int, timeout: float, offer: int = 1) -> int:
@@ -67,15 +49,16 @@ def prelogin_encryption(host: str, port: int, timeout: float, offer: int = 1) ->
     raise ConnectionError("the server's PRELOGIN reply has no ENCRYPTION option")
 
 
-def run_doctor(settings: Settings, out: TextIO | None = None) -> int:
+def run_doctor(settings: Settings, out: TextIO | None = None, *, as_person: str | None = None) -> int:
+    """Check every step; `as_person` also checks that one person's database user can be impersonated."""
     report = Report(out or sys.stdout)
     if not settings.uses_mssql:
         report.line("OK", "database", f"embedded SQLite at {settings.sqlite_path} (MSSQL_HOST is not set)")
         return 0
-    return _check_mssql(settings, report)
+    return _check_mssql(settings, report, as_person)
 
 
-def _check_mssql(settings: Settings, report: Report) -> int:
+def _check_mssql(settings: Settings, report: Report, as_person: str | None) -> int:
     from mssql_mcp.db.drivers import ensure_driver
     from mssql_mcp.db.mssql_conn import connect_error, connection_string, parse_host
 
@@ -119,7 +102,7 @@ def _check_mssql(settings: Settings, report: Report) -> int:
         report.line("FAIL", "login", error.message, _login_fix(error.number))
         return report.skip("database", "permissions", "catalog")
     try:
-        return _inside(conn, settings, report)
+        return _inside(conn, settings, report, as_person)
     finally:
         conn.rollback()
         conn.close()
@@ -179,7 +162,7 @@ def _login_fix(number: int | None) -> str:
     return "check the TLS settings (MSSQL_ENCRYPT, TrustServerCertificate) and MSSQL_LOGIN_TIMEOUT"
 
 
-def _inside(conn: Any, settings: Settings, report: Report) -> int:
+def _inside(conn: Any, settings: Settings, report: Report, as_person: str | None) -> int:
     from mssql_mcp.db import mssql_catalog
     from mssql_mcp.db.mssql_perms import check_permissions
 
@@ -235,41 +218,8 @@ def _inside(conn: Any, settings: Settings, report: Report) -> int:
 
     attempt(catalog)
     step = "identity"
-    attempt(lambda: _identity(conn, settings, report))
+    attempt(lambda: check_identity(conn, settings, report))
+    if as_person is not None:
+        step = "as"
+        attempt(lambda: check_person(conn, settings, report, as_person))
     return 1 if report.failed else 0
-
-
-def _identity(conn: Any, settings: Settings, report: Report) -> None:
-    """DB_IDENTITY: which mode, and under impersonate, that the login can become each mapped user."""
-    from mssql_mcp.db.mssql_impersonate import execute_as, revert  # pyodbc only once a driver is set up
-
-    if settings.db_identity == "service":
-        report.line(
-            "OK", "identity", "DB_IDENTITY=service: queries run as this login; the session context names the person"
-        )
-        return
-    try:
-        people = IdentityMap(settings)
-    except MssqlMcpError as exc:
-        report.line("FAIL", "identity", exc.message)
-        return
-    missing = []
-    for user in sorted(set(people.entries.values()))[:MAX_USERS_CHECKED]:
-        try:
-            revert(conn, execute_as(conn, user))
-        except Exception:
-            missing.append(user)
-        conn.rollback()
-    issuer = people.issuer or "nobody (OIDC_ISSUER unset)"
-    how = f"DB_IDENTITY=impersonate: template {people.template!r} for people from {issuer}"
-    if missing:
-        names = ", ".join(missing)
-        report.line(
-            "FAIL",
-            "identity",
-            f"{how}; this login cannot become {names}",
-            f"CREATE USER [{missing[0]}] WITHOUT LOGIN; "
-            f"GRANT IMPERSONATE ON USER::[{missing[0]}] TO <this login's database user>",
-        )
-    else:
-        report.line("OK", "identity", f"{how}; {len(people.entries)} mapped accounts, each user can be impersonated")

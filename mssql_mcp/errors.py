@@ -12,7 +12,9 @@
     │   └── ValueTooLarge         a value the statement read or built passed MAX_VALUE_BYTES
     ├── ServerBusy                no database worker for this call now (the caller's share, or all stuck)
     ├── DatabaseUnavailable       no connection could be made or kept (outage, login, driver)
+    ├── IdentityRefused           Entra would not let this server query as the person (on-behalf-of)
     └── StoreUnavailable          the authorization store (Redis) cannot be reached: sign-in and token checks get 503
+        └── IssuerUnavailable     AUTH_MODE=external: the company's authorization server does not answer (503 too)
 
 Messages never contain secrets: connection strings and passwords stay out of them.
 A message that points to another tool names it as the Claude face does (``list_tables``) and lists it in
@@ -121,8 +123,29 @@ class DatabaseUnavailable(MssqlMcpError):
         super().__init__(message)
 
 
+class IdentityRefused(MssqlMcpError):
+    """DB_IDENTITY=entra_obo: Entra refused to exchange the person's token (consent missing, person disabled,
+    sign-in expired); `code` is Entra's AADSTS number, for the log."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class StoreUnavailable(MssqlMcpError):
     """The authorization store cannot be reached right now; nothing about sign-in can be decided."""
 
+    def __init__(self, message: str = "authorization store unavailable") -> None:
+        super().__init__(message)
+
+
+class IssuerUnavailable(StoreUnavailable):
+    """The company's authorization server (EXTERNAL_ISSUER) did not answer a token check.
+
+    The token may be good: a 401 would send the client to sign in again, at an issuer that is down. So it is
+    an outage, answered 503 with Retry-After like a store outage, and /health is unaffected (the issuer is not
+    ours to watch).
+    """
+
     def __init__(self) -> None:
-        super().__init__("authorization store unavailable")
+        super().__init__("the company's authorization server did not answer")

@@ -13,7 +13,9 @@ one request cannot make a line, or the log, arbitrarily large.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -23,12 +25,18 @@ _FIELDS = "_fields"
 FIELD_CHARS = 200  # most fields: names, addresses, ids, reasons
 MESSAGE_CHARS = 2000  # the message of a plain log call (may embed a driver's text)
 LONG_FIELDS = {"sql": 4000, "exc": 20_000}  # AUDIT_SQL=full; a traceback (our own code's)
+_NEEDS_QUOTES = re.compile(r'[ ="\\]')  # characters a bare logfmt value cannot hold
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class LogfmtFormatter(logging.Formatter):
+    _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text: one strftime a second
+
     def format(self, record: logging.LogRecord) -> str:
-        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        second = int(record.created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        ts = f"{self._second[1]}.{int(record.msecs):03d}Z"
         message = _quote(record.getMessage(), MESSAGE_CHARS)
         parts = [f"ts={ts}", f"level={record.levelname}", f"logger={_quote(record.name)}", f"msg={message}"]
         fields: dict[str, Any] = getattr(record, _FIELDS, {})
@@ -48,7 +56,7 @@ def cut(text: str, limit: int) -> str:
 def _quote(value: Any, limit: int = FIELD_CHARS) -> str:
     text = value if isinstance(value, str) else (f"{value:.1f}" if isinstance(value, float) else str(value))
     text = cut(text, limit)
-    if text and text.isprintable() and not any(c in text for c in ' ="\\'):
+    if text and text.isprintable() and _NEEDS_QUOTES.search(text) is None:
         return text
     return '"' + "".join(_escape(c) for c in text) + '"'
 
@@ -64,6 +72,7 @@ def _escape(c: str) -> str:
     return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
+@functools.lru_cache(maxsize=512)  # keys are a small, fixed set from our own code; this runs per field per line
 def _key(name: str) -> str:
     # Keys come from our code; kept to a safe alphabet anyway, so a key can never break a line either.
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:64] or "_"
@@ -71,7 +80,9 @@ def _key(name: str) -> str:
 
 def event(logger: logging.Logger, name: str, *, level: int = logging.INFO, **fields: Any) -> None:
     if logger.isEnabledFor(level):
-        logger.log(level, name, extra={_FIELDS: fields})
+        # As logger.log(level, name, extra=...) does, less its walk up the stack for the caller's file and
+        # line (findCaller), which no line of ours shows: this runs once per tool call (the audit line).
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, name, (), None, extra={_FIELDS: fields}))
 
 
 def configure_logging(level: str) -> None:

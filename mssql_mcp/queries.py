@@ -10,8 +10,9 @@
   answered "busy" at once and /health says degraded.
 - Every statement has a size limit (checked before parsing), a timeout (the backend cancels it), a row
   cap and a byte cap (MAX_RESULT_BYTES) that say when and why they truncated.
-- The catalog is cached briefly, so name resolution costs no database round trip per call. Its refresh
-  is single-flight: calls that miss together wait for one load (and share its result or its error).
+- The catalog is cached briefly, so name resolution costs no database round trip per call: one per
+  database principal when people query as themselves (catalog_cache.py). Its refresh is single-flight:
+  calls that miss together wait for one load (and share its result or its error).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-from cachetools import TTLCache
 
 from mssql_mcp import sqlgate
 from mssql_mcp.catalog import Catalog
+from mssql_mcp.catalog_cache import CATALOG_TTL_SECONDS, DEFAULT_PRINCIPALS, CatalogCache
 from mssql_mcp.db.base import Database, QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.cells import cap_result
 from mssql_mcp.errors import (
@@ -47,9 +48,6 @@ from mssql_mcp.workers import DB_THREAD_NICE, CallerShares, ShareExhausted, Work
 T = TypeVar("T")
 log = logging.getLogger("mssql_mcp.queries")
 
-# The catalog changes rarely; a short TTL keeps name resolution off the database on the hot path
-# while a new table still shows up within seconds.
-CATALOG_TTL_SECONDS = 30.0
 # Listing 50,000 tables (and the search index's columns) takes longer than one query may: loads get this long.
 CATALOG_LOAD_SECONDS = 120.0
 # A backend that ignores its own timeout (a wedged driver) must not wedge the caller too.
@@ -105,6 +103,7 @@ class QueryService:
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         per_caller: int = 0,
         gate_policy: sqlgate.Policy = sqlgate.DEFAULT_POLICY,
+        cache_principals: int = DEFAULT_PRINCIPALS,
     ) -> None:
         self.database = database
         self.max_rows = max_rows
@@ -123,15 +122,23 @@ class QueryService:
         self._health_log = HealthLog()  # a degraded state's detail goes to the log, not to /health
         self._shares = CallerShares(per_caller or max(1, workers // 2))
         self._long_shares = CallerShares(1)
-        self._catalog_cache: TTLCache[str, Catalog] = TTLCache(maxsize=1, ttl=CATALOG_TTL_SECONDS)
-        self._catalog_lock = anyio.Lock()
-        self._catalog_loads = 0  # loads started, so a waiter can tell that one finished while it waited
-        self._catalog_error: MssqlMcpError | None = None  # how the last load failed, if it did
-        self._catalog_generation = 0  # bumped by invalidate_catalog: a load begun before it is not cached
-        self._catalog_stale: Catalog | None = None  # the last catalog loaded, served while a refresh runs
-        self._catalog_refresh: asyncio.Task[None] | None = None
+        # One catalog per database principal when people query as themselves; one shared one otherwise.
+        self._catalogs = CatalogCache(self._load_tables, principals=cache_principals, ttl=CATALOG_TTL_SECONDS)
 
     # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def cache_principals(self) -> int:
+        """How many principals' catalogs (and schema indexes) are kept at once (DB_IDENTITY_CACHE_PRINCIPALS)."""
+        return self._catalogs.principals
+
+    def catalog_scopes(self) -> list[Hashable]:
+        """The scopes whose catalogs are held now, least recently used first."""
+        return self._catalogs.scopes()
+
+    @property
+    def catalog_loads(self) -> int:
+        return self._catalogs.loads
 
     @property
     def per_caller(self) -> int:
@@ -224,7 +231,11 @@ class QueryService:
         except RecursionError:  # a deeply nested statement the gate accepted but the translation cannot render
             raise QueryRefused("Refused: the statement is nested too deeply to run. Simplify it.") from None
         except Exception as exc:  # a backend bug must become a clean tool error, not a dropped stream
-            raise DatabaseUnavailable(f"Database call failed: {type(exc).__name__}: {exc}") from exc
+            # The operator gets the trace; the caller gets one line without library names or driver text.
+            log.exception("database call failed unexpectedly")
+            raise DatabaseUnavailable(
+                "Database call failed unexpectedly; the server log has the details. Try again, or ask the operator."
+            ) from exc
 
     async def _check(self, sql: str, *, read_only: bool) -> sqlgate.Verdict:
         """The gate's verdict, parsed on a worker thread within GATE_BUDGET_SECONDS."""
@@ -249,58 +260,37 @@ class QueryService:
         except RecursionError:
             raise QueryRefused("Refused: the statement is nested too deeply to check. Simplify it.") from None
 
+    def scope(self) -> Hashable:
+        """Whose view of the database this call has: None when everyone shares the service login's; else the
+        database principal the backend runs the call's person as (their catalog and caches are theirs)."""
+        scope = getattr(self.database, "cache_scope", None)  # a backend without one: a single view
+        return scope() if scope is not None else None
+
+    def background_context(self, scope: Hashable) -> contextvars.Context:
+        """The context a background refresh for `scope` runs in, on no caller's share of the workers: for a
+        principal's own view, the caller's person (so the load sees what they may see); for the shared view,
+        nobody's, as in service mode it always was."""
+        if scope is None:
+            return contextvars.Context()
+        context = contextvars.copy_context()
+        context.run(CALLER.set, None)
+        return context
+
     async def catalog(self) -> Catalog:
-        """The cached catalog. Once one has loaded, an expired one is still served while a fresh one loads in
-        the background: on a database of thousands of tables no call waits for a reload, only the first."""
-        cached = self._catalog_cache.get("catalog")
-        if cached is not None:
-            return cached
-        if self._catalog_stale is not None:
-            if self._catalog_refresh is None or self._catalog_refresh.done():
-                # An empty context: the refresh runs on no caller's share of the workers.
-                self._catalog_refresh = asyncio.get_running_loop().create_task(
-                    self._refresh_catalog(), context=contextvars.Context()
-                )
-            return self._catalog_stale
-        return await self._load_catalog()
+        """The catalog the caller may see (catalog_cache.py): cached per database principal, and once one has
+        loaded, an expired one is still served while a fresh one loads in the background."""
+        scope = self.scope()
+        return await self._catalogs.get(scope, self.background_context(scope))
 
-    async def _refresh_catalog(self) -> None:
-        try:
-            await self._load_catalog()
-        except MssqlMcpError as exc:  # the stale catalog keeps serving; the next expired read tries again
-            log.warning("catalog refresh failed: %s", exc.message)
-
-    async def _load_catalog(self) -> Catalog:
-        loads = self._catalog_loads
-        async with self._catalog_lock:  # single flight: one load at a time, the others wait for it
-            cached = self._catalog_cache.get("catalog")
-            if cached is not None:
-                return cached
-            if self._catalog_loads != loads and self._catalog_error is not None:
-                # The load this call waited for failed: the same answer now, not one more wait per caller.
-                raise self._catalog_error
-            self._catalog_loads += 1
-            self._catalog_error = None
-            generation = self._catalog_generation
-            try:
-                tables = await self._call(self.database.list_tables, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))
-            except MssqlMcpError as exc:
-                self._catalog_error = exc
-                raise
-            catalog = Catalog(tables)
-            if generation == self._catalog_generation:  # no DDL invalidated it while it loaded
-                self._catalog_cache["catalog"] = catalog
-                self._catalog_stale = catalog
-            return catalog
+    async def _load_tables(self) -> list[TableInfo]:
+        return await self._call(self.database.list_tables, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))
 
     async def load_catalog_part(self, fn: Callable[[], T]) -> T:
         """A catalog-sized backend read (the schema search's columns), with the catalog's time limit."""
         return await self._call(fn, timeout=max(self.timeout, CATALOG_LOAD_SECONDS))
 
     def invalidate_catalog(self) -> None:
-        self._catalog_generation += 1
-        self._catalog_cache.clear()
-        self._catalog_stale = None  # after DDL the next call waits for the new catalog, not the old one
+        self._catalogs.invalidate()  # after DDL the next call waits for the new catalog, not the old one
 
     # -- operations ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""One schema search index per query service, built once and then refreshed in the background.
+"""One schema search index per query service and database principal, built once, then refreshed in the background.
 
 The first search waits for the columns' load (a fixed number of statements, db/bulk_columns.py) and the
 index's build (on a worker thread: it is CPU work). After that a search never waits: when the catalog's
@@ -9,13 +9,14 @@ changing), a new index is built in the background while the old one keeps answer
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 import weakref
+from collections.abc import Hashable
 from typing import Any
 
 import anyio
+from cachetools import LRUCache
 
 from mssql_mcp.catalog import Catalog
 from mssql_mcp.db.base import TableRef
@@ -43,48 +44,67 @@ def _columns(database: Any) -> list[ColumnRow]:
     return list(load()) if load is not None else []
 
 
+class _Held:
+    """One scope's index, and what it was built from."""
+
+    def __init__(self) -> None:
+        self.index: SchemaIndex | None = None
+        self.refs: list[TableRef] = []
+        self.built_at = 0.0
+        self.lock = anyio.Lock()
+        self.refresh: asyncio.Task[None] | None = None
+
+
 class SchemaSearch:
+    """The index of each scope (queries.scope(): one shared one, or one per database principal when people
+    query as themselves), in a least-recently-used cache as large as the catalogs' (DB_IDENTITY_CACHE_PRINCIPALS):
+    a person's search never ranks or shows a table or column their database user cannot see."""
+
     def __init__(self, queries: QueryService) -> None:
         self.queries = queries
-        self._index: SchemaIndex | None = None
-        self._refs: list[TableRef] = []
-        self._built_at = 0.0
-        self._lock = anyio.Lock()
-        self._refresh: asyncio.Task[None] | None = None
+        self._held: LRUCache[Hashable, _Held] = LRUCache(maxsize=queries.cache_principals)
         self.builds = 0
 
-    async def index(self) -> SchemaIndex:
-        catalog = await self.queries.catalog()
-        if self._index is not None:
-            if self._stale(catalog) and (self._refresh is None or self._refresh.done()):
-                self._refresh = asyncio.get_running_loop().create_task(
-                    self._rebuild(catalog), context=contextvars.Context()
-                )
-            return self._index
-        async with self._lock:  # single flight for the first build
-            if self._index is None:
-                await self._build(catalog)
-            assert self._index is not None
-            return self._index
+    def scopes(self) -> list[Hashable]:
+        return list(self._held.keys())
 
-    def _stale(self, catalog: Catalog) -> bool:
-        if time.monotonic() - self._built_at > INDEX_MAX_AGE_SECONDS:
+    async def index(self) -> SchemaIndex:
+        scope = self.queries.scope()
+        catalog = await self.queries.catalog()
+        held = self._held.get(scope)
+        if held is None:
+            held = self._held[scope] = _Held()
+        if held.index is not None:
+            if self._stale(held, catalog) and (held.refresh is None or held.refresh.done()):
+                held.refresh = asyncio.get_running_loop().create_task(
+                    self._rebuild(held, catalog), context=self.queries.background_context(scope)
+                )
+            return held.index
+        async with held.lock:  # single flight for the first build
+            if held.index is None:
+                await self._build(held, catalog)
+            assert held.index is not None
+            return held.index
+
+    @staticmethod
+    def _stale(held: _Held, catalog: Catalog) -> bool:
+        if time.monotonic() - held.built_at > INDEX_MAX_AGE_SECONDS:
             return True
-        return len(catalog.tables) != len(self._refs) or any(
-            t.ref != r for t, r in zip(catalog.tables, self._refs, strict=True)
+        return len(catalog.tables) != len(held.refs) or any(
+            t.ref != r for t, r in zip(catalog.tables, held.refs, strict=True)
         )
 
-    async def _rebuild(self, catalog: Catalog) -> None:
+    async def _rebuild(self, held: _Held, catalog: Catalog) -> None:
         try:
-            async with self._lock:
-                await self._build(catalog)
+            async with held.lock:
+                await self._build(held, catalog)
         except MssqlMcpError as exc:  # the old index keeps answering; the next search tries again
             log.warning("schema index refresh failed: %s", exc.message)
 
-    async def _build(self, catalog: Catalog) -> None:
+    async def _build(self, held: _Held, catalog: Catalog) -> None:
         database = self.queries.database
         columns = await self.queries.load_catalog_part(lambda: _columns(database))
-        self._index = await anyio.to_thread.run_sync(SchemaIndex, catalog.tables, columns)
-        self._refs = [t.ref for t in catalog.tables]
-        self._built_at = time.monotonic()
+        held.index = await anyio.to_thread.run_sync(SchemaIndex, catalog.tables, columns)
+        held.refs = [t.ref for t in catalog.tables]
+        held.built_at = time.monotonic()
         self.builds += 1

@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -39,9 +40,7 @@ def mcp_url(settings: Settings, face: str) -> str:
 
 def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> int:
     # Imported here: `mssql-mcp connect` uses this module's URLs without paying for the SDK.
-    from mssql_mcp.app import create_app
     from mssql_mcp.oauth import ensure_demo_user
-    from mssql_mcp.oauth.users import warm_up
 
     configure_logging(settings.log_level)
     spec = FACES[face]
@@ -54,33 +53,51 @@ def serve(settings: Settings, *, face: str = "claude", demo: bool = False) -> in
                 "READ_ONLY_MODE=false: execute_sql can change data%s", " and schema" if settings.allow_ddl else ""
             )
         password = ensure_demo_user(settings) if demo else None
-        app = create_app(settings, face)
-        warm_up()
-        # Everything imported and built so far lives as long as the process: move it out of the collector's
-        # sight, so a full collection no longer walks ~100k objects (a 30-40 ms pause; p99 at 16 sessions fell
-        # from ~85 to ~55 ms). https://docs.python.org/3/library/gc.html#gc.freeze
-        gc.collect()
-        gc.freeze()
+        banner = start_banner(settings, face, demo=demo, password=password)
+        # Several processes: each builds its own app (database pool, store connections) on the shared socket.
+        app = build_app(settings, face) if settings.web_concurrency == 1 else None
         log.info(
             "listening on http://%s:%d%s (public URL %s)", settings.host, port, spec.prefix, public_base(settings, face)
         )
-        config = uvicorn.Config(
-            app,
-            log_config=None,  # keep our structured formatter
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-            # asyncio's own loop, even where uvloop is installed: under 500 sessions through nginx uvloop
-            # left some requests waiting 10-20 s while others were served in 0.6 s; asyncio served them in
-            # turn (max 2.2 s). uvloop's ~3% less CPU per call is not worth that (docs/performance.md).
-            loop="asyncio",
-        )
-        banner = start_banner(settings, face, demo=demo, password=password)
-        _Server(config, banner).run(sockets=[sock])
+        if app is None:
+            from mssql_mcp.serve_workers import run_workers
+
+            return run_workers(settings, face, sock, banner)
+        _Server(uvicorn_config(app, settings), banner).run(sockets=[sock])
     finally:
         sock.close()
     return 0
+
+
+def build_app(settings: Settings, face: str) -> Any:
+    """The face's ASGI app, built and warmed up, with everything built so far frozen out of the collector."""
+    from mssql_mcp.app import create_app
+    from mssql_mcp.oauth.users import warm_up
+
+    app = create_app(settings, face)
+    warm_up()
+    # Everything imported and built so far lives as long as the process: move it out of the collector's
+    # sight, so a full collection no longer walks ~100k objects (a 30-40 ms pause; p99 at 16 sessions fell
+    # from ~85 to ~55 ms). https://docs.python.org/3/library/gc.html#gc.freeze
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,  # keep our structured formatter
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+        # asyncio's own loop, even where uvloop is installed: under 500 sessions through nginx uvloop
+        # left some requests waiting 10-20 s while others were served in 0.6 s; asyncio served them in
+        # turn (max 2.2 s). uvloop's ~3% less CPU per call is not worth that (docs/performance.md).
+        loop="asyncio",
+        **extra,
+    )
 
 
 def check_login_settings(settings: Settings) -> None:

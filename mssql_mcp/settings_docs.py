@@ -51,6 +51,12 @@ DEPLOY_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "nginx's fixed address on the Compose network: the apps trust X-Forwarded-* from it alone.",
     ),
     (
+        "REDIS_PASSWORD",
+        "",
+        "The app user's password on the Compose `redis` service (profile redis; docs/scaling.md). Put it in "
+        "STORE_URL too: redis://app:PASSWORD@redis:6379/0.",
+    ),
+    (
         "BACKEND_SUBNET",
         "172.30.0.0/24",
         "The Compose network's subnet; change it, with NGINX_IP, if it collides with one of yours.",

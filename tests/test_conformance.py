@@ -91,7 +91,6 @@ def face(request: pytest.FixtureRequest, demo_db: Path, tmp_path_factory: pytest
         yield Face(server, issuer, asyncio.run(_access_token(issuer)))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("requirements", REVISIONS)
 def test_server_requirements(suite: Suite, face: Face, requirements: str, tmp_path: Path) -> None:
     run = suite.server(face.mcp_url, requirements, face.token, tmp_path / "out")
@@ -100,7 +99,6 @@ def test_server_requirements(suite: Suite, face: Face, requirements: str, tmp_pa
     assert verdict.ok, f"{verdict.describe()}\n\n{run.describe()}"
 
 
-@pytest.mark.slow
 @pytest.mark.anyio
 async def test_authorization_public_client(suite: Suite, face: Face, tmp_path: Path) -> None:
     port = free_port()

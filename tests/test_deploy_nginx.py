@@ -291,7 +291,7 @@ NGINX_IMAGE_ENV = {
 @pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (Debian's gettext-base) is not installed")
 def test_template_survives_the_image_envsubst(tmp_path: Path) -> None:
     """The nginx image renders templates with `envsubst '${A} ${B} …'` over every variable defined in the
-    container: only our three may change; nginx's own $host, $request_uri … must come through untouched."""
+    container: only our four may change; nginx's own $host, $request_uri … must come through untouched."""
     (tmp_path / ".env").write_text("DOMAIN=mcp.example.com\n")
     compose_env = model(tmp_path, "docker-compose.prod.yml")["services"]["nginx"]["environment"]
     env = {**NGINX_IMAGE_ENV, **compose_env}
@@ -301,7 +301,11 @@ def test_template_survives_the_image_envsubst(tmp_path: Path) -> None:
         ["envsubst", shell_format], input=template, capture_output=True, text=True, env=env, timeout=30, check=True
     ).stdout
     expected = template
-    for name in ("DOMAIN", "CLAUDE_UPSTREAM", "CHATGPT_UPSTREAM"):
+    for name in ("DOMAIN", "CLAUDE_UPSTREAM", "CHATGPT_UPSTREAM", "RESOLVER"):
         expected = expected.replace("${" + name + "}", compose_env[name])
     assert rendered == expected
-    assert "server mcp-claude:8008;" in rendered and "live/mcp.example.com/fullchain.pem" in rendered
+    assert (
+        "set $claude_app mcp-claude:8008;" in rendered
+        and "resolver 127.0.0.11 " in rendered
+        and "live/mcp.example.com/fullchain.pem" in rendered
+    )

@@ -266,3 +266,18 @@ async def test_record_pages_sign_in_at_the_issuer_as_the_configured_confidential
                     url = str(httpx2.URL(url).join(resp.headers["location"]))
                 assert resp.status_code == 200 and "Customers" in resp.text, (url, resp.status_code, resp.text[:500])
                 assert url == record_url
+
+
+def test_an_issuer_that_does_not_answer_is_a_503_outage_not_a_401(
+    demo_db: Path, tmp_path: Path, provider: OidcProvider
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here: the key set cannot be fetched
+    for server in external_server(demo_db, tmp_path, provider, EXTERNAL_ISSUER=dead):
+        token = provider.client_credentials(f"{server.base_url}/mcp", "mcp")
+        resp = _post_initialize(f"{server.base_url}/mcp", token)
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["retry-after"] and resp.json() == {
+            "error": "temporarily_unavailable",
+            "error_description": "the company's authorization server did not answer",
+        }
+        assert "Traceback" not in server.log_path.read_text()

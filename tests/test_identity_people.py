@@ -40,3 +40,31 @@ async def test_the_record_gives_issuer_groups_and_a_verified_email(tmp_path: Pat
         assert people_lookup(None, load_settings({}, env_file=None)) is None
     finally:
         provider.close()
+
+
+async def test_a_call_reads_the_record_once_per_while_and_a_sign_in_here_at_once(tmp_path: Path) -> None:
+    """Tool calls take the person from a short-lived cache: a store change by another process is seen when
+    the entry expires; a sign-in through this process (save_person) at once."""
+    from mssql_mcp.oauth.people_cache import PERSON_CACHE_SECONDS, PersonCache
+
+    store = SqliteStore(tmp_path / "s.sqlite")
+    clients = ClientPolicy((), allow_loopback=True, metadata_documents=False)
+    provider = Provider(store, clients, TokenPolicy("http://127.0.0.1:9", ("http://127.0.0.1:9/mcp",), 60, 600))
+    now = [0.0]
+    provider.people = PersonCache(provider.person, timer=lambda: now[0])
+    dana = PersonRecord(KEY, ISSUER, "sub", "dana@example.com", "Dana", ("hr",), 1.0, 1.0)
+    try:
+        store.save_person(dana)
+        lookup = people_lookup(provider, load_settings({}, env_file=None))
+        assert lookup is not None
+        assert (await lookup(KEY)).groups == ("hr",)
+        other = SqliteStore(tmp_path / "s.sqlite")  # another process signs her in with new groups
+        other.save_person(PersonRecord(KEY, ISSUER, "sub", None, "Dana", ("it",), 1.0, 2.0))
+        other.close()
+        assert (await lookup(KEY)).groups == ("hr",)  # kept: no store read on this call
+        now[0] += PERSON_CACHE_SECONDS + 1
+        assert (await lookup(KEY)).groups == ("it",)
+        await provider.save_person(PersonRecord(KEY, ISSUER, "sub", None, "Dana", ("ops",), 1.0, 3.0))
+        assert (await lookup(KEY)).groups == ("ops",)  # signed in through this process: seen at once
+    finally:
+        provider.close()

@@ -1,7 +1,8 @@
 """The session context that names the person, through the real drivers to the TDS test server.
 
-Every key is overwritten before every query on the connection the query uses, a person's own SQL cannot
-set one (the gate refuses EXEC), and a connection whose keys could not be set is discarded.
+Every key is overwritten before every query on the connection the query uses, unless that connection
+already holds exactly this person's keys (set by their previous call: a person's own SQL cannot set one,
+since the gate refuses EXEC); a connection whose keys could not be set is discarded.
 """
 
 from __future__ import annotations
@@ -69,6 +70,23 @@ def test_interleaved_people_never_see_each_others_keys(db: MssqlDatabase) -> Non
         person = (ALICE, BOB)[i % 2]
         with person_scope(person):
             assert who(db)[0] == person.key
+
+
+def _context_batches(server: TdsServer, since: int) -> int:
+    return sum(e.kind == "batch" and "sp_set_session_context" in e.detail for e in server.events[since:])
+
+
+def test_a_connection_holding_the_persons_keys_skips_the_round_trip(db: MssqlDatabase, server: TdsServer) -> None:
+    """Alice twice: her keys are set once. Bob in between: set again, and Alice's are set anew after him."""
+    sets = []
+    for person in (ALICE, ALICE, BOB, ALICE, None, None):
+        before = len(server.events)
+        with person_scope(person):
+            seen = who(db)
+        assert seen[0] == (person.key if person else None)
+        assert seen[1] == (person.email if person else None)
+        sets.append(_context_batches(server, before))
+    assert sets == [1, 0, 1, 1, 1, 0]
 
 
 def test_a_persons_sql_cannot_set_a_key() -> None:

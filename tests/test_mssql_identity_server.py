@@ -4,6 +4,7 @@ the same SQL through execute_sql; DB_IDENTITY=impersonate on the TDS test server
 Each sees only their rows (the row filter on SESSION_CONTEXT(N'mcp_user')), bob is refused the table only
 alice's database user may read, USER_NAME() names each one's user, a burst of both on a pool of two
 connections never crosses, an unmapped person is refused, and every audit line names the database user.
+The ChatGPT face's record pages run as the visitor too.
 """
 
 from __future__ import annotations
@@ -12,29 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
+from tests.support.chatgpt_contract import TEST_ID_KEY, signed
 from tests.support.mcp_client import text_of
-from tests.support.oauth_flow import Account, add_user, running_oauth_server, signed_in
+from tests.support.oauth_flow import MemoryStorage, add_user, running_oauth_server, signed_in
 from tests.support.procs import ServerProcess
-from tests.support.tds import TdsServer
+from tests.support.tds import TdsServer, people
 from tests.support.tds.fixtures import DRIVER_CASES, backend_env
-from tests.support.tds.people import PRINCIPALS, ROW_FILTER, make_people_db, write_mapping
+from tests.support.tds.people import ALICE, BOB, CAROL, write_mapping
 
 pytestmark = pytest.mark.anyio
+tds = people.people_tds  # the module's TDS server on the people database (a fixture)
 CASE = next(c for c in DRIVER_CASES if c.id == "msodbc18")
-ALICE = Account("alice", "correct horse battery staple")
-BOB = Account("bob", "another horse battery staple")
-CAROL = Account("carol", "a third horse battery staple")
-
-
-@pytest.fixture(scope="module")
-def tds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TdsServer]:
-    tmp = tmp_path_factory.mktemp("tds-people")
-    path = make_people_db(tmp / "people.sqlite")
-    with TdsServer(path, tmp / "tds", principals=PRINCIPALS, row_filter=ROW_FILTER).running() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +44,22 @@ def server(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFacto
         DB_WORKERS_PER_CALLER="2",
     )
     with running_oauth_server(demo_db, tmp, account=ALICE, env=env) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def chatgpt(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("identity-chatgpt")
+    for account in (ALICE, BOB):
+        add_user(tmp / "oauth.sqlite", account)
+    env = backend_env(
+        tds,
+        CASE,
+        DB_IDENTITY="impersonate",
+        DB_IDENTITY_MAP_FILE=str(write_mapping(tmp / "people.json")),
+        RECORD_ID_KEYS=TEST_ID_KEY,
+    )
+    with running_oauth_server(demo_db, tmp, face="chatgpt", account=ALICE, env=env) as process:
         yield process
 
 
@@ -104,3 +113,27 @@ async def test_an_unmapped_person_is_refused_in_one_line(server: ServerProcess) 
     async with signed_in(server.base_url, CAROL) as carol:
         failed, text = await sql(carol, "SELECT 1 AS one")
     assert failed and "no database user" in text and "\n" not in text.strip(), text
+
+
+async def test_a_record_page_runs_as_the_person_who_opens_it(chatgpt: ServerProcess) -> None:
+    pages: dict[str, dict[str, httpx2.Response]] = {}
+    for account in (ALICE, BOB):
+        storage = MemoryStorage()
+        async with signed_in(chatgpt.base_url, account, prefix="/chatgpt", storage=storage):
+            pass
+        assert storage.tokens is not None
+        headers = {"Authorization": f"Bearer {storage.tokens.access_token}"}
+        async with httpx2.AsyncClient(timeout=30, headers=headers) as http:
+            pages[account.username] = {
+                table: await http.get(f"{chatgpt.base_url}/chatgpt/records/{signed(f'sample:dbo.{table}:20')}")
+                for table in ("Notes", "Salaries")
+            }
+    alice, bob = pages["alice"], pages["bob"]
+    cell = "<td>{}</td>".format
+    assert alice["Notes"].status_code == 200 and cell("a1") in alice["Notes"].text
+    assert cell("b1") not in alice["Notes"].text
+    assert bob["Notes"].status_code == 200 and cell("b1") in bob["Notes"].text and cell("a1") not in bob["Notes"].text
+    assert alice["Salaries"].status_code == 200, alice["Salaries"].text
+    # bob's catalog is read as bob_db, which SQL Server shows no Salaries: the table is unknown to him
+    assert bob["Salaries"].status_code == 404 and "Unknown table" in bob["Salaries"].text
+    assert cell("90") not in bob["Salaries"].text

@@ -9,7 +9,6 @@ Nothing is written: the statements are reads, or writes to a session temp table 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -18,9 +17,8 @@ from mssql_mcp.db.base import TableRef
 from mssql_mcp.db.mssql import MssqlDatabase
 from mssql_mcp.errors import QueryError, QueryTimeout, UnknownTable
 from mssql_mcp.serialize import json_rows
-from mssql_mcp.settings import load_settings
+from tests.support.live_mssql import LIVE, live_database
 
-LIVE = os.environ.get("MSSQL_TEST_CONNECTION_STRING")
 pytestmark = [
     pytest.mark.live_mssql,
     pytest.mark.skipif(
@@ -34,11 +32,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def db() -> Iterator[MssqlDatabase]:
     assert LIVE
-    driver = "FreeTDS" if "freetds" in LIVE.lower() else "ODBC Driver 18 for SQL Server"
-    settings = load_settings(
-        {"MSSQL_HOST": "live", "MSSQL_CONNECTION_STRING": LIVE, "MSSQL_DRIVER": driver}, env_file=None
-    )
-    database = MssqlDatabase(settings)
+    database = live_database(LIVE)
     yield database
     database.close()
 

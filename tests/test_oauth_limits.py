@@ -3,7 +3,7 @@
 - 60 concurrent wrong passwords for one user get `free` password checks (plus one per doubling of the
   burst's duration, as the 1, 2, 4 ... s delays expire); the rest are refused without hashing, and a
   right password right after is refused too.
-- Two server processes on one store share the counts.
+- Two servers on one store, one of them two worker processes (WEB_CONCURRENCY=2), share the counts.
 - A username built to forge a `login_ok` log line stays inside its own field.
 - /register: field sizes (RFC 7591 errors), a per-address rate shared by both processes, and a cap on
   clients that never completed a sign-in; /authorize: a per-address rate shared by both processes.
@@ -47,9 +47,14 @@ PAIR = re.compile(r'([A-Za-z0-9_]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
 
 @pytest.fixture(scope="module")
 def servers(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Two processes (the Claude face twice) on one store file."""
+    """Two servers (the Claude face twice) on one store file; the first runs two worker processes
+    (WEB_CONCURRENCY=2), so its bursts meet three processes sharing the counts."""
     tmp = tmp_path_factory.mktemp("oauth-limits")
-    with running_oauth_server(demo_db, tmp, env=LIMITS) as a, running_oauth_server(demo_db, tmp, env=LIMITS) as b:
+    with (
+        # Each worker imports and builds the app itself (spawned): on a busy machine that takes a while.
+        running_oauth_server(demo_db, tmp, env={**LIMITS, "WEB_CONCURRENCY": "2"}, start_timeout=120) as a,
+        running_oauth_server(demo_db, tmp, env=LIMITS) as b,
+    ):
         yield a, b
 
 

@@ -140,3 +140,24 @@ def test_dateadd_agrees_with_the_model_and_datediff(db: SqliteDatabase, unit: st
     assert isinstance(got, str) and dt.datetime.fromisoformat(got) == expected
     back = one(db, f"SELECT DATEDIFF({unit}, '{d:%Y-%m-%d %H:%M:%S}', DATEADD({unit}, {n}, '{d:%Y-%m-%d %H:%M:%S}'))")
     assert back == ref_datediff(unit, d, expected)
+
+
+def guid_ref_key(text: str) -> str:
+    """SQL Server's uniqueidentifier order, stated on the text form: the fifth group first, then the fourth,
+    then the third, second and first with their bytes read right to left (they are stored little-endian)
+    (https://learn.microsoft.com/dotnet/framework/data/adonet/sql/comparing-guid-and-uniqueidentifier-values)."""
+    g1, g2, g3, g4, g5 = text.upper().split("-")
+
+    def reversed_bytes(group: str) -> str:
+        return "".join(group[i : i + 2] for i in range(len(group) - 2, -1, -2))
+
+    return g5 + g4 + reversed_bytes(g3) + reversed_bytes(g2) + reversed_bytes(g1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.uuids(), min_size=2, max_size=8, unique=True))
+def test_order_by_a_guid_follows_sql_servers_byte_groups(db: SqliteDatabase, values: list[object]) -> None:
+    union = " UNION ALL ".join(f"SELECT CAST('{v}' AS UNIQUEIDENTIFIER) AS g" for v in values)
+    rows = db.execute(f"SELECT g FROM ({union}) AS t ORDER BY g", max_rows=100, timeout=5).rows
+    got = [row[0] for row in rows]
+    assert got == sorted((str(v).upper() for v in values), key=guid_ref_key)

@@ -3,13 +3,16 @@ T-SQL defines, not the text of the translation."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlglot
 
 from mssql_mcp import sqlgate
+from mssql_mcp.db.base import TableRef
 from mssql_mcp.db.sqlite import SqliteDatabase
 from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import TranslationError
@@ -84,9 +87,9 @@ def test_newid_is_random_and_uuid_sized(db: SqliteDatabase) -> None:
 @pytest.mark.parametrize(
     ("sql", "reason"),
     [
-        ("SELECT TOP 10 PERCENT * FROM People", "TOP … PERCENT"),
+        ("SELECT TOP 10 PERCENT WITH TIES * FROM People ORDER BY Age", "PERCENT WITH TIES"),
         ("SELECT FORMATMESSAGE('x')", "FORMATMESSAGE is not available"),
-        ("SELECT DATEPART(iso_week, Born) FROM People", "is not supported"),
+        ("SELECT DATEPART(tzoffset, Born) FROM People", "is not supported"),
         ("SELECT 1 +", "Could not parse"),
         ("SELECT 1; SELECT 2", "one statement"),
     ],
@@ -201,7 +204,7 @@ def test_the_wrong_answers_of_the_embedded_database_are_right(demo: SqliteDataba
     [
         ("SELECT [nocol] FROM Customers", "Unknown column 'nocol'"),
         ('SELECT "nocol" FROM Customers', "Unknown column 'nocol'"),
-        ("SELECT CustomerGuid FROM Customers ORDER BY CustomerGuid", "ORDER BY a uniqueidentifier"),
+        ("SELECT CAST(AVG(UnitPrice) AS VARCHAR(20)) FROM Products", "decimal or float value to text"),
         ("SELECT FORMAT(1.5, 'N2')", "FORMAT"),
         ("SELECT CAST('abc' AS INT)", "Conversion failed"),
     ],
@@ -220,3 +223,28 @@ def test_unnamed_expressions_have_no_column_name_as_in_sql_server(demo: SqliteDa
     )
     assert result.columns == ["", "City", "n", ""]
     assert demo.execute("SELECT 1 UNION SELECT 2", max_rows=5, timeout=5).columns == [""]
+
+
+def test_describe_table_names_keys_as_sql_server_users_see_them(demo: SqliteDatabase) -> None:
+    for table, expected in (
+        ("Customers", {"PK_Customers", "UQ_Customers_CustomerGuid"}),
+        ("Categories", {"PK_Categories", "UQ_Categories_CategoryName"}),
+        ("OrderLines", {"PK_OrderLines"}),
+    ):
+        names = {index.name for index in demo.describe_table(TableRef("dbo", table)).indexes}
+        assert expected <= names and not any(name.lower().startswith("sqlite_") for name in names), names
+
+
+def test_demo_script_for_sql_server_parses_as_tsql_and_holds_the_demo() -> None:
+    from mssql_mcp.demo_mssql import script
+
+    batches = list(itertools.islice(script(scale=1), 20))  # the schema and the first tables' rows
+    text = "".join(batches[:12])
+    for table in ("Categories", "Customers", "OrderLines"):
+        assert f"CREATE TABLE {table}" in text and f"CONSTRAINT PK_{table}" in text
+    assert "CONSTRAINT UQ_Customers_CustomerGuid UNIQUE" in text and '"NVARCHAR(MAX)"' not in text
+    inserts = [b for b in batches if b.startswith("INSERT")]
+    assert inserts and all(b.count("\n(") <= 1000 for b in inserts)
+    assert any("N'Zürich Alpine Outfitters AG'" in b for b in inserts)
+    for batch in batches[:12] + inserts[:3]:  # the DDL and some data batches are valid T-SQL
+        assert sqlglot.parse_one(batch.removesuffix("GO\n"), read="tsql") is not None

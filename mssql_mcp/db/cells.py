@@ -15,6 +15,7 @@ Sizes are what the JSON of a value costs, estimated without encoding it: text co
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,3 +109,26 @@ def cap_result(result: QueryResult, limit: int) -> None:
         result.size_bytes = total
     if result.truncated and result.truncated_reason is None:
         result.truncated_reason = "rows"
+
+
+FETCH_BATCH = 100  # rows fetched at a time: a batch is the most held before its long cells are cut
+
+
+def collect(cursor: Any, max_rows: int, cell_limit: int, result_limit: int) -> QueryResult:
+    """A pyodbc cursor's first result set (skipping row counts before it): capped at max_rows and
+    `result_limit` bytes, long cells cut to `cell_limit` as they are read, so no more than a batch of uncut
+    rows is ever held."""
+    affected = cursor.rowcount
+    while cursor.description is None:
+        if not cursor.nextset():
+            return QueryResult([], [], False, max(affected, 0))
+        affected = cursor.rowcount
+    columns = [d[0] for d in cursor.description]
+    size = min(FETCH_BATCH, max_rows + 1)
+    batches = iter(lambda: cursor.fetchmany(size), [])
+    got = fetch_bounded(
+        itertools.chain.from_iterable(batches), max_rows=max_rows, cell_limit=cell_limit, result_limit=result_limit
+    )
+    return QueryResult(
+        columns, got.rows, got.truncated, len(got.rows), truncated_reason=got.reason, size_bytes=got.size
+    )

@@ -16,6 +16,9 @@ on the connection the query will use, so a DBA can write row-level-security pred
 
 A pooled connection serves many people, so every key is overwritten before every query (`@read_only = 0`:
 a read-only key could not be overwritten for the next person), and a key the person lacks is set to NULL.
+The one exception: a connection that already holds exactly this batch, from the same person's previous
+read, is left as it is (the pool prefers such a connection). Only sp_set_session_context changes a key,
+and the gate refuses EXEC, so nothing in between could have changed them.
 https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-set-session-context-transact-sql
 """
 
@@ -25,7 +28,7 @@ import contextlib
 import contextvars
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LOCAL_ISSUER = "local"
 OIDC_PREFIX = "oidc:"  # oauth/identity.py KEY_PREFIX: "oidc:" + issuer + "#" + subject
@@ -43,6 +46,9 @@ class DbIdentity:
     issuer: str  # the upstream issuer, or LOCAL_ISSUER for a builtin password account
     email: str | None = None  # verified only (the sign-in rules keep no other)
     groups: tuple[str, ...] = ()
+    # DB_IDENTITY=entra_obo: the person's access token from Entra, which the on-behalf-of exchange presents
+    # (db/mssql_obo.py). A secret: kept out of repr (logs) and of equality (caches key on who, not on it).
+    assertion: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:

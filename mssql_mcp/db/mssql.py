@@ -15,7 +15,7 @@ that fails is an error: the write is reported as not done. Errors keep SQL Serve
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import logging
 import math
 import threading
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from mssql_mcp.db import mssql_catalog, mssql_types
 from mssql_mcp.db.base import QueryResult, TableDetail, TableInfo, TableRef
 from mssql_mcp.db.bulk_columns import ColumnRow
-from mssql_mcp.db.cells import fetch_bounded
+from mssql_mcp.db.cells import collect
 from mssql_mcp.db.drivers import ensure_driver
 from mssql_mcp.db.identity import PERSON, context_batch
 from mssql_mcp.db.mssql_conn import (
@@ -39,7 +39,8 @@ from mssql_mcp.db.mssql_conn import (
     lost_error,
     query_error,
 )
-from mssql_mcp.db.mssql_impersonate import execute_as, revert
+from mssql_mcp.db.mssql_impersonate import as_principal
+from mssql_mcp.db.mssql_people import PersonPools, person_pools, token_connector
 from mssql_mcp.db.mssql_perms import PermissionReport, check_permissions, writable_message
 from mssql_mcp.db.mssql_pool import Lease, Pool, alive
 from mssql_mcp.errors import ConfigError, DatabaseUnavailable, MssqlMcpError, QueryError, QueryTimeout
@@ -50,7 +51,6 @@ log = logging.getLogger("mssql_mcp.db.mssql")
 T = TypeVar("T")
 PING_WAIT_SECONDS = 1.0
 OUTAGE_MEMORY_SECONDS = 1.0
-FETCH_BATCH = 100  # rows fetched at a time: a batch is the most held before its long cells are cut
 
 
 class _Lost(Exception):
@@ -77,6 +77,11 @@ class MssqlDatabase:
         self.identity_map = IdentityMap(settings) if settings.db_identity == "impersonate" else None
         # One connection per worker thread, plus room for /health and the start-up check.
         self.pool = Pool(self._connect, size=settings.db_workers + 2)
+        # DB_IDENTITY=entra_obo: each person's calls use their own pool, signed in with their token.
+        self.people: PersonPools | None = None
+        if settings.db_identity == "entra_obo":
+            connect = token_connector(settings, self.driver, self._prepare, self.where)
+            self.people = person_pools(settings, connect)
         self.permissions: PermissionReport | None = None
         self._refusal: str | None = None
         self._check_lock = threading.Lock()
@@ -104,6 +109,12 @@ class MssqlDatabase:
             self._last_failure = (time.monotonic(), error)  # at most this long stale once the server is back
             raise error from None
         self._last_failure = (0.0, None)
+        self._prepare(conn)
+        if self.read_only and self.permissions is None:
+            self._check_permissions(conn)
+        return conn
+
+    def _prepare(self, conn: Any) -> None:
         mssql_types.install(conn)
         # Wait for locks a little less than the query timeout, so a blocked read reports error 1222
         # (lock timeout) rather than a bare timeout; READ COMMITTED is SQL Server's default, set explicitly.
@@ -120,9 +131,10 @@ class MssqlDatabase:
         except self._pyodbc.Error as exc:  # the link died right after the login
             conn.close()
             raise connect_error(exc, self.where) from None
-        if self.read_only and self.permissions is None:
-            self._check_permissions(conn)
-        return conn
+
+    def forget_person(self, key: str) -> bool:
+        """Close a person's pooled connections now (their tokens were revoked); False if they had none."""
+        return self.people.drop(key, "revoked") if self.people is not None else False
 
     def _check_permissions(self, conn: Any) -> None:
         with self._check_lock:
@@ -170,24 +182,48 @@ class MssqlDatabase:
         """Run `fn` on a leased connection; the lease ends the transaction (see mssql_pool.Pool.lease).
 
         With `person`, the session context names the caller first (db/identity.py), on that connection;
-        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user. Only statements
-        impersonate: the catalog (and what queries.py caches of it for everyone) is read as the service login."""
+        with `impersonate` too, under DB_IDENTITY=impersonate `fn` runs as their database user, and under
+        entra_obo on their own connection, signed in with their token. The catalog reads impersonate as well,
+        so SQL Server's metadata visibility shows each person only the tables they may see; queries.py caches
+        them per principal (`cache_scope`)."""
         self._guard()
         write = commit and not self.read_only
         # An unmapped person is refused here, before any connection is touched.
         as_person = person and impersonate and self.identity_map is not None
         principal = self.identity_map.principal(PERSON.get()) if as_person and self.identity_map else None
+        # The session context this call needs. A pooled connection that already holds exactly this batch
+        # (set by an earlier call of the same person) keeps it: only sp_set_session_context changes it,
+        # and the gate refuses EXEC in every mode. A write forgets it all the same, to be safe.
+        batch = context_batch(PERSON.get(), self.settings.db_identity_groups) if person else None
+        obo = self.people is not None and person and impersonate  # entra_obo: as the person, like impersonate
+        with self.people.using(PERSON.get()) if obo and self.people else contextlib.nullcontext(self.pool) as pool:
+            return self._leased(pool, fn, timeout, retry, write, batch, principal)
+
+    def _leased(
+        self,
+        pool: Pool,
+        fn: Callable[[Any], T],
+        timeout: float,
+        retry: bool,
+        write: bool,
+        batch: str | None,
+        principal: str | None,
+    ) -> T:
         for attempt in (1, 2):
             try:
-                with self.pool.lease(wait=timeout, commit=write and principal is None) as lease:
-                    if person:
-                        self._attempt(lease, self._set_context, timeout, context=True)
+                with pool.lease(wait=timeout, commit=write and principal is None, context=batch) as lease:
+                    if batch is not None and lease.context != batch:
+                        lease.context = None  # unknown until the batch has run
+                        self._attempt(lease, lambda conn: self._set_context(conn, batch), timeout, context=True)
+                        lease.context = batch
+                    if write:
+                        lease.context = None
                     if principal is None:
                         result = self._attempt(lease, fn, timeout)
                     else:
                         result = self._as_person(lease, principal, fn, timeout, commit=write)
             except _Lost as lost:
-                self.pool.clear_idle()  # its siblings went through the same outage
+                pool.clear_idle()  # its siblings went through the same outage
                 if retry and attempt == 1:
                     log.info("connection lost before any result; retrying once on a fresh connection")
                     continue
@@ -199,46 +235,20 @@ class MssqlDatabase:
         raise AssertionError("unreachable")
 
     def _as_person(self, lease: Lease, principal: str, fn: Callable[[Any], T], timeout: float, *, commit: bool) -> T:
-        """`fn` as `principal`: EXECUTE AS, the work, COMMIT or ROLLBACK, REVERT, in that order.
+        """`fn` as `principal` (mssql_impersonate.as_principal), within the call's time limit."""
+        return as_principal(
+            lease,
+            principal,
+            lambda: self._attempt(lease, fn, timeout),
+            commit=commit,
+            errors=self._pyodbc.Error,
+            where=self.where,
+        )
 
-        From the EXECUTE AS until a successful REVERT the lease counts as broken, so on any failure in
-        between the connection is closed, never handed to the next person still impersonating this one."""
-        conn = lease.conn
-        try:
-            cookie = execute_as(conn, principal)
-        except self._pyodbc.Error as exc:
-            lease.broken()
-            error = query_error(exc)
-            raise QueryError(f"Could not query as database user {principal!r}: {error.message}", error.number) from None
-        lease.broken()
-        failure: QueryError | None = None
-        try:
-            result = self._attempt(lease, fn, timeout)
-        except QueryError as exc:  # the statement failed; the connection answered, so it can still revert
-            failure = exc
-        try:
-            if commit and failure is None:
-                conn.commit()
-            else:
-                conn.rollback()
-        except self._pyodbc.Error as exc:  # the lease stays broken: closing the connection reverts the person
-            if commit and failure is None:
-                raise commit_error(exc, self.where) from None
-            raise lost_error(exc, self.where) from None
-        try:
-            revert(conn, cookie)
-        except self._pyodbc.Error as exc:
-            log.warning("REVERT failed; the connection is closed instead: %s", query_error(exc).message)
-        else:
-            lease.usable = lease.ended = True  # rolled back or committed above: no second ROLLBACK
-        if failure is not None:
-            raise failure
-        return result
-
-    def _set_context(self, conn: Any) -> None:
+    def _set_context(self, conn: Any, batch: str) -> None:
         """Name the caller in the session context (every key, NULL where they lack it): its own batch."""
         cursor = conn.cursor()
-        cursor.execute(context_batch(PERSON.get(), self.settings.db_identity_groups))
+        cursor.execute(batch)
         while cursor.nextset():  # an error in a later EXEC of the batch surfaces only here
             pass
         cursor.close()
@@ -284,6 +294,29 @@ class MssqlDatabase:
                 ) from None
             raise QueryError(f"Could not read the result: {type(exc).__name__}: {exc}") from None
 
+    def cache_scope(self) -> str | None:
+        """Whose view of the database the current call has, for the caches above this layer: None when
+        everyone queries as the service login; else the database user the person runs as (Unmapped, one
+        line, when they have none). Two people mapped to one user share its view, as SQL Server would."""
+        if self.settings.db_identity == "service":
+            return None
+        person = PERSON.get()
+        if self.identity_map is not None:
+            return "user:" + self.identity_map.principal(person).casefold()
+        return None if person is None else "person:" + person.key
+
+    def audit_principal(self) -> str | None:
+        """Whom the current call's statements run as, for the audit line: the person's database user under
+        DB_IDENTITY=impersonate (Unmapped when none), their Entra name under entra_obo once exchanged for, else
+        the service login (`login:NAME`, once known)."""
+        if self.identity_map is not None:
+            return self.identity_map.principal(PERSON.get())
+        person = PERSON.get()
+        if self.people is not None and person is not None:  # entra_obo: the name Azure SQL knows them by
+            return self.people.tokens.principal(person.key)
+        login = self.permissions.login if self.permissions is not None else self.settings.mssql_user
+        return f"login:{login}" if login else None
+
     # -- the Database protocol -------------------------------------------------------------
 
     def list_tables(self) -> list[TableInfo]:
@@ -291,6 +324,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.list_tables(conn.cursor()),
             timeout=self.settings.query_timeout_seconds,
             retry=True,
+            impersonate=True,
         )
 
     def list_columns(self) -> list[ColumnRow]:
@@ -299,6 +333,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.list_columns(conn.cursor()),
             timeout=max(self.settings.query_timeout_seconds, 120.0),  # 50,000 tables' columns take a while
             retry=True,
+            impersonate=True,
         )
 
     def describe_table(self, table: TableRef) -> TableDetail:
@@ -306,6 +341,7 @@ class MssqlDatabase:
             lambda conn: mssql_catalog.describe_table(conn.cursor(), table),
             timeout=self.settings.query_timeout_seconds,
             retry=True,
+            impersonate=True,
         )
 
     def sample(self, table: TableRef, limit: int, timeout: float) -> QueryResult:
@@ -325,7 +361,7 @@ class MssqlDatabase:
         def run(conn: Any) -> QueryResult:
             cursor = conn.cursor()
             cursor.execute(sql, *params)
-            result = _collect(cursor, max_rows, self.settings)
+            result = collect(cursor, max_rows, self.settings.max_cell_bytes, self.settings.max_result_bytes)
             if result.truncated:
                 cursor.cancel()  # stop the server streaming rows nobody will read
             cursor.close()
@@ -344,25 +380,5 @@ class MssqlDatabase:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def _collect(cursor: Any, max_rows: int, settings: Settings) -> QueryResult:
-    """The first result set (skipping row counts before it): capped at max_rows and MAX_RESULT_BYTES, long
-    cells cut to MAX_CELL_BYTES as they are read, so no more than a batch of uncut rows is ever held."""
-    affected = cursor.rowcount
-    while cursor.description is None:
-        if not cursor.nextset():
-            return QueryResult([], [], False, max(affected, 0))
-        affected = cursor.rowcount
-    columns = [d[0] for d in cursor.description]
-    size = min(FETCH_BATCH, max_rows + 1)
-    batches = iter(lambda: cursor.fetchmany(size), [])
-    got = fetch_bounded(
-        itertools.chain.from_iterable(batches),
-        max_rows=max_rows,
-        cell_limit=settings.max_cell_bytes,
-        result_limit=settings.max_result_bytes,
-    )
-    return QueryResult(
-        columns, got.rows, got.truncated, len(got.rows), truncated_reason=got.reason, size_bytes=got.size
-    )
+        if self.people is not None:
+            self.people.close()

@@ -17,9 +17,17 @@ https://learn.microsoft.com/sql/t-sql/statements/revert-transact-sql
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mssql_mcp.db.identity import literal
+from mssql_mcp.db.mssql_conn import commit_error, lost_error, query_error
+from mssql_mcp.db.mssql_pool import Lease
+from mssql_mcp.errors import MssqlMcpError, QueryError
+
+log = logging.getLogger("mssql_mcp.db.mssql")
+T = TypeVar("T")
 
 
 def execute_as(conn: Any, principal: str) -> bytes:
@@ -47,3 +55,44 @@ def revert(conn: Any, cookie: bytes) -> None:
     while cursor.nextset():
         pass
     cursor.close()
+
+
+def as_principal(
+    lease: Lease, principal: str, work: Callable[[], T], *, commit: bool, errors: type[Exception], where: str
+) -> T:
+    """`work` as `principal`: EXECUTE AS, the work, COMMIT or ROLLBACK, REVERT, in that order.
+
+    From the EXECUTE AS until a successful REVERT the lease counts as broken, so on any failure in between
+    the connection is closed, never handed to the next person still impersonating this one. `errors` is the
+    driver's error class (pyodbc's, imported only once a driver is set up)."""
+    conn = lease.conn
+    try:
+        cookie = execute_as(conn, principal)
+    except errors as exc:
+        lease.broken()
+        error = query_error(exc)
+        raise QueryError(f"Could not query as database user {principal!r}: {error.message}", error.number) from None
+    lease.broken()
+    failure: MssqlMcpError | None = None
+    try:
+        result = work()
+    except MssqlMcpError as exc:  # the statement failed (or the table is not there for this user): revert
+        failure = exc
+    try:
+        if commit and failure is None:
+            conn.commit()
+        else:
+            conn.rollback()
+    except errors as exc:  # the lease stays broken: closing the connection reverts the person
+        if commit and failure is None:
+            raise commit_error(exc, where) from None
+        raise lost_error(exc, where) from None
+    try:
+        revert(conn, cookie)
+    except errors as exc:
+        log.warning("REVERT failed; the connection is closed instead: %s", query_error(exc).message)
+    else:
+        lease.usable = lease.ended = True  # rolled back or committed above: no second ROLLBACK
+    if failure is not None:
+        raise failure
+    return result

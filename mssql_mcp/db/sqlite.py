@@ -208,10 +208,9 @@ class SqliteDatabase:
             indexes = []
             for ix_name, unique, origin in index_rows:
                 ix_cols = con.execute("SELECT name FROM pragma_index_info(?) ORDER BY seqno", (ix_name,)).fetchall()
+                names = tuple(c[0] or "<expr>" for c in ix_cols)
                 indexes.append(
-                    IndexInfo(
-                        ix_name, tuple(c[0] or "<expr>" for c in ix_cols), bool(unique), primary_key=origin == "pk"
-                    )
+                    IndexInfo(_index_name(name, ix_name, origin, names), names, bool(unique), origin == "pk")
                 )
         # A rowid alias (INTEGER PRIMARY KEY) has no index entry: report the key as the index SQL Server would show.
         pk_cols = tuple(c[0] for c in sorted((c for c in cols if c[4]), key=lambda c: c[4]))
@@ -363,6 +362,15 @@ def _authorized(con: sqlite3.Connection, authorizer: Authorizer | None) -> Itera
         yield
     finally:
         con.set_authorizer(None)  # the backend's own catalog queries (pragma_table_info, ...) run unguarded
+
+
+def _index_name(table: str, name: str, origin: str, columns: tuple[str, ...]) -> str:
+    """SQLite names the indexes of PRIMARY KEY and UNIQUE constraints sqlite_autoindex_<table>_<n>; SQL Server
+    users see constraint names, here PK_<table> and UQ_<table>_<columns> (SQL Server's own generated names
+    add a random suffix, which a file without them cannot have)."""
+    if not name.lower().startswith("sqlite_autoindex_"):
+        return name
+    return f"PK_{table}" if origin == "pk" else f"UQ_{table}_{'_'.join(columns)}"
 
 
 def _is_rowid_alias(cols: list[tuple[Any, ...]], pk: str) -> bool:

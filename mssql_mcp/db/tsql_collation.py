@@ -5,25 +5,27 @@ GROUP BY, ORDER BY and DISTINCT (https://www.sqlite.org/datatype3.html#collation
 collations are case-insensitive and accent-sensitive, so each of those, when it involves text, is given
 TSQL_CI_AS here. LIKE needs nothing: the backend's own `like` function applies the same rules.
 
-A GUID column counts as text (SQL Server compares GUIDs case-insensitively) and prints in upper case; an
-ORDER BY on one is refused, since SQL Server orders GUIDs by byte groups (the last six bytes first).
+A GUID column prints in upper case, and compares and sorts under TSQL_GUID: case-insensitively, and ordered
+by SQL Server's byte groups (the last six bytes first), not as text.
+
+UNION, INTERSECT and EXCEPT compare rows by the collation of the first SELECT's columns, and
+COUNT(DISTINCT …) by its argument's, so those get TSQL_CI_AS too.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from mssql_mcp.db.tsql_functions import COLLATION
+from mssql_mcp.db.tsql_functions import COLLATION, GUID_COLLATION
 from mssql_mcp.db.tsql_semantics import ColumnTypes, value_type
-from mssql_mcp.errors import TranslationError
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
-def _collated(node: exp.Expr) -> exp.Expr:
+def _collated(node: exp.Expr, collation: str = COLLATION) -> exp.Expr:
     if isinstance(node, exp.Collate):
         return node
-    return exp.Collate(this=node, expression=exp.Var(this=COLLATION))
+    return exp.Collate(this=node, expression=exp.Var(this=collation))
 
 
 def _text(node: exp.Expr, columns: ColumnTypes) -> bool:
@@ -61,8 +63,9 @@ def apply(tree: exp.Expr, columns: ColumnTypes) -> exp.Expr:
             o for o in (node.this, node.args.get("expression"), node.args.get("low"), node.args.get("high")) if o
         ]
         numbers = any(isinstance(o, exp.Literal) and not o.is_string for o in operands)
+        guid = any(value_type(o, columns) == "GUID" for o in operands)
         if not numbers and any(_text(o, columns) for o in operands):
-            node.set("this", _collated(node.this))
+            node.set("this", _collated(node.this, GUID_COLLATION if guid else COLLATION))
     for node in list(tree.find_all(exp.In)):
         if _text(node.this, columns) or any(_text(e, columns) for e in node.expressions):
             node.set("this", _collated(node.this))
@@ -74,6 +77,13 @@ def apply(tree: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     for window in list(tree.find_all(exp.Window)):
         partition = window.args.get("partition_by") or []
         window.set("partition_by", [_collated(e) if _text(e, columns) else e for e in partition])
+    for count in list(tree.find_all(exp.Count)):  # COUNT(DISTINCT x): distinct under the argument's collation
+        distinct = count.this
+        if isinstance(distinct, exp.Distinct):
+            distinct.set("expressions", [_collated(e) if _text(e, columns) else e for e in distinct.expressions])
+    for union in list(tree.find_all(exp.SetOperation)):
+        if union.args.get("distinct"):
+            _first_select_collated(union, columns)
     for ordered in list(tree.find_all(exp.Ordered)):
         _order_term(ordered, columns)
     for select in list(tree.find_all(exp.Select)):
@@ -89,17 +99,56 @@ def _order_term(ordered: exp.Ordered, columns: ColumnTypes) -> None:
     )
     named = _projection(select, term) if top_level and isinstance(select, exp.Select) else None
     kind = value_type(_unaliased(named) if named is not None else term, columns)
-    if kind == "GUID":
-        raise TranslationError(
-            "ORDER BY a uniqueidentifier is not supported on the embedded database "
-            "(SQL Server orders GUIDs by byte groups, not as text)."
-        )
-    if not _text(_unaliased(named) if named is not None else term, columns):
+    if not kind and isinstance(select, exp.Select) and isinstance(term, exp.Column):
+        kind = _derived_type(select, term, columns)
+    collation = GUID_COLLATION if kind == "GUID" else COLLATION
+    if kind != "GUID" and not _text(_unaliased(named) if named is not None else term, columns):
         return
     if named is not None and isinstance(term, exp.Literal):  # ORDER BY 2: order by the expression itself
-        ordered.set("this", _collated(_unaliased(named).copy()))
+        ordered.set("this", _collated(_unaliased(named).copy(), collation))
     else:
-        ordered.set("this", _collated(term))
+        ordered.set("this", _collated(term, collation))
+
+
+def _derived_type(select: exp.Select, column: exp.Column, columns: ColumnTypes) -> str:
+    """The type of a derived table's column, from the projection that names it (a GUID sorts apart)."""
+    source = select.args.get("from_") or select.args.get("from")
+    derived = source.this if isinstance(source, exp.From) else None
+    if not isinstance(derived, exp.Subquery) or (column.table and column.table != derived.alias):
+        return ""
+    inner = derived.this
+    while isinstance(inner, exp.SetOperation):
+        inner = inner.this
+    if not isinstance(inner, exp.Select):
+        return ""
+    for projection in inner.expressions:
+        if projection.alias_or_name.lower() == column.name.lower():
+            return value_type(_unaliased(projection), columns)
+    return ""
+
+
+def _first_select_collated(union: exp.SetOperation, columns: ColumnTypes) -> None:
+    """SQLite compares a compound SELECT's rows by the collation of the leftmost SELECT's columns."""
+    first = union.this
+    while isinstance(first, exp.SetOperation):
+        first = first.this
+    if not isinstance(first, exp.Select):
+        return
+    out: list[exp.Expr] = []
+    for projection in first.expressions:
+        inner = _unaliased(projection)
+        if isinstance(inner, exp.Star) or not _text(inner, columns) or isinstance(inner, exp.Collate):
+            out.append(projection)
+            continue
+        name = (
+            projection.alias
+            if isinstance(projection, exp.Alias)
+            else inner.name
+            if isinstance(inner, exp.Column)
+            else ""
+        )
+        out.append(exp.alias_(_collated(inner), name, quoted=True))
+    first.set("expressions", out)
 
 
 def _projections(select: exp.Select, columns: ColumnTypes) -> None:

@@ -14,7 +14,7 @@ import re
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from mssql_mcp.db.tsql_functions import ConversionFailed, _fail, take_error
+from mssql_mcp.db.tsql_functions import ConversionFailed, _fail, refuse, take_error
 
 CAST_FUNCTION = "tsql_cast"
 DATE_TYPES = frozenset({"DATE", "DATETIME", "DATETIME2", "SMALLDATETIME", "TIME"})
@@ -44,6 +44,7 @@ STYLES = {
 
 
 _DATE_TEXT = re.compile(r"^\s*(\d{4})-?(\d{2})-?(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?\s*$")
+_OFFSET_TEXT = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[+-]\d{1,2}:\d{2}|Z)\s*$", re.IGNORECASE)
 _TIME_TEXT = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?\s*$")
 
 
@@ -68,6 +69,8 @@ def parse_datetime(value: object, target: str) -> tuple[dt.datetime, int]:
     if match:  # a time alone is that time on 1900-01-01, SQL Server's default date
         h, mi, s, frac = match.groups()
         return dt.datetime(1900, 1, 1, int(h), int(mi), int(s or 0)), int((frac or "0").ljust(7, "0"))
+    if _OFFSET_TEXT.search(value):  # SQL Server reads it as a datetimeoffset; values here carry no offset
+        raise refuse("A date with a time zone offset (datetimeoffset)")
     raise _fail(f"Conversion failed when converting date and/or time from character string {value!r}.")
 
 
@@ -161,6 +164,24 @@ def _date_style(value: object, style: int, source: str) -> str:
     return moment.strftime(STYLES[style])
 
 
+def _text(value: object, style: int, source: str) -> str:
+    """A value as text: a date in its style, a decimal with its type's scale (12.50 for decimal(4,2))."""
+    if source in DATE_TYPES and style >= 0:
+        return _date_style(value, style, source)
+    if source.startswith("SCALE:"):  # set by the translation from the value's declared type
+        try:
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+            return str(number.quantize(Decimal(1).scaleb(-int(source[6:])), ROUND_HALF_UP))
+        except InvalidOperation:  # a file that is not ours may store text in a DECIMAL column
+            return str(value)
+    if isinstance(value, bytes):
+        raise refuse("Converting binary data to text")
+    if isinstance(value, float) and source != "TEXT":
+        # SQL Server prints a decimal with its type's scale and a float in its own style: neither is known here
+        raise refuse("Converting a computed decimal or float value to text")
+    return str(value)
+
+
 def tsql_cast(
     value: object, target: str, precision: int, scale: int, style: int, source: str
 ) -> str | int | float | None:
@@ -178,7 +199,7 @@ def tsql_cast(
     if target == "UNIQUEIDENTIFIER":
         return _to_guid(value)
     if target == "TEXT":
-        text = _date_style(value, style, source) if source in DATE_TYPES and style >= 0 else str(value)
+        text = _text(value, style, source)
         return text[:precision] if precision > 0 else text
     raise _fail(f"Conversion to {target.lower()} is not supported on the embedded database.")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 
 from mssql_mcp.db.tsql_convert import parse_datetime
 from mssql_mcp.db.tsql_functions import _fail
@@ -31,6 +32,7 @@ UNITS = {
     "second": "second", "ss": "second", "s": "second",
     "millisecond": "millisecond", "ms": "millisecond",
 }  # fmt: skip
+_OFFSET = re.compile(r"(?<=\d)\s*(?:[+-]\d{1,2}:\d{2}|Z)\s*$", re.IGNORECASE)
 _EPOCH = dt.datetime(1900, 1, 1)  # a Monday; weeks are counted from the Sunday before it
 _SECONDS = {"hour": 3600, "minute": 60, "second": 1}
 
@@ -98,10 +100,68 @@ def dateadd(unit: str, number: object, value: object, source: str) -> str | None
     return _render(moment, source)
 
 
-def datename(unit: str, value: object, source: str) -> str | None:
+# DATEPART's and DATENAME's parts and their abbreviations (datepart-transact-sql); tzoffset is refused, since
+# values carry no offset here.
+PARTS = {
+    **{name: "year" for name in ("year", "yy", "yyyy")},
+    **{name: "quarter" for name in ("quarter", "qq", "q")},
+    **{name: "month" for name in ("month", "mm", "m")},
+    **{name: "dayofyear" for name in ("dayofyear", "dy", "y")},
+    **{name: "day" for name in ("day", "dd", "d")},
+    **{name: "week" for name in ("week", "wk", "ww")},
+    **{name: "weekday" for name in ("weekday", "dw", "w")},
+    **{name: "hour" for name in ("hour", "hh")},
+    **{name: "minute" for name in ("minute", "mi", "n")},
+    **{name: "second" for name in ("second", "ss", "s")},
+    **{name: "millisecond" for name in ("millisecond", "ms")},
+    **{name: "microsecond" for name in ("microsecond", "mcs")},
+    **{name: "nanosecond" for name in ("nanosecond", "ns")},
+    **{name: "iso_week" for name in ("iso_week", "isowk", "isoww")},
+}
+
+
+def datepart(part: str, value: object, source: str) -> int | None:
+    """DATEPART as with the default DATEFIRST 7 (Sunday is day 1, and week 1 holds January 1)."""
     if value is None:
         return None
+    if isinstance(value, str):  # a datetimeoffset's parts are those of its local time (datepart-transact-sql)
+        value = _OFFSET.sub("", value)
+    moment, ticks = parse_datetime(value, "DATETIME2" if source != "TIME" else "TIME")
+    if part == "quarter":
+        return (moment.month - 1) // 3 + 1
+    if part == "dayofyear":
+        return moment.timetuple().tm_yday
+    if part == "weekday":
+        return (moment.weekday() + 1) % 7 + 1  # Python's Monday 0 is T-SQL's 2
+    if part == "week":
+        jan1 = (moment.replace(month=1, day=1).weekday() + 1) % 7  # Sunday 0
+        return (moment.timetuple().tm_yday + jan1 - 1) // 7 + 1
+    if part == "iso_week":
+        return moment.isocalendar()[1]
+    if part in ("millisecond", "microsecond", "nanosecond"):
+        return {"millisecond": ticks // 10_000, "microsecond": ticks // 10, "nanosecond": ticks * 100}[part]
+    number: int = getattr(moment, part)
+    return number
+
+
+def datename(part: str, value: object, source: str) -> str | None:
+    """DATENAME: month and weekday names in us_english, the other parts as DATEPART's number in text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = _OFFSET.sub("", value)
     moment = _moment(value, source)
-    if unit in ("month", "mm", "m"):
+    if part == "month":
         return calendar.month_name[moment.month]
-    return calendar.day_name[(moment.weekday())]
+    if part == "weekday":
+        return calendar.day_name[moment.weekday()]
+    return str(datepart(part, value, source))
+
+
+def now(kind: str, utc: int) -> str:
+    """GETDATE (datetime: 1/300 s) and SYSDATETIME (datetime2(7)); the UTC forms when `utc` is 1."""
+    from mssql_mcp.db.tsql_convert import tsql_cast
+
+    moment = dt.datetime.now(dt.UTC).replace(tzinfo=None) if utc else dt.datetime.now()
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return str(tsql_cast(text, kind, 38, 7 if kind == "DATETIME2" else 3, -1, ""))

@@ -20,10 +20,12 @@ import functools
 import sqlite3
 import threading
 import unicodedata
+import uuid
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 COLLATION = "TSQL_CI_AS"
+GUID_COLLATION = "TSQL_GUID"
 _local = threading.local()
 _Key = tuple[tuple[str, ...], tuple[str, ...]]
 SqliteValue = str | int | float | bytes | None
@@ -45,6 +47,16 @@ def _fail(message: str) -> ConversionFailed:
     return ConversionFailed(message)
 
 
+class Unsupported(ValueError):
+    """Not computed the SQL Server way here: a refusal, which TRY_CAST must not turn into NULL."""
+
+
+def refuse(what: str) -> Unsupported:
+    message = f"{what} is not supported on the embedded SQLite database."
+    _local.error = message
+    return Unsupported(message)
+
+
 # -- collation ----------------------------------------------------------------------------------------------
 
 
@@ -64,6 +76,9 @@ def sort_key(text: str) -> _Key:
 
 
 def collate(left: str, right: str) -> int:
+    if left.isascii() and right.isascii():  # no accents: the sort key is the lower-cased text (ORDER BY names)
+        x, y = left.rstrip(" ").lower(), right.rstrip(" ").lower()
+        return (x > y) - (x < y)
     a, b = sort_key(left), sort_key(right)
     return (a > b) - (a < b)
 
@@ -125,9 +140,13 @@ def like(pattern: object, value: object, escape: object = None) -> int | None:
     if pattern is None or value is None:
         return None
     tokens = _like_regex(str(pattern), None if escape is None else str(escape))
-    text = str(value)
+    return int(_match(tokens, str(value), 0))
+
+
+def _match(tokens: list[tuple[str, object]], text: str, start: int) -> bool:
+    """Whether text[start:] matches the pattern's tokens."""
     # Greedy matching with backtracking over % (the classic wildcard algorithm, linear memory).
-    t = p = 0
+    t, p = start, 0
     star_p, star_t = -1, 0
     while t < len(text):
         if p < len(tokens) and tokens[p][0] != "%" and _matches_one(tokens[p], text[t]):
@@ -139,16 +158,57 @@ def like(pattern: object, value: object, escape: object = None) -> int | None:
             star_t += 1
             t, p = star_t, star_p + 1
         else:
-            return 0
+            return False
     while p < len(tokens) and tokens[p][0] == "%":
         p += 1
-    return int(p == len(tokens))
+    return p == len(tokens)
+
+
+_PATINDEX_LIMIT = 100_000  # characters: the search tries each start, inside one uninterruptible call
+
+
+def patindex(pattern: object, value: object) -> int | None:
+    """PATINDEX: the 1-based start of the first match of `pattern` (LIKE's wildcards), 0 when none
+    (https://learn.microsoft.com/sql/t-sql/functions/patindex-transact-sql). A leading % lets the match
+    start anywhere; without one it must start at the first character."""
+    if pattern is None or value is None:
+        return None
+    text, written = str(value), str(pattern)
+    if len(text) > _PATINDEX_LIMIT:
+        raise refuse(f"PATINDEX over more than {_PATINDEX_LIMIT:,} characters")
+    if not written.startswith("%"):
+        return int(_match(_like_regex(written, None), text, 0))
+    tokens = _like_regex(written[1:], None)
+    return next((start + 1 for start in range(len(text) + 1) if _match(tokens, text, start)), 0)
+
+
+def _guid_key(text: str) -> bytes | None:
+    try:
+        stored = uuid.UUID(text.strip()).bytes_le  # SQL Server's storage order of the 16 bytes
+    except ValueError:
+        return None
+    return bytes(stored[i] for i in _GUID_ORDER)
+
+
+# SQL Server compares uniqueidentifier values by byte groups: bytes 10-15 first, then 8-9, 6-7, 4-5 and 0-3
+# (https://learn.microsoft.com/dotnet/framework/data/adonet/sql/comparing-guid-and-uniqueidentifier-values).
+_GUID_ORDER = (10, 11, 12, 13, 14, 15, 8, 9, 6, 7, 4, 5, 0, 1, 2, 3)
+
+
+def collate_guid(left: str, right: str) -> int:
+    a, b = _guid_key(left), _guid_key(right)
+    if a is None or b is None:  # not a GUID: as text under the default collation
+        return collate(left, right)
+    return (a > b) - (a < b)
 
 
 def register(con: sqlite3.Connection) -> None:
-    from mssql_mcp.db import tsql_convert, tsql_dates, tsql_strings  # they build on this module
+    from mssql_mcp.db import tsql_convert, tsql_dates, tsql_numbers, tsql_strings  # they build on this module
 
     con.create_collation(COLLATION, collate)
+    con.create_collation(GUID_COLLATION, collate_guid)
+    con.create_aggregate("tsql_avg", 1, cast(Callable[[], Any], tsql_numbers.Average))
+    con.create_function("tsql_now", 2, tsql_dates.now)  # not deterministic: the clock
     for name, arity, function in (
         ("upper", 1, tsql_strings.upper),
         ("round", 1, tsql_strings.round_),
@@ -168,6 +228,8 @@ def register(con: sqlite3.Connection) -> None:
         ("tsql_dateadd", 4, tsql_dates.dateadd),
         ("tsql_datediff", 4, tsql_dates.datediff),
         ("tsql_datename", 3, tsql_dates.datename),
+        ("tsql_datepart", 3, tsql_dates.datepart),
+        ("tsql_patindex", 2, patindex),
     ):
         con.create_function(name, arity, cast(Callable[..., SqliteValue], function), deterministic=True)
     con.create_function("like", 2, like, deterministic=True)

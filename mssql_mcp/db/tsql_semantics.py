@@ -8,7 +8,7 @@ Runs after the syntactic rewrites of `tsql_sqlite` on the same tree. The SQL Ser
 - LEN does not count trailing spaces (https://learn.microsoft.com/sql/t-sql/functions/len-transact-sql);
 - text comparisons, IN, BETWEEN, GROUP BY, PARTITION BY, DISTINCT and ORDER BY use the collation
   TSQL_CI_AS (case-insensitive, accent-sensitive, as SQL Server's default collations);
-- GUIDs print in upper case; ORDER BY a GUID is refused (SQL Server sorts them by byte groups, not as text);
+- GUIDs print in upper case and sort by SQL Server's byte groups (`tsql_collation`);
 - FORMAT, PIVOT and UNPIVOT are refused.
 """
 
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
+from mssql_mcp.db import tsql_numbers
 from mssql_mcp.db.tsql_convert import CAST_FUNCTION, DATE_TYPES, STYLES
 from mssql_mcp.errors import TranslationError
 
@@ -65,7 +66,53 @@ def declared_types(tree: exp.Expr, types: Mapping[str, Mapping[str, str]]) -> Co
             if declared:
                 found[(qualifier, name)] = declared.upper()
                 break
+    _derived_types(tree, types, found)
     return found
+
+
+def _derived_types(tree: exp.Expr, types: Mapping[str, Mapping[str, str]], found: ColumnTypes) -> None:
+    """A derived table's columns have the types of the projections that make them (a CAST, a literal, a
+    column), when every branch of a UNION agrees; the outer statement's columns that name them get those."""
+    derived: dict[str, dict[str, str]] = {}
+    for subquery in tree.find_all(exp.Subquery):
+        if not subquery.alias or not isinstance(subquery.parent, exp.From | exp.Join):
+            continue
+        branches = list(subquery.this.flatten()) if isinstance(subquery.this, exp.SetOperation) else [subquery.this]
+        if not all(isinstance(b, exp.Select) for b in branches):
+            continue
+        inner = declared_types(subquery.this, types)
+        names = [p.alias_or_name.lower() for p in branches[0].expressions]
+        for index, name in enumerate(names):
+            kinds = {_projection_type(b.expressions[index], inner) for b in branches if index < len(b.expressions)}
+            if len(kinds) == 1 and "" not in kinds:
+                derived.setdefault(subquery.alias.lower(), {})[name] = kinds.pop()
+    for column in tree.find_all(exp.Column):
+        name, qualifier = column.name.lower(), column.table.lower()
+        if (qualifier, name) in found:
+            continue
+        tables = [qualifier] if qualifier else list(derived)
+        for table in tables:
+            if name in derived.get(table, {}):
+                found[(qualifier, name)] = derived[table][name]
+                break
+
+
+def _projection_type(projection: exp.Expr, inner: ColumnTypes) -> str:
+    node = projection.this if isinstance(projection, exp.Alias) else projection
+    if isinstance(node, exp.Cast | exp.TryCast) and isinstance(node.args.get("to"), exp.DataType):
+        return str(node.args["to"].sql(dialect="tsql")).upper()
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "VARCHAR"
+        if node.is_int:
+            return "INT"
+        digits = node.name.partition(".")[2]
+        return f"DECIMAL(38,{len(digits)})" if digits.isdigit() else ""
+    if isinstance(node, exp.National):
+        return "NVARCHAR"
+    if isinstance(node, exp.Column):
+        return inner.get((node.table.lower(), node.name.lower()), "")
+    return ""
 
 
 def _column_type(node: exp.Column, columns: ColumnTypes) -> str:
@@ -80,12 +127,18 @@ def value_type(node: exp.Expr, columns: ColumnTypes) -> str:
         return "TEXT" if node.is_string else ""
     if isinstance(node, exp.CurrentTimestamp):
         return "DATETIME"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_now":
+        return str(node.expressions[0].name)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_datename":
+        return "TEXT"
     if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_dateadd":
         return node.expressions[3].name or "DATETIME"
     if isinstance(node, exp.Anonymous) and node.name.lower() == "tsql_datefromparts":
         return "DATE"
     if isinstance(node, exp.Anonymous) and node.name.lower() == CAST_FUNCTION:
         target = node.expressions[1].name
+        if target == "UNIQUEIDENTIFIER":
+            return "GUID"
         return "TEXT" if target == "TEXT" else target if target in DATE_TYPES else ""
     if isinstance(node, exp.Collate):
         return value_type(node.this, columns)
@@ -159,6 +212,15 @@ def _conversion(value: exp.Expr, to: exp.DataType, style: int, safe: bool, colum
             )
         elif source == "GUID":
             value = _call("UPPER", value)
+        elif source == "":
+            digits = tsql_numbers.text_scale(value, columns)
+            if digits is not None:
+                source = f"SCALE:{digits}"
+            elif tsql_numbers.inexact(value, columns):
+                raise TranslationError(
+                    "Converting a computed decimal or float value to text is not supported on the embedded "
+                    "SQLite database (SQL Server prints it with its type's scale)."
+                )
     elif to.this == exp.DType.TIMESTAMPTZ:  # DATETIMEOFFSET
         raise TranslationError("datetimeoffset is not supported on the embedded SQLite database.")
     else:
@@ -185,6 +247,16 @@ def _bare(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def part_name(name: str) -> str:
+    """DATEPART's part by any of its names (datepart-transact-sql), or a one-line refusal."""
+    from mssql_mcp.db.tsql_dates import PARTS
+
+    part = PARTS.get(name.lower())
+    if part is None:
+        raise TranslationError(f"The date part {name.lower()} is not supported on the embedded SQLite database.")
+    return part
+
+
 def _date_call(name: str, unit: str, *args: exp.Expr) -> exp.Expr:
     from mssql_mcp.db.tsql_dates import UNITS
 
@@ -204,16 +276,23 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         start, end = _bare(node.expression), _bare(node.this)
         source = value_type(start, columns) or value_type(end, columns)
         return _date_call("tsql_datediff", node.text("unit"), start, end, exp.Literal.string(source))
-    if isinstance(node, exp.TimeToStr):  # DATENAME(month|weekday|year); FORMAT parses to the same node
-        fmt, value = node.text("format"), _bare(node.this)
-        typed = exp.Literal.string(value_type(value, columns))
-        if fmt in ("%B", "%A"):
-            return _call("tsql_datename", exp.Literal.string("month" if fmt == "%B" else "weekday"), value, typed)
-        if fmt == "%Y":
-            return _call("STRFTIME", exp.Literal.string("%Y"), value)
-        raise TranslationError(
-            "FORMAT (and DATENAME other than month, weekday and year) is not supported on the embedded SQLite database."
-        )
+    if isinstance(node, exp.TimeToStr):  # FORMAT(date, …); DATENAME is parsed apart (tsql_parse)
+        raise TranslationError("FORMAT is not supported on the embedded SQLite database.")
+    if isinstance(node, exp.Anonymous) and node.name.upper() in ("TSQL_DATEPART_RAW", "TSQL_DATENAME_RAW"):
+        part, value = node.expressions[0], _bare(node.expressions[1])
+        name = "tsql_datepart" if node.name.upper() == "TSQL_DATEPART_RAW" else "tsql_datename"
+        return _call(name, part, value, exp.Literal.string(value_type(value, columns)))
+    if isinstance(node, exp.Year | exp.Month | exp.Day):
+        value = _bare(node.this)
+        part = exp.Literal.string(type(node).__name__.lower())
+        return _call("tsql_datepart", part, value, exp.Literal.string(value_type(value, columns)))
+    if isinstance(node, exp.CurrentTimestamp) or (
+        isinstance(node, exp.Anonymous) and node.name.upper() in ("SYSDATETIME", "GETUTCDATE", "SYSUTCDATETIME")
+    ):
+        # GETDATE and CURRENT_TIMESTAMP are datetime, SYSDATETIME datetime2(7) (getdate-transact-sql)
+        name = "GETDATE" if isinstance(node, exp.CurrentTimestamp) else node.name.upper()
+        kind = "DATETIME2" if "SYS" in name else "DATETIME"
+        return _call("tsql_now", exp.Literal.string(kind), exp.Literal.number(int("UTC" in name)))
     if isinstance(node, exp.StrPosition):
         start = node.args.get("position") or exp.Literal.number(1)
         return _call("tsql_charindex", node.args["substr"], node.this, start)
@@ -227,13 +306,17 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         return _call("tsql_divide", node.this, node.expression)
     if isinstance(node, exp.Mod):
         return _call("tsql_modulo", node.this, node.expression)
-    if isinstance(node, exp.Year | exp.Month | exp.Day | exp.Extract):
-        # A number as a date is days since 1900-01-01 (YEAR(0) is 1900): convert it before STRFTIME sees it.
-        key = "expression" if isinstance(node, exp.Extract) else "this"
-        arg = _bare(node.args[key])
-        if isinstance(arg, exp.Literal) and not arg.is_string or isinstance(arg, exp.Neg):
-            number = [exp.Literal.string("DATETIME"), *(exp.Literal.number(n) for n in (38, 3, -1))]
-            node.set(key, _call(CAST_FUNCTION, arg, *number, exp.Literal.string("")))
+    if isinstance(node, exp.Extract):  # EXTRACT(part FROM d): the parts are named as in DATEPART
+        value = _bare(node.expression)
+        typed = exp.Literal.string(value_type(value, columns))
+        return _call("tsql_datepart", exp.Literal.string(part_name(node.this.name)), value, typed)
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX" and len(node.expressions) == 2:
+        return _call("tsql_patindex", *node.expressions)
+    if type(node) is exp.Concat:  # each argument converted as CAST to text would (a decimal keeps its scale)
+        text = exp.DataType.build("VARCHAR(MAX)", dialect="tsql")
+        for arg in list(node.expressions):
+            if value_type(arg, columns) not in ("TEXT", "GUID") and not isinstance(arg, exp.Null):
+                arg.replace(_conversion(arg.copy(), text, -1, False, columns) or arg.copy())
         return None
     if isinstance(node, exp.ConcatWs):
         return _call("tsql_concat_ws", *node.expressions)
@@ -253,13 +336,11 @@ def _functions(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
 
 def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
     """One node, children already rewritten."""
-    done = _functions(node, columns)
+    done = tsql_numbers.rewrite(node, columns) or _functions(node, columns)
     if done is not None:
         return done
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
         raise TranslationError("STRING_AGG … WITHIN GROUP is not supported on the embedded SQLite database.")
-    if isinstance(node, exp.LimitOptions) and node.args.get("with_ties"):
-        raise TranslationError("TOP … WITH TIES is not supported on the embedded SQLite database.")
     for kind, what in _REFUSED.items():
         if isinstance(node, kind):
             raise TranslationError(f"{what} is not supported on the embedded SQLite database.")
@@ -274,6 +355,8 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr:
         return _conversion(node.expression, node.this, style, bool(node.args.get("safe")), columns) or node
     if isinstance(node, exp.Length):  # LEN: trailing spaces do not count
         inner = node.this.this if isinstance(node.this, exp.Cast) else node.this
+        if value_type(inner, columns) in DATE_TYPES:  # LEN(GETDATE()): the date as text, style 0 or ISO
+            inner = _conversion(inner, exp.DataType.build("VARCHAR(MAX)", dialect="tsql"), -1, False, columns) or inner
         return exp.Length(
             this=_call("RTRIM", exp.Cast(this=inner, to=exp.DataType.build("TEXT")), exp.Literal.string(" "))
         )

@@ -31,8 +31,9 @@ from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
-from mssql_mcp.db import tsql_collation, tsql_semantics
+from mssql_mcp.db import tsql_collation, tsql_semantics, tsql_top
 from mssql_mcp.db.tsql_convert import CAST_FUNCTION
+from mssql_mcp.db.tsql_parse import NEEDS_OWN_PARSE, EmbeddedTSQL, part_name
 from mssql_mcp.errors import TranslationError
 from mssql_mcp.sqlgate.parse_messages import describe
 
@@ -79,7 +80,9 @@ def translate(sql: str, schema: Schema = NO_SCHEMA, *, statement: exp.Expr | Non
         cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    tree = statement.copy() if statement is not None else _parse(sql)
+    # The gate's tree loses DATEPART's written part and SYSDATETIME's type: parse those statements here.
+    own = statement is None or NEEDS_OWN_PARSE.search(sql) is not None
+    tree = _parse(sql) if own else statement.copy()  # type: ignore[union-attr]
     translated = _translate_tree(tree, schema)
     with _CACHE_LOCK:
         _CACHE[key] = translated
@@ -89,7 +92,7 @@ def translate(sql: str, schema: Schema = NO_SCHEMA, *, statement: exp.Expr | Non
 def _parse(sql: str) -> exp.Expr:
     try:
         # A trailing `; -- comment` parses as a Semicolon node: it is not a statement.
-        trees = [t for t in sqlglot.parse(sql, read="tsql") if t is not None and not isinstance(t, exp.Semicolon)]
+        trees = [t for t in sqlglot.parse(sql, read=EmbeddedTSQL) if t is not None and not isinstance(t, exp.Semicolon)]
     except ParseError as exc:
         raise TranslationError(f"Could not parse the T-SQL: {describe(exc)}.") from None
     if len(trees) != 1:
@@ -101,6 +104,8 @@ def _translate_tree(tree: exp.Expr, schema: Schema) -> str:
     """Rewrite `tree` (the caller's own copy: it is changed in place) and render it as SQLite SQL."""
     tree = _unwrap(tree)
     _drop_planner_hints(tree)
+    _date_parts(tree)
+    tsql_top.apply(tree)
     columns = tsql_semantics.declared_types(tree, schema.types)
     text_columns = {key for key, declared in columns.items() if _is_text_type(declared)}
     tree = _rewrite_tree(tree, text_columns, columns)
@@ -111,6 +116,16 @@ def _translate_tree(tree: exp.Expr, schema: Schema) -> str:
         return tree.sql(dialect=_QuotingSQLite, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise TranslationError(f"The embedded SQLite database cannot run this T-SQL: {_first_line(exc)}") from None
+
+
+def _date_parts(tree: exp.Expr) -> None:
+    """DATEPART/DATENAME's first argument is a part name, not a column: make it the canonical name."""
+    for call in list(tree.find_all(exp.Anonymous)):
+        if call.name.upper() in ("TSQL_DATEPART_RAW", "TSQL_DATENAME_RAW"):
+            if len(call.expressions) != 2:
+                raise TranslationError(f"{call.name.upper()[5:13]} takes a date part and a date.")
+            part = tsql_semantics.part_name(part_name(call.expressions[0]))
+            call.expressions[0].replace(exp.Literal.string(part))
 
 
 def _unnamed_projections(tree: exp.Expr) -> None:
@@ -271,12 +286,8 @@ def _rewrite(node: exp.Expr, text_columns: set[tuple[str, str]]) -> exp.Expr:
                 )
             ],
         )
-    if isinstance(node, exp.Anonymous) and node.name.upper() in ("GETUTCDATE", "SYSUTCDATETIME"):
-        return exp.CurrentTimestamp()
     if isinstance(node, exp.DateDiff) and node.text("unit").upper() in ("YEAR", "QUARTER", "MONTH"):
         return _month_diff(node)
-    if isinstance(node, exp.LimitOptions) and node.args.get("percent"):
-        raise TranslationError("TOP … PERCENT is not supported on the embedded SQLite database; use TOP n.")
     if isinstance(node, exp.Table) and node.args.get("db") is not None and node.db.lower() == "dbo":
         node = node.copy()
         node.set("db", None)

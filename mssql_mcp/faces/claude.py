@@ -27,6 +27,11 @@ from mssql_mcp.schema_index import Match
 from mssql_mcp.serialize import json_rows, render_table
 
 MAX_SEARCH_LIMIT = 50
+# The embedded backend says what it is (docs/embedded_database.md): answers are SQL Server's, or a refusal.
+EMBEDDED_NOTE = (
+    " This database is the embedded SQLite demo speaking T-SQL: a query returns SQL Server's answer or is refused"
+    " with one line naming the construct (FORMAT, PIVOT, variables, datetimeoffset, ... are refused)."
+)
 MAX_SEARCH_CHARS = 1000  # a question of a few words; the index reads at most MAX_QUESTION_WORDS of them
 SYSNAME_CHARS = 128  # SQL Server's longest identifier
 # "[schema].[name]" with every "]" doubled: the longest way to write a two-part name.
@@ -108,6 +113,7 @@ def register(face: FaceContext) -> list[BaseRoute]:
         description=(
             f"Run one T-SQL statement ({mode}). Results are capped at {queries.max_rows} rows and say "
             f"'truncated' when cut; queries time out after {queries.timeout:g} s. Prefer TOP/WHERE to narrow results."
+            + (EMBEDDED_NOTE if queries.database.kind == "sqlite" else "")
         ),
         annotations=READ_ONLY if queries.read_only else WRITE,
     )

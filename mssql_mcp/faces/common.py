@@ -25,6 +25,7 @@ from mssql_mcp.logs import event
 from mssql_mcp.oauth import AuthComponents
 from mssql_mcp.oauth.identity import is_person_key
 from mssql_mcp.oauth.provider import Provider
+from mssql_mcp.oauth.store import PersonRecord
 from mssql_mcp.queries import QueryService, caller_scope
 from mssql_mcp.settings import Settings
 
@@ -73,10 +74,19 @@ class FaceContext:
     auth: AuthComponents | None = None  # None only in-process (tests): the record pages are then open
 
 
+def _request(ctx: Context | None) -> Request | None:
+    request = ctx.request_context.request if ctx is not None else None
+    return request if isinstance(request, Request) else None
+
+
 def caller(ctx: Context | None) -> tuple[str | None, str | None]:
     """(user, client_id) of the token that authorised this request; (None, None) without sign-in."""
-    request = ctx.request_context.request if ctx is not None else None
-    user = request.scope.get("user") if isinstance(request, Request) else None
+    return request_caller(_request(ctx))
+
+
+def request_caller(request: Request | None) -> tuple[str | None, str | None]:
+    """(user, client_id) of the token that authorised `request` (the bearer check, or a record page's guard)."""
+    user = request.scope.get("user") if request is not None else None
     if not isinstance(user, AuthenticatedUser):
         return None, None
     token = user.access_token
@@ -85,12 +95,15 @@ def caller(ctx: Context | None) -> tuple[str | None, str | None]:
 
 
 def caller_key(ctx: Context | None) -> str | None:
+    return request_key(_request(ctx))
+
+
+def request_key(request: Request | None) -> str | None:
     """Whose share of the database workers a call uses: the signed-in person, else the client's address."""
-    user, client = caller(ctx)
+    user, client = request_caller(request)
     if user or client:
         return f"user:{user}" if user else f"client:{client}"
-    request = ctx.request_context.request if ctx is not None else None
-    if isinstance(request, Request) and request.client is not None:
+    if request is not None and request.client is not None:
         return f"addr:{request.client.host}"
     return None
 
@@ -98,31 +111,41 @@ def caller_key(ctx: Context | None) -> str | None:
 PeopleLookup = Callable[[str], Awaitable[DbIdentity]]
 
 
-def people_lookup(provider: Provider | None, settings: Settings) -> PeopleLookup | None:
-    """How a person from the identity provider becomes a DbIdentity: their record's issuer, groups and e-mail.
+def people_lookup(
+    provider: Provider | None,
+    settings: Settings,
+    assertion: Callable[[PersonRecord], Awaitable[str | None]] | None = None,
+) -> PeopleLookup | None:
+    """How a person from the identity provider becomes a DbIdentity: their record's issuer, groups and e-mail,
+    and under DB_IDENTITY=entra_obo their upstream access token (`assertion`: oauth/oidc_pages.py).
 
     The e-mail counts only when OIDC_ALLOWED_DOMAINS is set: the sign-in rules then let no one in without a
     verified one (oauth/identity.py); otherwise it may be an unverified attribute, and mcp_email stays NULL."""
     if provider is None:
         return None
     verified = bool(settings.oidc_allowed_domains)
+    obo = assertion if settings.db_identity == "entra_obo" else None
 
     async def lookup(key: str) -> DbIdentity:
-        record = await provider.person(key)
+        record = await provider.people.get(key)  # kept briefly (oauth/people_cache.py): no store read per call
         if record is None:
             return identity_of(key)
-        return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups))
+        token = await obo(record) if obo is not None else None
+        return DbIdentity(key, record.issuer, record.email if verified else None, tuple(record.groups), token)
 
     return lookup
 
 
 async def caller_identity(ctx: Context | None) -> DbIdentity | None:
+    return await request_identity(_request(ctx))
+
+
+async def request_identity(request: Request | None) -> DbIdentity | None:
     """The signed-in person, as the database layer names them (db/identity.py); None without sign-in."""
-    user, _client = caller(ctx)
+    user, _client = request_caller(request)
     if not user:
         return None
-    request = ctx.request_context.request if ctx is not None else None
-    people = getattr(request.app.state, "people", None) if isinstance(request, Request) else None
+    people = getattr(request.app.state, "people", None) if request is not None else None
     if people is not None and is_person_key(user):
         return await people(user)  # type: ignore[no-any-return]
     return identity_of(user)
@@ -161,20 +184,23 @@ async def run_tool(
         )
     finally:
         elapsed = (time.perf_counter() - started) * 1000
-        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user, person)
+        _audit(tool, ctx, policy, sql, rows, elapsed, outcome, error, db_user or _db_user(ctx, person), person)
 
 
 def _db_user(ctx: Context | None, person: DbIdentity | None) -> str | None:
-    """The database user the call runs as under DB_IDENTITY=impersonate (for the audit line), else None."""
+    """The database principal the call runs as, for the audit line (the backend's `audit_principal`: the
+    person's user under DB_IDENTITY=impersonate, `login:NAME` for the service login); None on SQLite."""
     request = ctx.request_context.request if ctx is not None else None
     queries = getattr(request.app.state, "queries", None) if isinstance(request, Request) else None
-    people = getattr(getattr(queries, "database", None), "identity_map", None)
-    if people is None:
+    principal = getattr(getattr(queries, "database", None), "audit_principal", None)
+    if principal is None:
         return None
     try:
-        return str(people.principal(person))
+        with person_scope(person):
+            name = principal()
     except MssqlMcpError:
         return None  # unmapped: the call is refused, and the audit line says so
+    return str(name) if name is not None else None
 
 
 def _audit(

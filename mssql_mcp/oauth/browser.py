@@ -19,21 +19,15 @@ Everything that touches the authorization server goes through `Provider` methods
 
 from __future__ import annotations
 
-import base64
-import secrets
-from urllib.parse import urlencode
-
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mssql_mcp.oauth.clients import canonical_resource
+from mssql_mcp.oauth.page_flow import PageFlow, Returned
 from mssql_mcp.oauth.provider import SCOPE, Provider
-from mssql_mcp.oauth.tokens import pkce_challenge
 from mssql_mcp.web import message_page
-
-FLOW_SECONDS = 600  # a sign-in started more than 10 minutes ago must start again
 
 
 class BrowserSignIn:
@@ -60,22 +54,17 @@ class BrowserSignIn:
     ) -> None:
         self.provider = provider
         self.client_id = client_id
-        self.session_cookie, self.flow_cookie = cookie, f"{cookie}_flow"
         self.base_url = base_url
-        self.path = path
-        self.home = home
-        self.callback_path = f"{path}/_signin/callback"
-        self.redirect_uri = base_url + self.callback_path[len(prefix) :]
+        self.flow = PageFlow(cookie=cookie, base_url=base_url, prefix=prefix, path=path, home=home)
         self.resource = canonical_resource(f"{base_url}/mcp")
         self.open_access = open_access
-        self.secure = base_url.startswith("https://")
         if provider is not None:
             # Our own client: not a third party asking to register, and its redirect (this server's
             # public URL) need not be on ALLOWED_REDIRECT_HOSTS.
-            provider.register_first_party(client_id, client_name, self.redirect_uri)
+            provider.register_first_party(client_id, client_name, self.flow.redirect_uri)
 
     def routes(self) -> list[BaseRoute]:
-        return [Route(self.callback_path, self.callback, methods=["GET"])]
+        return [Route(self.flow.callback_path, self.callback, methods=["GET"])]
 
     # -- the guard ------------------------------------------------------------------------------
 
@@ -85,32 +74,22 @@ class BrowserSignIn:
             return None
         if self.provider is None:
             return Response("Sign-in is not configured.", status_code=401, media_type="text/plain")
-        state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "state": state,
-            "code_challenge": pkce_challenge(verifier),
-            "code_challenge_method": "S256",
-            "resource": self.resource,
-            "scope": SCOPE,
-        }
-        response = RedirectResponse(f"{self.base_url}/authorize?{urlencode(query)}", status_code=303)
-        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        flow = ".".join([state, verifier, base64.urlsafe_b64encode(back.encode()).decode()])
-        self._cookie(response, self.flow_cookie, flow, FLOW_SECONDS)
-        return response
+        endpoint = f"{self.base_url}/authorize"
+        return self.flow.start(request, endpoint, client_id=self.client_id, resource=self.resource, scope=SCOPE)
 
     async def _signed_in(self, request: Request) -> bool:
         user = request.scope.get("user")
         if isinstance(user, AuthenticatedUser) and self._good(user.access_token.resource, user.access_token.scopes):
             return True
-        token = request.cookies.get(self.session_cookie)
+        token = request.cookies.get(self.flow.session_cookie)
         if not token or self.provider is None:
             return False
         found = await self.provider.load_access_token(token)  # None once expired, revoked or the user removed
-        return found is not None and self._good(found.resource, found.scopes)
+        if found is None or not self._good(found.resource, found.scopes):
+            return False
+        # The page then runs as this person, as a tool call with this token would (their share, their identity).
+        request.scope["user"] = AuthenticatedUser(found)
+        return True
 
     def _good(self, resource: str | None, scopes: list[str]) -> bool:
         return canonical_resource(resource or "") == self.resource and SCOPE in scopes
@@ -118,32 +97,16 @@ class BrowserSignIn:
     # -- the callback ---------------------------------------------------------------------------
 
     async def callback(self, request: Request) -> Response:
-        flow = request.cookies.get(self.flow_cookie, "").split(".")
-        state = request.query_params.get("state", "")
-        if len(flow) != 3 or not secrets.compare_digest(flow[0], state):
-            return message_page(
-                "Sign-in failed",
-                "This sign-in link is stale or was not started here. Open the record link again.",
-                status=400,
-            )
-        if "error" in request.query_params or self.provider is None:
+        returned = self.flow.returned(request)
+        if not isinstance(returned, Returned):
+            return returned
+        if self.provider is None:
             return message_page("Sign-in not completed", "Access to the record was not granted.", status=403)
-        verifier, back = flow[1], base64.urlsafe_b64decode(flow[2].encode()).decode(errors="replace")
         tokens = await self.provider.redeem_code(
-            self.client_id, request.query_params.get("code", ""), redirect_uri=self.redirect_uri, verifier=verifier
+            self.client_id, returned.code, redirect_uri=self.flow.redirect_uri, verifier=returned.verifier
         )
         if tokens is None:
             return message_page(
                 "Sign-in failed", "The sign-in code is invalid or expired. Open the link again.", status=400
             )
-        if not back.startswith(self.path + "/"):  # only ever back to one of the pages: no open redirect
-            back = self.home
-        response = RedirectResponse(back, status_code=303)
-        self._cookie(response, self.session_cookie, tokens.access_token, tokens.expires_in or 3600)
-        response.delete_cookie(self.flow_cookie, path=self.path)
-        return response
-
-    def _cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(
-            name, value, max_age=max_age, path=self.path, httponly=True, secure=self.secure, samesite="lax"
-        )
+        return self.flow.land(returned.back, tokens.access_token, tokens.expires_in or 3600)

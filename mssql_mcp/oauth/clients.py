@@ -141,3 +141,16 @@ class ClientPolicy:
 def _is_document_url(client_id: str) -> bool:
     parts = urlsplit(client_id)
     return parts.scheme == "https" and bool(parts.hostname) and parts.path not in ("", "/")
+
+
+def first_party(client_id: str, name: str, redirect_uri: str) -> OAuthClientInformationFull:
+    """The registration of this server's own browser client (oauth/browser.py): a public client, code flow."""
+    return OAuthClientInformationFull(
+        client_id=client_id,
+        client_name=name,
+        redirect_uris=[AnyUrl(redirect_uri)],
+        grant_types=["authorization_code"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+        scope=SCOPE,
+    )

@@ -41,10 +41,12 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from mssql_mcp.errors import IssuerUnavailable
 from mssql_mcp.oauth.clients import canonical_resource
 from mssql_mcp.oauth.guard import BearerGuard
 from mssql_mcp.oauth.identity import KEY_PREFIX
 from mssql_mcp.oauth.routes import resource_metadata_path
+from mssql_mcp.oauth.store_outage import StoreOutage
 from mssql_mcp.oauth.tokens import McpAccessToken
 from mssql_mcp.settings import Settings
 
@@ -124,7 +126,7 @@ class ExternalVerifier:
             claims = await (self._introspect(token) if self.introspection else self._decode(token))
         except (httpx2.HTTPError, ValueError) as exc:
             log.warning("external issuer %s did not answer: %s", self.issuer, type(exc).__name__)
-            return None
+            raise IssuerUnavailable from None
         if claims is None:
             return None
         return self._accept(token, claims)
@@ -259,6 +261,7 @@ def resource_server(
     )
     routes += [Route(root, prm(resources[0]), methods=["GET", "OPTIONS"]) for root in roots]
     middleware = [
+        Middleware(StoreOutage),  # the issuer down while a token is checked: 503, not a 401 or a 500
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
         Middleware(AuthContextMiddleware),
     ]

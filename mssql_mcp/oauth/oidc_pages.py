@@ -42,6 +42,7 @@ from mssql_mcp.web import message_page
 
 log = logging.getLogger("mssql_mcp.auth")
 
+ASSERTION_MARGIN = 120  # seconds: an upstream access token closer to expiry than this is refreshed before use
 FLOW_SECONDS = 600  # a sign-in at the provider that takes longer than 10 minutes starts again
 TITLE = "Sign-in"
 EXPIRED = "This sign-in request has expired or was already used. Go back to the application and connect again."
@@ -231,6 +232,28 @@ class UpstreamSignIn:
             tokens["refresh_token"] = refresh_token
         await self.provider.save_upstream_tokens(username, self.vault.seal(_kept(tokens)))
         return True
+
+    async def assertion(self, person: PersonRecord) -> str | None:
+        """The person's access token from the identity provider, which DB_IDENTITY=entra_obo presents in its
+        on-behalf-of exchange. One that expires within ASSERTION_MARGIN seconds is refreshed first, and that
+        refresh is the offboarding check too: refused, the person's tokens are revoked (which closes their
+        database connections) and None is returned. Unreachable: the stored token is returned as it is."""
+        saved = self.vault.open(person.upstream)
+        token, expires = (saved.get("access_token"), saved.get("expires_at")) if saved else (None, None)
+        if isinstance(token, str) and isinstance(expires, int | float) and expires - self.clock() > ASSERTION_MARGIN:
+            return token
+        try:
+            allowed = await self.still_allowed(person.key)
+        except TokenError:
+            return token if isinstance(token, str) else None
+        if not allowed:
+            await self.provider.revoke_person(person.key)
+            event(log, "upstream_refused", level=logging.WARNING, user=person.key, at="on_behalf_of")
+            return None
+        fresh = await self.provider.person(person.key)
+        saved = self.vault.open(fresh.upstream if fresh is not None else None)
+        token = saved.get("access_token") if saved else None
+        return token if isinstance(token, str) else None
 
     async def _still_passes(self, username: str, tokens: dict[str, object]) -> bool:
         """A refresh that brought a new ID token: the person must still pass the rules on its claims (a group

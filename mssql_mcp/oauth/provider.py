@@ -4,8 +4,7 @@ The SDK's handlers parse and validate every request (PKCE S256, redirect_uri equ
 authentication, expiry); this class decides who and what: which redirect hosts may register, which
 resource a token is bound to, that codes and refresh tokens are single-use, and what a replay revokes.
 `authorize()` does not approve anything: it parks the request and sends the browser to our login page
-(login.py), which later calls `issue_code()`.
-
+(login.py), which later calls `issue_code()`. Tool calls read people through `people`, kept briefly.
 Every store call runs on the store's own thread (`_run()`), never on the event loop: a store read is quick,
 but a write may wait on another process's lock (the other face, `mssql-mcp users`), up to the busy timeout.
 The store and that thread are private: the login pages and the record pages' sign-in use methods below.
@@ -39,7 +38,8 @@ from pydantic import AnyUrl
 from mssql_mcp.logs import event
 from mssql_mcp.oauth import side_channel
 from mssql_mcp.oauth.clients import SCOPE as SCOPE  # re-exported: the scope every token carries
-from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
+from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource, first_party
+from mssql_mcp.oauth.people_cache import PersonCache
 from mssql_mcp.oauth.store import (
     ClientRecord,
     CodeRecord,
@@ -73,11 +73,11 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         self.clock = clock
         self.login_url = f"{policy.issuer}/login"
         self._purged_at = clock()
-        # One thread: the store serialises its calls anyway, and the loop only ever awaits it.
-        self._io = WorkerPool(1, name="oauth-store")
-        # AUTH_MODE=oidc (oidc_pages.py): asked at every refresh whether the person may still pass; False
-        # refuses the refresh and revokes the person's tokens (offboarding). None: local users only.
+        self._io = WorkerPool(1, name="oauth-store")  # one thread: the store serialises its calls anyway
+        # AUTH_MODE=oidc: asked at each refresh if the person may still pass; False revokes. None: local users.
         self.still_allowed: Callable[[str], Awaitable[bool]] | None = None
+        self.people = PersonCache(self.person)
+        self.on_revoked: list[Callable[[str], Awaitable[None]]] = []  # told the person whose tokens were revoked
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run a store call off the event loop."""
@@ -104,15 +104,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         """This server's own browser client (oauth/browser.py), saved as it is: it is not a third party asking
         to register, so the redirect policy does not apply. Called once while the app is built, before the
         event loop serves anything, hence straight to the store."""
-        info = OAuthClientInformationFull(
-            client_id=client_id,
-            client_name=name,
-            redirect_uris=[AnyUrl(redirect_uri)],
-            grant_types=["authorization_code"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-            scope=SCOPE,
-        )
+        info = first_party(client_id, name, redirect_uri)
         self._store.save_client(ClientRecord(client_id, info.model_dump_json(exclude_none=True), None, self.clock()))
 
     def derived_key(self, purpose: str) -> bytes:
@@ -298,7 +290,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         if self.still_allowed is not None and not await self.still_allowed(rt.username):
             # Checked before the token is rotated: a refusal ends the grant; revoking every token of the
             # person makes their access end with the current access token at the latest.
-            n = await self._run(lambda: self._store.revoke_user(rt.username, self.clock()))
+            n = await self.revoke_person(rt.username)
             event(log, "upstream_refused", level=logging.WARNING, user=rt.username, client=rt.client_id, revoked=n)
             raise TokenError("invalid_grant", "the identity provider no longer signs this person in")
         if not await self._run(lambda: self._store.use_refresh(digest(rt.token), self.clock())):
@@ -331,7 +323,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     async def revoke_token(self, token: McpAccessToken | McpRefreshToken) -> None:
         # RFC 7009 §2.1: revoking either token of a grant revokes the grant's other tokens too.
-        n = await self._run(lambda: self._store.revoke_family(token.family_id, self.clock()))
+        n = await self.revoke_person(token.username, token.family_id)
         event(log, "tokens_revoked", user=token.username, client=token.client_id, count=n)
 
     # -- people from the identity provider (AUTH_MODE=oidc; the rules are in identity.py) ----------
@@ -340,6 +332,7 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
 
     async def save_person(self, record: PersonRecord) -> None:
         await self._run(lambda: self._store.save_person(record))
+        self.people.forget(record.key)
 
     async def save_upstream_tokens(self, key: str, sealed: str | None) -> None:
         await self._run(lambda: self._store.save_upstream_tokens(key, sealed))
@@ -394,5 +387,14 @@ class Provider(OAuthAuthorizationServerProvider[McpAuthorizationCode, McpRefresh
         )
 
     async def _replayed(self, what: str, family: str, client_id: str, username: str) -> None:
-        n = await self._run(lambda: self._store.revoke_family(family, self.clock()))
+        n = await self.revoke_person(username, family)
         event(log, what, level=logging.WARNING, user=username, client=client_id, revoked=n)
+
+    async def revoke_person(self, username: str, family: str | None = None) -> int:
+        """Revoke one grant (`family`) or all of a person's tokens, then tell `on_revoked` (db connections close)."""
+        now = self.clock()
+        revoke = self._store.revoke_family if family else self._store.revoke_user
+        n = await self._run(lambda: revoke(family or username, now))
+        for hook in self.on_revoked:
+            await hook(username)
+        return n

@@ -27,7 +27,7 @@ from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
 from mssql_mcp.oauth.provider import SCOPE, Provider
 from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
 from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
-from mssql_mcp.oauth.store import OAuthStore
+from mssql_mcp.oauth.store import OAuthStore, PersonRecord
 from mssql_mcp.oauth.store_outage import StoreHealth, StoreOutage
 from mssql_mcp.oauth.store_url import open_store
 from mssql_mcp.oauth.throttle import LoginThrottle
@@ -50,6 +50,7 @@ class AuthComponents:
     provider:    the authorization server (oauth/browser.py's page sign-in asks it for what it needs).
     health:      /health asks it whether the store answers (None: ok; else the generic reason).
     external:    AUTH_MODE=external: the verifier of the company's access tokens (record pages sign in with it).
+    assertion:   AUTH_MODE=oidc: a person's upstream access token, fresh (DB_IDENTITY=entra_obo presents it).
     """
 
     routes: list[BaseRoute] = field(default_factory=list)
@@ -58,6 +59,7 @@ class AuthComponents:
     provider: Provider | None = None
     health: Callable[[], Awaitable[str | None]] | None = None
     external: ExternalVerifier | None = None
+    assertion: Callable[[PersonRecord], Awaitable[str | None]] | None = None
 
     def protect(self, app: ASGIApp, *, resource_url: str) -> ASGIApp:
         return self.guard(app, resource_url) if self.guard is not None else app
@@ -156,7 +158,14 @@ def build_auth(
     if upstream is None and store.count_users() == 0:
         log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
     health = StoreHealth(store).problem
-    return AuthComponents(routes=routes, middleware=middleware, guard=guard, provider=provider, health=health)
+    return AuthComponents(
+        routes=routes,
+        middleware=middleware,
+        guard=guard,
+        provider=provider,
+        health=health,
+        assertion=upstream.assertion if upstream is not None else None,
+    )
 
 
 def _upstream_sign_in(

@@ -25,6 +25,7 @@ def env_name(s: Settings, field_name: str) -> str:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "port": (1, 65535),
+    "web_concurrency": (1, 64),
     "mssql_port": (1, 65535),
     "mssql_login_timeout": (1, 600),
     "max_rows": (1, 1_000_000),
@@ -32,6 +33,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_cell_bytes": (1024, 256 * 1024 * 1024),
     "db_workers": (1, 256),
     "db_workers_per_caller": (0, 256),
+    "db_identity_cache_principals": (1, 100_000),
     "max_statement_bytes": (1024, 16 * 1024 * 1024),
     "max_result_bytes": (65_536, 1024 * 1024 * 1024),
     "max_value_bytes": (65_536, 1_000_000_000),
@@ -52,6 +54,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "registration_max_redirect_uris": (1, 100),
     "registration_max_uri_chars": (64, 8192),
     "external_introspection_cache_seconds": (0, 3600),
+    "db_obo_max_people": (1, 10_000),
+    "db_obo_connections_per_person": (1, 64),
+    "db_obo_idle_seconds": (1, 86_400),
 }
 
 
@@ -95,4 +100,44 @@ def _check_external(s: Settings) -> None:
 def _check_db_identity(s: Settings) -> None:
     """DB_IDENTITY=impersonate is SQL Server's EXECUTE AS: the embedded database has no users to become."""
     if s.db_identity != "service" and not s.uses_mssql:
-        raise ConfigError("DB_IDENTITY: impersonate needs SQL Server (MSSQL_HOST); the SQLite backend has no users.")
+        raise ConfigError(
+            f"DB_IDENTITY: {s.db_identity} needs SQL Server (MSSQL_HOST); the SQLite backend has no users."
+        )
+    if s.db_identity == "entra_obo":
+        _check_obo(s)
+
+
+def _check_obo(s: Settings) -> None:
+    """On-behalf-of needs the person's Entra token (AUTH_MODE=oidc), an authority and a confidential client."""
+    if s.auth_mode != "oidc":
+        raise ConfigError("DB_IDENTITY: entra_obo needs AUTH_MODE=oidc with Microsoft Entra ID (the person's token).")
+    if s.mssql_connection_string is not None:
+        raise ConfigError(
+            "DB_IDENTITY: entra_obo builds each person's connection from MSSQL_HOST; MSSQL_CONNECTION_STRING "
+            "cannot be used with it."
+        )
+    authority = obo_authority(s)
+    if authority is None:
+        raise ConfigError("DB_OBO_AUTHORITY: required with DB_IDENTITY=entra_obo (or set OIDC_ENTRA_TENANT).")
+    if not authority.startswith("https://") or len(authority.rstrip("/").split("/")) < 4:
+        raise ConfigError(
+            "DB_OBO_AUTHORITY: an https URL naming the tenant, e.g. https://login.microsoftonline.com/TENANT."
+        )
+    if not (s.db_obo_client_id or s.oidc_client_id):
+        raise ConfigError("DB_OBO_CLIENT_ID: required with DB_IDENTITY=entra_obo (or set OIDC_CLIENT_ID).")
+    if not (s.db_obo_client_secret or s.oidc_client_secret):
+        raise ConfigError(
+            "DB_OBO_CLIENT_SECRET: required with DB_IDENTITY=entra_obo (on-behalf-of needs a confidential client; "
+            "or set OIDC_CLIENT_SECRET)."
+        )
+    if not s.db_obo_scope.startswith("https://") or " " in s.db_obo_scope.strip():
+        raise ConfigError("DB_OBO_SCOPE: one https scope, e.g. https://database.windows.net/.default.")
+
+
+def obo_authority(s: Settings) -> str | None:
+    """The Entra authority of the on-behalf-of exchange: DB_OBO_AUTHORITY, else the tenant's own."""
+    if s.db_obo_authority:
+        return s.db_obo_authority.rstrip("/")
+    if s.oidc_entra_tenant:
+        return f"https://login.microsoftonline.com/{s.oidc_entra_tenant}"
+    return None

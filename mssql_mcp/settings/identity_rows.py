@@ -131,12 +131,13 @@ class IdentityRows:
         group="identity",
         secret=True,
     )
-    db_identity: Literal["service", "impersonate"] = setting(
+    db_identity: Literal["service", "impersonate", "entra_obo"] = setting(
         "DB_IDENTITY",
         "service",
         "SQL Server: whose permissions a query runs with. service: the server's login, for everyone. "
         "impersonate: each person's database user (EXECUTE AS USER), mapped by DB_IDENTITY_TEMPLATE or "
-        "DB_IDENTITY_MAP_FILE. See docs/identity.md.",
+        "DB_IDENTITY_MAP_FILE. entra_obo: Azure SQL sees the person's own Entra identity (on-behalf-of, "
+        "ODBC Driver 18 only; DB_OBO_*). See docs/identity.md.",
         group="identity",
     )
     db_identity_template: str = setting(
@@ -158,5 +159,13 @@ class IdentityRows:
         (),
         "Comma-separated groups that matter to the database: when a person's groups exceed the 8,000 bytes of "
         "SQL Server's session context (mcp_groups), only these are kept and mcp_groups_truncated is set.",
+        group="identity",
+    )
+    db_identity_cache_principals: int = setting(
+        "DB_IDENTITY_CACHE_PRINCIPALS",
+        16,
+        "DB_IDENTITY other than service: how many database principals' catalogs and schema search indexes are "
+        "kept (least recently used dropped first). Each holds what that principal sees: about 2 MiB per 1,000 "
+        "tables of 10 columns (docs/identity.md).",
         group="identity",
     )

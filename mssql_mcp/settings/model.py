@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from mssql_mcp.settings.checks import check
 from mssql_mcp.settings.identity_rows import IdentityRows
+from mssql_mcp.settings.obo_rows import OboRows
 from mssql_mcp.settings.query_rows import QueryRows
 from mssql_mcp.settings.server_rows import ServerRows
 from mssql_mcp.settings.signin_rows import SigninRows
 
 
 @dataclass(frozen=True)
-class Settings(IdentityRows, SigninRows, QueryRows, ServerRows):
+class Settings(OboRows, IdentityRows, SigninRows, QueryRows, ServerRows):
     def __post_init__(self) -> None:
         check(self)
 

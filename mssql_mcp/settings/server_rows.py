@@ -47,6 +47,14 @@ class ServerRows:
         "and load-balancing). Set false for stateful sessions with SSE response streams.",
         group="server",
     )
+    web_concurrency: int = setting(
+        "WEB_CONCURRENCY",
+        1,
+        "Worker processes serving this face, sharing its port (uvicorn's workers). Each has its own event "
+        "loop, database pool and store connections; every global limit is counted in the store, so N "
+        "processes never multiply a client's tries. About one per core.",
+        group="server",
+    )
     forwarded_allow_ips: str = setting(
         "FORWARDED_ALLOW_IPS",
         "127.0.0.1",

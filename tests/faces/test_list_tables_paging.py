@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
 
-from mssql_mcp.catalog import table_key
-from mssql_mcp.faces.paging import PAGE_MAX_TABLES, PAGE_MAX_TEXT_BYTES
+from mssql_mcp.faces.paging import PAGE_MAX_TABLES
 from tests.support.big_schema import all_table_names, big_db  # noqa: F401 - a fixture
-from tests.support.mcp_client import connect, structured, text_of
+from tests.support.mcp_client import connect
 from tests.support.procs import ServerProcess, running_server
+from tests.support.table_pages import call_on, check_every_table_once, page_through
 
 pytestmark = pytest.mark.anyio
 
@@ -26,37 +25,6 @@ def big_env(big_db: Path, dev_server_env: dict[str, str], tmp_path: Path) -> dic
 async def call(server: ServerProcess, args: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
     async with connect(server.base_url) as client:
         return await call_on(client, args)
-
-
-async def call_on(client: Client, args: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
-    result = await client.call_tool("list_tables", args)
-    return text_of(result), structured(result) if not result.is_error else {}, bool(result.is_error)
-
-
-async def page_through(
-    client: Client, first: dict[str, Any], cursor: str | None, stop_after: int | None = None
-) -> tuple[list[dict[str, Any]], str | None, int]:
-    """The tables of every page from `cursor` (or the first call's), stopping early after `stop_after` pages."""
-    tables: list[dict[str, Any]] = []
-    pages = 0
-    while True:
-        text, data, error = await call_on(client, {"cursor": cursor} if cursor else first)
-        assert not error, text
-        check_budget(text, data)
-        tables += data["tables"]
-        pages += 1
-        cursor = data.get("next_cursor")
-        if cursor is None:
-            assert "more; call again" not in text
-            return tables, None, pages
-        assert text.endswith(f"{data['remaining']} more; call again with cursor={cursor}")
-        if pages == stop_after:
-            return tables, cursor, pages
-
-
-def check_budget(text: str, data: dict[str, Any]) -> None:
-    assert 0 < len(data["tables"]) <= PAGE_MAX_TABLES
-    assert len(text.encode()) <= PAGE_MAX_TEXT_BYTES
 
 
 async def test_a_small_database_answers_as_before(dev_server: ServerProcess) -> None:
@@ -78,10 +46,7 @@ async def test_paging_visits_every_table_once_across_a_restart(big_env: dict[str
     with running_server(big_env, tmp_path) as server:
         async with connect(server.base_url) as client:
             after, cursor, more_pages = await page_through(client, {}, cursor)
-    seen = [(t["schema"], t["name"]) for t in before + after]
-    assert len(seen) == len(set(seen)) == len(expected) and {n for _s, n in seen} == set(expected)
-    assert seen == sorted(seen, key=lambda k: table_key(*k))  # one stable order, case-folded
-    assert pages + more_pages >= len(expected) // PAGE_MAX_TABLES
+    check_every_table_once(before + after, expected, pages + more_pages)
 
 
 async def test_filters_page_too_and_take_wildcards_literally(big_env: dict[str, str], tmp_path: Path) -> None:

@@ -32,7 +32,9 @@ CREATE TABLE OrderLineStatus (StatusCode NVARCHAR(10) PRIMARY KEY, Label NVARCHA
 CREATE TABLE FinPeriodTotals (PeriodID INT PRIMARY KEY, Amt1 DECIMAL(12,2), Amt2 DECIMAL(12,2));
 """
 # MS_Description text for the TDS server: "revenue" appears nowhere else in the schema.
-DESCRIPTIONS = {("FinPeriodTotals", "Amt1"): "Net revenue booked in the period, in CHF"}
+DESCRIPTIONS: dict[tuple[str, str | None], str] = {
+    ("FinPeriodTotals", "Amt1"): "Net revenue booked in the period, in CHF"
+}
 
 
 def table_names(count: int) -> list[str]:

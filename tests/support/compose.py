@@ -18,7 +18,7 @@ def compose(project: Path, file: str, *args: str) -> subprocess.CompletedProcess
     """`docker-compose -f FILE ARGS` in `project`, a deploy directory holding a copy of the compose files."""
     for name in ("docker-compose.yml", "docker-compose.prod.yml"):
         shutil.copy(ROOT / name, project / name)
-    cmd = [str(COMPOSE), "-f", str(project / file), "--profile", "certbot"]
+    cmd = [str(COMPOSE), "-f", str(project / file), "--profile", "certbot", "--profile", "redis"]
     # A clean environment: a DOMAIN or NGINX_IP exported on the developer's shell must not leak in.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(project)}
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, env=env, cwd=project)

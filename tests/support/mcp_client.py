@@ -46,6 +46,7 @@ async def connect(
     auth: httpx2.Auth | None = None,
     prefix: str = "",
     mode: str | None = None,
+    read_timeout: float = 60.0,
 ) -> AsyncIterator[Client]:
     """A connected, initialised SDK client.
 
@@ -61,7 +62,7 @@ async def connect(
         else:
             path = "/mcp" if transport == "streamable" else "/sse"
             # The SDK does not close a client it was given: close it here, or its sockets leak (ResourceWarning).
-            timeout = httpx2.Timeout(30.0, read=60.0)
+            timeout = httpx2.Timeout(30.0, read=read_timeout)
             http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=timeout))
             target = streamable_http_client(f"{base_url}{prefix}{path}", http_client=http)
         client = await stack.enter_async_context(Client(target, mode=mode))

@@ -60,8 +60,14 @@ def render(
     letsencrypt: Path,
     webroot: Path,
     site_edits: Sequence[tuple[str, str]] = (),
+    upstreams: tuple[str, str] | None = None,
+    resolver: str = "127.0.0.11",
 ) -> Rendered:
-    """Write the rendered config under `prefix`. `site_edits` (old, new) are extra swaps for control configs."""
+    """Write the rendered config under `prefix`. `site_edits` (old, new) are extra swaps for control configs.
+
+    The upstreams default to 127.0.0.1 and the apps' ports (an address: nginx resolves nothing); pass
+    `upstreams` as names (host:port) and `resolver` as a loopback DNS server's address to balance over
+    several replicas the way Compose's DNS does."""
     for sub in ("logs", "conf.d", "tmp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     r = Rendered(
@@ -87,10 +93,12 @@ def render(
     r.conf.write_text(main)
 
     site = (ROOT / "nginx" / "conf.d" / "default.conf").read_text()
+    claude, chatgpt = upstreams or (f"127.0.0.1:{ports.claude}", f"127.0.0.1:{ports.chatgpt}")
     for var, value in (
         ("DOMAIN", domain),
-        ("CLAUDE_UPSTREAM", f"127.0.0.1:{ports.claude}"),
-        ("CHATGPT_UPSTREAM", f"127.0.0.1:{ports.chatgpt}"),
+        ("CLAUDE_UPSTREAM", claude),
+        ("CHATGPT_UPSTREAM", chatgpt),
+        ("RESOLVER", resolver),
     ):
         site = _swap(site, "${" + var + "}", value)
     assert "${" not in site, "unrendered template variable"

@@ -302,6 +302,7 @@ def running_oauth_server(
     account: Account = DEFAULT_ACCOUNT,
     env: Mapping[str, str] | None = None,
     port: int | None = None,
+    start_timeout: float = 30.0,
 ) -> Iterator[ServerProcess]:
     """A face with sign-in ON (no dev flags), its own store in `tmp`, one user, loopback redirects allowed.
 
@@ -319,7 +320,7 @@ def running_oauth_server(
         "LOG_LEVEL": "INFO",
         **(env or {}),
     }
-    with running_server(full, tmp, face=face, port=port) as server:
+    with running_server(full, tmp, face=face, port=port, timeout=start_timeout) as server:
         yield server
 
 

@@ -83,6 +83,7 @@ def start_server(
     port: int | None = None,
     extra_args: tuple[str, ...] = (),
     health_path: str = "/health",
+    timeout: float = 30.0,
 ) -> ServerProcess:
     """`python -m mssql_mcp serve --face FACE` with exactly `env` layered over a clean environment."""
     port = port or free_port()
@@ -109,7 +110,7 @@ def start_server(
         )
     server = ServerProcess(proc, port, log_path)
     try:
-        wait_http(server.base_url + health_path, proc, log_path)
+        wait_http(server.base_url + health_path, proc, log_path, timeout=timeout)
     except BaseException:
         stop_pid(proc)
         raise

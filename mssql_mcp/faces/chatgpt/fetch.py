@@ -19,13 +19,14 @@ from typing import Any
 from urllib.parse import quote
 
 from mssql_mcp.cache import ResultCache
+from mssql_mcp.catalog_cache import CATALOG_TTL_SECONDS
 from mssql_mcp.db.base import ColumnInfo, TableDetail, TableInfo, TableRef, quote_ident
 from mssql_mcp.db.identity import PERSON
 from mssql_mcp.errors import InvalidArgument, MssqlMcpError
 from mssql_mcp.faces.chatgpt import ids
 from mssql_mcp.faces.chatgpt.signing import IdSigner
 from mssql_mcp.faces.common import truncation_note
-from mssql_mcp.queries import CATALOG_TTL_SECONDS, QueryService
+from mssql_mcp.queries import QueryService
 from mssql_mcp.serialize import json_rows, json_value, render_table
 
 URL_SAFE = ":=,.()-_~"  # left as-is in record URLs (ids stay readable); everything else percent-encoded
@@ -97,10 +98,13 @@ class Fetcher:
         return f"{self.base_url}/records/{quote(record_id, safe=URL_SAFE)}"
 
     async def detail(self, table: TableInfo) -> TableDetail:
-        cached = self._details.get(table.ref)
+        """The table's description, cached per database principal: another person's user may see it differently
+        (or not at all)."""
+        key = (self.queries.scope(), table.ref)
+        cached = self._details.get(key)
         if cached is None:
             cached = await self.queries.describe(table.ref)
-            self._details.put(table.ref, cached)
+            self._details.put(key, cached)
         return cached
 
     async def run_query(self, sql: str) -> tuple[QueryRun, bool]:

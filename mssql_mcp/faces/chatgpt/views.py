@@ -19,8 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from mssql_mcp.db.identity import person_scope
 from mssql_mcp.errors import MssqlMcpError
 from mssql_mcp.faces.chatgpt.fetch import URL_SAFE, Fetcher, Record
+from mssql_mcp.faces.common import request_identity, request_key
+from mssql_mcp.queries import caller_scope
 from mssql_mcp.web import message_page, page
 
 MAX_HTML_ROWS = 1000
@@ -41,7 +44,10 @@ def record_routes(fetcher: Fetcher, *, prefix: str, guard: Guard = _open) -> lis
         if refused is not None:
             return refused
         try:
-            rec = await fetcher.fetch(request.path_params["record_id"])
+            # As the signed-in visitor, like a tool call: their share of the workers, their database identity.
+            person = await request_identity(request)
+            with caller_scope(request_key(request)), person_scope(person):
+                rec = await fetcher.fetch(request.path_params["record_id"])
         except MssqlMcpError as exc:
             return message_page("Not found", exc.message, status=404)
         return page("record.html", title=rec.title, wide=True, **record_view(rec, href))

@@ -277,7 +277,7 @@ class Session:
                 for p in select.selects
             ]
         try:
-            schema = self.server.sqlglot_schema
+            schema = self.server.sqlglot_schema(tree)
             try:
                 tree = qualify(tree, schema=schema, dialect="tsql", validate_qualify_columns=False)
             except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from tests.support.tds import wire
+from tests.support.tds import fedauth, wire
 
 # PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5)
 OPT_VERSION, OPT_ENCRYPTION, OPT_INSTOPT, OPT_THREADID, OPT_MARS, OPT_TERMINATOR = 0, 1, 2, 3, 4, 0xFF
@@ -55,6 +55,7 @@ class Login:
     server: str
     database: str
     extension: bool
+    access_token: str | None = None  # FEDAUTH: the Entra access token Driver 18 signed in with (fedauth.py)
 
 
 def _decode_password(data: bytes) -> str:
@@ -79,6 +80,7 @@ def parse_login7(payload: bytes) -> Login:
         server=field(52).decode("utf-16-le"),
         database=field(68).decode("utf-16-le"),
         extension=bool(flags3 & 0x10),
+        access_token=fedauth.access_token(payload),
     )
 
 
@@ -90,8 +92,8 @@ def login_ok(login: Login, database: str, packet_size: int) -> bytes:
     out += wire.env_bytes(wire.ENV_COLLATION, wire.COLLATION)
     out += wire.env_text(wire.ENV_PACKET_SIZE, str(packet_size), "4096")
     out += wire.loginack(tds_version=0x74000004)
-    if login.extension:
-        out += bytes([wire.TOKEN_FEATUREEXTACK, 0xFF])  # no optional feature acknowledged
+    if login.extension:  # only FEDAUTH is acknowledged, when the login used it
+        out += bytes([wire.TOKEN_FEATUREEXTACK]) + (fedauth.ack() if login.access_token is not None else b"") + b"\xff"
     return out + wire.done()
 
 

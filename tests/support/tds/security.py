@@ -6,9 +6,16 @@
   connection; a context made with a cookie reverts only with that cookie (error 15196 otherwise).
   `USER_NAME()`, `SUSER_SNAME()` and `ORIGINAL_LOGIN()` answer from it (server.py).
 - `DECLARE @v type [= literal]`, and `@v` in a later statement of the same batch.
-- Permissions: an impersonated principal may read only the tables `TdsServer.principals` grants it
+- Permissions: an impersonated principal (or a FEDAUTH login named in `principals`) may read only the
+  tables `TdsServer.principals` grants it
   (error 229 otherwise); the service login reads everything. A principal missing from `principals` does
   not exist (error 15517).
+- Metadata visibility: an impersonated principal sees in sys.objects only the tables and views it may read
+  (SQL Server shows a principal only the objects it has some permission on), so a catalog read as it lists
+  just those.
+- IMPERSONATE: `TdsServer.impersonable` names the principals the login may become (None: all of them);
+  EXECUTE AS USER on another fails with error 15517, as it does on SQL Server. `DATABASE_PRINCIPAL_ID(N'x')`
+  and `HAS_PERMS_BY_NAME(N'x', N'USER', N'IMPERSONATE')` answer from it (server.py).
 - One row filter (`TdsServer.row_filter = (table, column, key)`), like an RLS security policy whose
   predicate is `column = SESSION_CONTEXT(N'key')`: it applies to every reader of the table.
 This is our emulation, for the drivers and the product's order of work; the live suite proves the real thing.
@@ -106,8 +113,15 @@ def _set_context(session: Session, text: str, params: dict[str, Any]) -> None:
     session.context[key] = (args.get("value"), bool(args.get("read_only") or 0))
 
 
+def may_impersonate(server: Any, name: str) -> bool | None:
+    """Whether the login may become database user `name`; None when there is no such user."""
+    if name.lower() not in server.principals:
+        return None
+    return server.impersonable is None or name.lower() in {p.lower() for p in server.impersonable}
+
+
 def _execute_as(session: Session, name: Any, cookie_var: str | None) -> None:
-    if not isinstance(name, str) or name.lower() not in session.server.principals:
+    if not isinstance(name, str) or not may_impersonate(session.server, name):
         raise _error(
             15517,
             f'Cannot execute as the database principal because the principal "{name}" does not exist, '
@@ -135,7 +149,9 @@ def secure(session: Session, sql: str) -> str:
     for name, value in session.variables.items():
         sql = re.sub(rf"@{name}\b", lambda _m, v=value: literal(v), sql)
     server = session.server
-    who = principal(session).lower() if session.impersonating else None
+    # An impersonated user, or a login that is itself one of the principals (an Entra token's person).
+    current = principal(session).lower()
+    who = current if session.impersonating or current in server.principals else None
     if who is None and server.row_filter is None:
         return sql
     try:
@@ -145,6 +161,10 @@ def secure(session: Session, sql: str) -> str:
     changed = False
     for table in list(tree.find_all(exp.Table)):
         schema = (table.db or "dbo").lower()
+        if who is not None and schema == "sys" and table.name.lower() == "objects":
+            _visible_objects(table, server.principals.get(who, set()))
+            changed = True
+            continue
         if schema in _SKIP_SCHEMAS or not table.name:
             continue
         name = table.name.lower()
@@ -163,3 +183,12 @@ def secure(session: Session, sql: str) -> str:
             table.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
             changed = True
     return tree.sql("tsql") if changed else sql
+
+
+def _visible_objects(table: exp.Table, granted: set[str]) -> None:
+    """sys.objects as `granted`'s principal sees it: other kinds of object, and the tables it may read."""
+    names = ", ".join(literal(n) for n in sorted(granted)) or "NULL"
+    inner = sqlglot.parse_one(
+        f"SELECT * FROM sys.objects WHERE type NOT IN ('U', 'V') OR LOWER(name) IN ({names})", read="tsql"
+    )
+    table.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name))))

@@ -17,10 +17,13 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
 
 from mssql_mcp.db.tsql_sqlite import Schema
 from tests.support.tds import login as login_mod
@@ -54,7 +57,10 @@ class TdsServer:
     # EXECUTE AS USER: the database users that exist, each with the tables it may read (lower case);
     # row_filter: (table, column, session-context key), an RLS predicate column = SESSION_CONTEXT(key).
     principals: dict[str, set[str]] = field(default_factory=dict)
+    impersonable: set[str] | None = None  # the principals the login may EXECUTE AS (None: every one)
     row_filter: tuple[str, str, str] | None = None
+    # FEDAUTH logins (an Entra access token): the token -> the login it names, or ValueError with the reason.
+    fedauth: Callable[[str], str] | None = None
     port: int = 0
     faults: Faults = field(default_factory=Faults)
     events: list[Event] = field(default_factory=list)
@@ -79,17 +85,35 @@ class TdsServer:
         """Rebuild the sys views and type table (after a test changed the schema or the row counts)."""
         self.sys_path.unlink(missing_ok=True)
         self.info_path.unlink(missing_ok=True)
-        build(self.db_path, self.sys_path, descriptions=self.descriptions, permissions=self.permissions)
+        types = build(self.db_path, self.sys_path, descriptions=self.descriptions, permissions=self.permissions)
         build_information_schema(self.sys_path, self.info_path, self.database)
-        types = declared_types(self.db_path)
         sys_types = declared_types(self.sys_path)
-        self.schema = Schema({t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in types.items()})
-        self.sqlglot_schema: dict[str, Any] = {
-            "dbo": types,
-            "sys": sys_types,
-            "INFORMATION_SCHEMA": declared_types(self.info_path),
+        info_types = declared_types(self.info_path)
+        # The translation's types are keyed by table name alone: the sys views' come after the database's own,
+        # so a user table named like one keeps its types. Knowing object_id is an int keeps its comparisons off
+        # the collation, so SQLite can use the sys tables' indexes, as SQL Server uses its own.
+        lowered = {t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in sys_types.items()}
+        lowered.update({t.lower(): {c.lower(): v.upper() for c, v in cols.items()} for t, cols in types.items()})
+        self.schema = Schema(lowered)
+        # schema -> table -> column -> type, lower case: each statement's types come from the tables it names
+        self.declared = {
+            name: {t.lower(): cols for t, cols in found.items()}
+            for name, found in (("dbo", types), ("sys", sys_types), ("information_schema", info_types))
         }
         self.catalog_version += 1  # open sessions attach the new files before their next transaction
+
+    def sqlglot_schema(self, tree: exp.Expr) -> MappingSchema:
+        """The declared types of the tables a statement names, for sqlglot's annotator. Only those: normalising
+        every table of a 20,000-table database for each statement would cost seconds."""
+        nested: dict[str, dict[str, dict[str, str]]] = {}
+        for table in tree.find_all(exp.Table):
+            wanted = [table.db.lower()] if table.db else list(self.declared)
+            for schema in wanted:
+                columns = self.declared.get(schema, {}).get(table.name.lower())
+                if columns is not None:
+                    nested.setdefault(schema, {})[table.name.lower()] = columns
+        mapping: dict[str, object] = dict(nested)
+        return MappingSchema(mapping, dialect="tsql")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -168,16 +192,30 @@ class TdsServer:
             return self._next_tran
 
     def check_login(self, login: login_mod.Login) -> tuple[int, str] | None:
-        """None when the login may proceed, else (error number, message)."""
+        """None when the login may proceed, else (error number, message). A FEDAUTH login's user becomes the
+        person its token names (SUSER_SNAME(), ORIGINAL_LOGIN())."""
+        if login.access_token is not None:
+            who = "<token-identified principal>"  # what Azure SQL names a token login that failed
+            if self.fedauth is None or self.faults.refuse_logins:
+                return 18456, f"Login failed for user '{who}'."
+            try:
+                login.user = self.fedauth(login.access_token)
+            except ValueError as exc:
+                return 18456, f"Login failed for user '{who}'. {exc}"
+            return self._check_database(login)
         if self.faults.refuse_logins or login.user != self.user or login.password != self.password:
             return 18456, f"Login failed for user '{login.user}'."
+        return self._check_database(login)
+
+    def _check_database(self, login: login_mod.Login) -> tuple[int, str] | None:
         if login.database and login.database.lower() != self.database.lower():
             return 4060, f'Cannot open database "{login.database}" requested by the login. The login failed.'
         return None
 
     _FUNCS = re.compile(
         r"@@VERSION|@@SPID|@@TRANCOUNT|SUSER_SNAME\(\s*\)|DB_NAME\(\s*\)|SESSION_CONTEXT\(\s*N?'[^']*'\s*\)|"
-        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|"
+        r"USER_NAME\(\s*\)|ORIGINAL_LOGIN\(\s*\)|DATABASE_PRINCIPAL_ID\(\s*N?'(?:[^']|'')*'\s*\)|"
+        r"HAS_PERMS_BY_NAME\(\s*N?'(?:[^']|'')*'\s*,\s*N?'USER'\s*,\s*N?'IMPERSONATE'\s*\)|"
         r"fn_my_permissions\s*\(\s*NULL\s*,\s*'DATABASE'\s*\)",
         re.I,
     )
@@ -199,6 +237,13 @@ class TdsServer:
                 return security.literal(session.login)
             if word.startswith("SESSION_CONTEXT"):
                 return security.literal(session.context.get(m.group(0).split("'")[1], (None, False))[0])
+            if word.startswith(("DATABASE_PRINCIPAL_ID", "HAS_PERMS_BY_NAME")):  # NULL: no such user
+                text = m.group(0)
+                name = text[text.index("'") + 1 :].split("'", 1)[0]
+                may = security.may_impersonate(self, name)
+                if word.startswith("DATABASE_PRINCIPAL_ID"):
+                    return "NULL" if may is None else str(5 + sorted(self.principals).index(name.lower()))
+                return "NULL" if may is None else str(int(may))
             if word.startswith("DB_NAME"):
                 return f"N'{self.database}'"
             return "sys.fn_my_permissions_database"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.support.tds import wire
-from tests.support.tds.types import SqlType, encode
+from tests.support.tds.types import SqlType, encoder
 
 
 def bind_value(value: Any) -> Any:
@@ -30,20 +30,18 @@ def row_tokens(types: Sequence[SqlType], rows: Sequence[Sequence[Any]], textsize
 
     `textsize` (SET TEXTSIZE) cuts varchar(max), nvarchar(max) and varbinary(max) values to that many bytes.
     """
+    encoders = [encoder(t, textsize) for t in types]
     out = bytearray()
     for row in rows:
-        if any(v is None for v in row):
+        if None in row:
             bitmap = bytearray((len(row) + 7) // 8)
             for i, v in enumerate(row):
                 if v is None:
                     bitmap[i // 8] |= 1 << (i % 8)
             out.append(wire.TOKEN_NBCROW)
             out += bitmap
-            for t, v in zip(types, row, strict=True):
-                if v is not None:
-                    out += encode(t, v, textsize)
+            out += b"".join([f(v) for f, v in zip(encoders, row, strict=True) if v is not None])
         else:
             out.append(wire.TOKEN_ROW)
-            for t, v in zip(types, row, strict=True):
-                out += encode(t, v, textsize)
+            out += b"".join([f(v) for f, v in zip(encoders, row, strict=True)])
     return bytes(out)
