@@ -34,8 +34,8 @@ from tests.support.procs import ROOT
 from tests.support.replicas import Replicas, replicas
 
 # Starting 3 replicas of each face (one with two worker processes), Redis, a DNS server and nginx takes
-# about 2 minutes on the busy 2-core test machine (nine app processes to import and build); the tests then
-# take about 25 s.
+# 25 s on the 2-core test machine at a load average of 3 and 2 minutes at 15 (nine app processes to import
+# and build); the tests then take 15 to 25 s.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 A, B, C = 0, 1, 2
