@@ -55,6 +55,7 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     return report
 
 
+@pytest.mark.slow  # a live run of the harness: every server started and driven (about 10 to 60 s)
 def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> None:
     names = {r.target for r in tiny_report.rows}
     assert names == {
@@ -75,12 +76,14 @@ def test_every_server_answers_correctly_and_is_stopped(tiny_report: Report) -> N
     assert not [name for name, pid in pids.items() if _alive(pid)], "a server outlived the run"
 
 
+@pytest.mark.slow  # a live run of the harness: every server started and driven (about 10 to 60 s)
 def test_ours_ran_signed_in(tiny_report: Report) -> None:
     for name in ("mssql-mcp (SQLite)", "mssql-mcp (SQL Server/TDS)"):
         assert any(n.startswith(name) and "sign-in on: 2 people" in n for n in tiny_report.notes), tiny_report.notes
     assert tiny_report.meta["people"] == 2
 
 
+@pytest.mark.slow  # a live run of the harness: every server started and driven (about 10 to 60 s)
 def test_sessions_are_spread_over_people_each_with_their_share(tmp_path: Path) -> None:
     """K=2: two people sign in through the real flow; sessions take their tokens in turn, and two slow
     queries from two sessions both run, where one person (a share of one worker here) would get "Busy"."""
@@ -128,6 +131,7 @@ def test_sessions_are_spread_over_people_each_with_their_share(tmp_path: Path) -
     assert all("timeout" in a.lower() and "busy" not in a.lower() for a in answers), answers
 
 
+@pytest.mark.slow  # a live run of the harness: every server started and driven (about 10 to 60 s)
 def test_report_has_ratios_and_a_verdict_per_goal(tiny_report: Report) -> None:
     text = summary(tiny_report, high=2, low=1)
     table = [line for line in text.splitlines() if line.startswith("| ") and "sessions" not in line]
@@ -274,6 +278,7 @@ def test_percentile_and_sse_decoding() -> None:
     assert _decode("application/json", b'{"result": 1}') == {"result": 1}
 
 
+@pytest.mark.slow  # a live run of the harness: every server started and driven (about 10 to 60 s)
 def test_loadtest_through_nginx_small(tmp_path: Path) -> None:
     """`make loadtest` in miniature: the production nginx config over TLS, signed in, every answer checked."""
     if not Path("/usr/sbin/nginx").exists():

@@ -100,6 +100,11 @@ async def test_wrong_password_is_a_clear_tool_error(
         assert "not-the-password" not in server.log()
 
 
+# Each case waits for the server to notice the database came back: the TLS cases add nothing the plain
+# Driver 18 case does not show, so they run with the slow tests.
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.tls else []) for c in tds_fixtures.DRIVER_CASES]
+)
 async def test_database_down_at_start_then_back(
     case: DriverCase, demo_db: Path, dev_server_env: dict[str, str], tmp_path: Path
 ) -> None:
