@@ -204,7 +204,7 @@ def test_the_wrong_answers_of_the_embedded_database_are_right(demo: SqliteDataba
     [
         ("SELECT [nocol] FROM Customers", "Unknown column 'nocol'"),
         ('SELECT "nocol" FROM Customers', "Unknown column 'nocol'"),
-        ("SELECT CAST(AVG(UnitPrice) AS VARCHAR(20)) FROM Products", "decimal or float value to text"),
+        ("SELECT CAST(AVG(Freight) AS VARCHAR(20)) FROM Orders", "decimal or float value to text"),
         ("SELECT FORMAT(1.5, 'N2')", "FORMAT"),
         ("SELECT CAST('abc' AS INT)", "Conversion failed"),
     ],

@@ -26,7 +26,7 @@ abs char coalesce concat concat_ws glob hex ifnull iif instr length like likelih
 nullif octet_length random randomblob replace round rtrim sign soundex substr substring trim typeof unhex unicode
 unlikely upper tsql_cast tsql_try_cast tsql_charindex tsql_replace tsql_stuff tsql_replicate tsql_datefromparts
 tsql_dateadd tsql_datediff tsql_datename tsql_datepart tsql_now tsql_patindex tsql_avg
-tsql_reverse tsql_space tsql_divide tsql_modulo tsql_concat_ws
+tsql_reverse tsql_space tsql_divide tsql_decimal_divide tsql_modulo tsql_concat_ws
 date time datetime julianday unixepoch strftime timediff current_date current_time current_timestamp
 avg count group_concat string_agg sum total
 row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value nth_value

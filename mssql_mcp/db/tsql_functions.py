@@ -203,7 +203,8 @@ def collate_guid(left: str, right: str) -> int:
 
 
 def register(con: sqlite3.Connection) -> None:
-    from mssql_mcp.db import tsql_convert, tsql_dates, tsql_numbers, tsql_strings  # they build on this module
+    # they build on this module
+    from mssql_mcp.db import tsql_convert, tsql_dates, tsql_decimal, tsql_numbers, tsql_strings
 
     con.create_collation(COLLATION, collate)
     con.create_collation(GUID_COLLATION, collate_guid)
@@ -222,6 +223,7 @@ def register(con: sqlite3.Connection) -> None:
         ("tsql_reverse", 1, tsql_strings.reverse),
         ("tsql_concat_ws", -1, tsql_strings.concat_ws),
         ("tsql_divide", 2, tsql_strings.divide),
+        (tsql_decimal.DIVIDE_FUNCTION, 4, tsql_decimal.divide),
         ("tsql_modulo", 2, tsql_strings.modulo),
         ("tsql_space", 1, tsql_strings.space),
         ("tsql_datefromparts", 3, tsql_strings.datefromparts),

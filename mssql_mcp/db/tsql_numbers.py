@@ -8,7 +8,8 @@
   (https://learn.microsoft.com/sql/t-sql/functions/isnull-transact-sql); COALESCE takes the type of highest
   precedence and keeps SQLite's behaviour.
 - AVG of an integer is an integer (https://learn.microsoft.com/sql/t-sql/functions/avg-transact-sql: the
-  return type of int is int): the sum divided by the count, truncated.
+  return type of int is int): the sum divided by the count, truncated. AVG of a decimal, and `/` with a
+  decimal operand, are SQL Server's exact quotient at the result's scale (tsql_decimal.py).
 - A decimal converted to text keeps its type's scale (CAST(12.5 AS DECIMAL(4,2)) prints 12.50).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from mssql_mcp.db import tsql_decimal
 from mssql_mcp.db.tsql_convert import CAST_FUNCTION, INTEGER_RANGES
 from mssql_mcp.errors import TranslationError
 
@@ -95,6 +97,8 @@ def text_scale(node: exp.Expr, columns: ColumnTypes, money: int = 2) -> int | No
             return int(node.expressions[3].name)
     if isinstance(node, exp.Count):
         return 0
+    if isinstance(node, exp.Anonymous) and node.name.lower() == tsql_decimal.DIVIDE_FUNCTION:
+        return int(node.expressions[2].name)
     return None
 
 
@@ -143,6 +147,8 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
             node.set("expression", _to_int(right))
         elif is_integer(right, columns) and _is_text(left, columns):
             node.set("this", _to_int(left))
+        if isinstance(node, exp.Div):
+            return tsql_decimal.rewrite_division(node, columns)
         return _exact(node, columns) if isinstance(node, exp.Add | exp.Sub | exp.Mul) else None
     if isinstance(node, exp.Sum) and not isinstance(node.parent, exp.Window) or isinstance(node, exp.Window):
         return _exact(node, columns) if isinstance(node.this, exp.Sum) or isinstance(node, exp.Sum) else None
@@ -152,7 +158,8 @@ def rewrite(node: exp.Expr, columns: ColumnTypes) -> exp.Expr | None:
         inner = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and node.this.expressions else node.this
         known = is_integer(inner, columns) or text_scale(inner, columns) is not None or inexact(inner, columns)
         if known and not is_integer(inner, columns):
-            return None  # a decimal or float: SQLite's AVG (docs/embedded_database.md lists the digits shown)
+            # A known decimal: SQL Server's exact average; money and float keep SQLite's AVG (the docs say so).
+            return tsql_decimal.rewrite_average(node, columns)
         if isinstance(node.parent, exp.Window):
             raise TranslationError(
                 "AVG over a window of integer (or untyped) values is not supported on the embedded SQLite database."
