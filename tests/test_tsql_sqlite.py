@@ -199,6 +199,16 @@ def test_the_wrong_answers_of_the_embedded_database_are_right(demo: SqliteDataba
         assert got == expected
 
 
+def test_the_clock_is_read_once_per_statement(demo: SqliteDatabase) -> None:
+    # SQL Server evaluates GETDATE and SYSDATETIME once per query, not per row: every row sees one moment.
+    sql = "SELECT COUNT(DISTINCT d) FROM (SELECT SYSDATETIME() AS d FROM OrderLines) AS t"
+    assert value(demo, sql) == 1
+    row = demo.execute("SELECT GETDATE(), GETDATE(), SYSDATETIME()", max_rows=1, timeout=10).rows[0]
+    assert row[0] == row[1] and str(row[2]).startswith(str(row[0])[:19])
+    first = value(demo, "SELECT SYSDATETIME()")
+    assert value(demo, "SELECT SYSDATETIME()") != first  # the next statement reads the clock again
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [

@@ -44,6 +44,7 @@ from mssql_mcp.db.cells import fetch_bounded
 from mssql_mcp.db.sqlite_errors import sqlite_error
 from mssql_mcp.db.sqlite_guard import Authorizer
 from mssql_mcp.db.sqlite_limits import WATCHDOG, limit_length, too_big
+from mssql_mcp.db.tsql_dates import statement_clock
 from mssql_mcp.db.tsql_functions import register as register_tsql_functions
 from mssql_mcp.db.tsql_sqlite import Schema, translate
 from mssql_mcp.errors import (
@@ -301,7 +302,12 @@ class SqliteDatabase:
         if write and self.read_only:  # the gate should never let this happen; fail closed if it does
             raise QueryError("The database is open read-only.")
         authorizer = Authorizer() if guard else None
-        with self._connection() as con, self._deadline(con, timeout), _authorized(con, authorizer):
+        with (
+            self._connection() as con,
+            self._deadline(con, timeout),
+            _authorized(con, authorizer),
+            statement_clock(),
+        ):
             try:
                 cur = con.execute(sql, tuple(params))
                 if cur.description is None:

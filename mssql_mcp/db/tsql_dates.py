@@ -13,8 +13,11 @@ keeps a date a date; anything else comes back as a full timestamp, as SQL Server
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import re
+import threading
+from collections.abc import Iterator
 
 from mssql_mcp.db.tsql_convert import parse_datetime
 from mssql_mcp.db.tsql_functions import _fail
@@ -158,10 +161,25 @@ def datename(part: str, value: object, source: str) -> str | None:
     return str(datepart(part, value, source))
 
 
+_STATEMENT = threading.local()  # the moment the statement on this thread began (SQLite calls us on its thread)
+
+
+@contextlib.contextmanager
+def statement_clock() -> Iterator[None]:
+    """Within the block, GETDATE, SYSDATETIME and their UTC forms give one moment, as SQL Server evaluates them
+    once per query (a runtime constant), not once per row: `SELECT GETDATE(), GETDATE()` shows one time twice."""
+    _STATEMENT.moment = dt.datetime.now(dt.UTC)
+    try:
+        yield
+    finally:
+        _STATEMENT.moment = None
+
+
 def now(kind: str, utc: int) -> str:
     """GETDATE (datetime: 1/300 s) and SYSDATETIME (datetime2(7)); the UTC forms when `utc` is 1."""
     from mssql_mcp.db.tsql_convert import tsql_cast
 
-    moment = dt.datetime.now(dt.UTC).replace(tzinfo=None) if utc else dt.datetime.now()
+    moment: dt.datetime = getattr(_STATEMENT, "moment", None) or dt.datetime.now(dt.UTC)
+    moment = moment.replace(tzinfo=None) if utc else moment.astimezone().replace(tzinfo=None)
     text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
     return str(tsql_cast(text, kind, 38, 7 if kind == "DATETIME2" else 3, -1, ""))
