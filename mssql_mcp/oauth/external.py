@@ -31,22 +31,18 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.auth.routes import cors_middleware
 from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from mssql_mcp.errors import IssuerUnavailable
 from mssql_mcp.oauth.clients import canonical_resource
-from mssql_mcp.oauth.guard import BearerGuard
+from mssql_mcp.oauth.guard import bearer_protection
 from mssql_mcp.oauth.identity import KEY_PREFIX
 from mssql_mcp.oauth.routes import resource_metadata_path
-from mssql_mcp.oauth.store_outage import StoreOutage
 from mssql_mcp.oauth.tokens import McpAccessToken
 from mssql_mcp.settings import Settings
 
@@ -260,22 +256,8 @@ def resource_server(
         [f"{prefix}/.well-known/oauth-protected-resource"] if prefix else []
     )
     routes += [Route(root, prm(resources[0]), methods=["GET", "OPTIONS"]) for root in roots]
-    middleware = [
-        Middleware(StoreOutage),  # the issuer down while a token is checked: 503, not a 401 or a 500
-        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
-        Middleware(AuthContextMiddleware),
-    ]
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
-
-    def guard(app: ASGIApp, resource_url: str) -> ASGIApp:
-        return BearerGuard(
-            app,
-            resource=audience,  # the verifier already required this audience (and the scope)
-            metadata_url=origin + resource_metadata_path(canonical_resource(resource_url)),
-            scope_name=scope,
-            unauth_methods=settings.allow_unauth_methods,
-            unauth_tools_call=settings.allow_unauth_tools_call,
-        )
+    # The verifier already required the audience (and the scope); the guard names it too.
+    middleware, guard = bearer_protection(verifier, settings, issuer=issuer, scope=scope, audience=audience)
 
     log.info(
         "resource server for %s (audience %s, %s)",

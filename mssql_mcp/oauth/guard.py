@@ -20,13 +20,22 @@ by POSTs, which are checked). With both on, nothing needs a token.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend
+from mcp.server.auth.provider import TokenVerifier
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mssql_mcp.oauth.asgi import replaying
 from mssql_mcp.oauth.clients import canonical_resource
+from mssql_mcp.oauth.routes import resource_metadata_path
+from mssql_mcp.oauth.store_outage import StoreOutage
+from mssql_mcp.settings import Settings
 
 HANDSHAKE_METHODS = frozenset({"initialize", "ping", "tools/list", "server/discover"})
 MAX_PEEK_BYTES = 4 * 1024 * 1024
@@ -122,3 +131,32 @@ class BearerGuard:
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def bearer_protection(
+    verifier: TokenVerifier, settings: Settings, *, issuer: str, scope: str, audience: str | None = None
+) -> tuple[list[Middleware], Callable[[ASGIApp, str], ASGIApp]]:
+    """What checks bearer tokens for a face, with either authorization server (ours, or the company's).
+
+    The middleware: StoreOutage outermost, so a store or issuer that does not answer while a token is checked
+    is a 503, not a 401 or a 500; then the token check. The guard in front of each MCP endpoint: its 401 names
+    that endpoint's protected-resource metadata (RFC 9728). A token must be for `audience`, or, when None, for
+    the endpoint's own URL."""
+    middleware = [
+        Middleware(StoreOutage),
+        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+        Middleware(AuthContextMiddleware),
+    ]
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
+
+    def guard(app: ASGIApp, resource_url: str) -> ASGIApp:
+        return BearerGuard(
+            app,
+            resource=audience or resource_url,
+            metadata_url=origin + resource_metadata_path(canonical_resource(resource_url)),
+            scope_name=scope,
+            unauth_methods=settings.allow_unauth_methods,
+            unauth_tools_call=settings.allow_unauth_tools_call,
+        )
+
+    return middleware, guard

@@ -8,10 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
@@ -19,16 +16,16 @@ from mssql_mcp.errors import ConfigError
 from mssql_mcp.oauth.clients import ClientPolicy, canonical_resource
 from mssql_mcp.oauth.csrf import Csrf
 from mssql_mcp.oauth.external import ExternalVerifier, resource_server
-from mssql_mcp.oauth.guard import BearerGuard
+from mssql_mcp.oauth.guard import bearer_protection
 from mssql_mcp.oauth.identity import IdentityRules
 from mssql_mcp.oauth.login import LoginPages
 from mssql_mcp.oauth.oidc import Upstream
 from mssql_mcp.oauth.oidc_pages import UpstreamSignIn
 from mssql_mcp.oauth.provider import SCOPE, Provider
 from mssql_mcp.oauth.registration import RegistrationLimits, guard_registration
-from mssql_mcp.oauth.routes import oauth_routes, resource_metadata_path
+from mssql_mcp.oauth.routes import oauth_routes
 from mssql_mcp.oauth.store import OAuthStore, PersonRecord
-from mssql_mcp.oauth.store_outage import StoreHealth, StoreOutage
+from mssql_mcp.oauth.store_outage import StoreHealth
 from mssql_mcp.oauth.store_url import open_store
 from mssql_mcp.oauth.throttle import LoginThrottle
 from mssql_mcp.oauth.tokens import TokenPolicy
@@ -138,22 +135,7 @@ def build_auth(
     routes += pages.routes()
     if upstream is not None:
         routes += upstream.routes()
-    middleware = [
-        Middleware(StoreOutage),  # outermost of these: a store outage anywhere below is a 503
-        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(provider)),
-        Middleware(AuthContextMiddleware),
-    ]
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
-
-    def guard(app: ASGIApp, resource_url: str) -> ASGIApp:
-        return BearerGuard(
-            app,
-            resource=resource_url,
-            metadata_url=origin + resource_metadata_path(canonical_resource(resource_url)),
-            scope_name=SCOPE,
-            unauth_methods=settings.allow_unauth_methods,
-            unauth_tools_call=settings.allow_unauth_tools_call,
-        )
+    middleware, guard = bearer_protection(provider, settings, issuer=issuer, scope=SCOPE)
 
     if upstream is None and store.count_users() == 0:
         log.warning("nobody can sign in yet: add a user with `mssql-mcp users add NAME` (or run `make run`)")
