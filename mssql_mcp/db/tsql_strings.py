@@ -145,14 +145,23 @@ def space(count: object) -> str | None:
     return replicate(" ", count)
 
 
-def divide(left: object, right: object) -> int | float | None:
-    """`/` as SQL Server: integers divide to an integer truncated toward zero, and 0 as divisor is an error
-    (https://learn.microsoft.com/sql/t-sql/language-elements/divide-transact-sql)."""
+def _divisible(left: object, right: object) -> tuple[int | float, int | float] | None:
+    """The operands of `/` or `%` as numbers; None when either is NULL; a divisor of 0 is SQL Server's error."""
     if left is None or right is None:
         return None
     a, b = _number(left), _number(right)
     if b == 0:
         raise _fail("Divide by zero error encountered.")
+    return a, b
+
+
+def divide(left: object, right: object) -> int | float | None:
+    """`/` as SQL Server: integers divide to an integer truncated toward zero, and 0 as divisor is an error
+    (https://learn.microsoft.com/sql/t-sql/language-elements/divide-transact-sql)."""
+    operands = _divisible(left, right)
+    if operands is None:
+        return None
+    a, b = operands
     if isinstance(a, int) and isinstance(b, int):
         quotient = abs(a) // abs(b)
         return quotient if (a < 0) == (b < 0) else -quotient
@@ -162,11 +171,10 @@ def divide(left: object, right: object) -> int | float | None:
 def modulo(left: object, right: object) -> int | float | None:
     """`%` as SQL Server: the sign of the dividend, and 0 as divisor is an error
     (https://learn.microsoft.com/sql/t-sql/language-elements/modulo-transact-sql)."""
-    if left is None or right is None:
+    operands = _divisible(left, right)
+    if operands is None:
         return None
-    a, b = _number(left), _number(right)
-    if b == 0:
-        raise _fail("Divide by zero error encountered.")
+    a, b = operands
     if isinstance(a, int) and isinstance(b, int):
         remainder = abs(a) % abs(b)
         return remainder if a >= 0 else -remainder
