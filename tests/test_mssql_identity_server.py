@@ -19,7 +19,7 @@ from mcp import Client
 
 from tests.support.chatgpt_contract import TEST_ID_KEY, signed
 from tests.support.mcp_client import text_of
-from tests.support.oauth_flow import MemoryStorage, add_user, running_oauth_server, signed_in
+from tests.support.oauth_flow import Account, MemoryStorage, add_user, running_oauth_server, signed_in
 from tests.support.procs import ServerProcess
 from tests.support.tds import TdsServer, people
 from tests.support.tds.fixtures import DRIVER_CASES, backend_env
@@ -30,37 +30,29 @@ tds = people.people_tds  # the module's TDS server on the people database (a fix
 CASE = next(c for c in DRIVER_CASES if c.id == "msodbc18")
 
 
+def impersonating(
+    tds: TdsServer, demo_db: Path, tmp: Path, accounts: tuple[Account, ...], face: str = "claude", **env: str
+) -> Iterator[ServerProcess]:
+    """A face with sign-in, DB_IDENTITY=impersonate on the people TDS server, and `accounts` able to sign in."""
+    for account in accounts:
+        add_user(tmp / "oauth.sqlite", account)
+    settings = backend_env(
+        tds, CASE, DB_IDENTITY="impersonate", DB_IDENTITY_MAP_FILE=str(write_mapping(tmp / "people.json")), **env
+    )
+    with running_oauth_server(demo_db, tmp, face=face, account=ALICE, env=settings) as process:
+        yield process
+
+
 @pytest.fixture(scope="module")
 def server(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("identity-server")
-    for account in (ALICE, BOB, CAROL):
-        add_user(tmp / "oauth.sqlite", account)
-    env = backend_env(
-        tds,
-        CASE,
-        DB_IDENTITY="impersonate",
-        DB_IDENTITY_MAP_FILE=str(write_mapping(tmp / "people.json")),
-        DB_WORKERS="2",
-        DB_WORKERS_PER_CALLER="2",
-    )
-    with running_oauth_server(demo_db, tmp, account=ALICE, env=env) as process:
-        yield process
+    yield from impersonating(tds, demo_db, tmp, (ALICE, BOB, CAROL), DB_WORKERS="2", DB_WORKERS_PER_CALLER="2")
 
 
 @pytest.fixture(scope="module")
 def chatgpt(tds: TdsServer, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("identity-chatgpt")
-    for account in (ALICE, BOB):
-        add_user(tmp / "oauth.sqlite", account)
-    env = backend_env(
-        tds,
-        CASE,
-        DB_IDENTITY="impersonate",
-        DB_IDENTITY_MAP_FILE=str(write_mapping(tmp / "people.json")),
-        RECORD_ID_KEYS=TEST_ID_KEY,
-    )
-    with running_oauth_server(demo_db, tmp, face="chatgpt", account=ALICE, env=env) as process:
-        yield process
+    yield from impersonating(tds, demo_db, tmp, (ALICE, BOB), face="chatgpt", RECORD_ID_KEYS=TEST_ID_KEY)
 
 
 async def sql(client: Client, query: str) -> tuple[bool, str]:
