@@ -28,7 +28,7 @@ class PersonCache:
         self, read: Callable[[str], Awaitable[PersonRecord | None]], *, timer: Callable[[], float] = time.monotonic
     ) -> None:
         self._read = read
-        # Used from the event loop only (an async method with no await between the look-up and the store).
+        # Used from the event loop only; two calls that miss at once both read the store, and the later wins.
         self._entries: TTLCache[str, PersonRecord | None] = TTLCache(PERSON_CACHE_SIZE, PERSON_CACHE_SECONDS, timer)
 
     async def get(self, key: str) -> PersonRecord | None:
